@@ -1,0 +1,60 @@
+"""Metrics and their uncertainty.
+
+Scores are computed from per-example predictions so any number can be re-scored later; the
+bootstrap resamples examples (percentile interval, seeded) to say how sure a score is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from xstilts.errors import UnlabeledSplitError
+
+
+@dataclass(frozen=True)
+class Score:
+    """A metric value with its bootstrap interval and the number of examples behind it."""
+
+    metric: str
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+def accuracy(gold: Sequence[int], predicted: Sequence[int]) -> float:
+    gold_arr, pred_arr = np.asarray(gold), np.asarray(predicted)
+    if gold_arr.shape != pred_arr.shape or gold_arr.size == 0:
+        raise ValueError("accuracy needs two non-empty sequences of equal length")
+    return float((gold_arr == pred_arr).mean())
+
+
+def bootstrap_interval(
+    correct: np.ndarray, *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of per-example scores."""
+    rng = np.random.default_rng(seed)
+    n = correct.shape[0]
+    idx = rng.integers(0, n, size=(resamples, n))
+    means = correct[idx].mean(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def score_accuracy(
+    gold: Sequence[int | None], predicted: Sequence[int], *, resamples: int = 1000,
+    confidence: float = 0.95, seed: int = 0,
+) -> Score:
+    """Accuracy with a bootstrap CI; refuses unlabeled gold rather than scoring zeros."""
+    if any(g is None for g in gold):
+        raise UnlabeledSplitError(
+            "this split has no gold labels (XTREME strips test labels), so it cannot be "
+            "scored; evaluate on a labeled split (e.g. dev) instead"
+        )
+    correct = (np.asarray(gold) == np.asarray(predicted)).astype(np.float64)
+    low, high = bootstrap_interval(correct, resamples=resamples, confidence=confidence, seed=seed)
+    return Score("accuracy", float(correct.mean()), low, high, int(correct.size))

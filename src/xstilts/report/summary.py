@@ -1,0 +1,134 @@
+"""Write ``report/results.csv`` and a readable ``report/summary.md``.
+
+Averages are macro averages over languages (each language weighs the same); the zero-shot
+average leaves out the training language; seeds are averaged and their spread shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from xstilts.languages import language_name
+from xstilts.report.results import RESULT_COLUMNS, collect_results, run_table
+
+BASELINE = "none"
+
+
+def write_report(out_dir: Path, study: str | None = None) -> Path:
+    """Write the report files under ``OUT/report`` and return that folder."""
+    rows = collect_results(out_dir, study)
+    report_dir = out_dir / "report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    _write_csv(rows, report_dir / "results.csv")
+    (report_dir / "summary.md").write_text(render_summary(rows, run_table(out_dir)),
+                                           encoding="utf-8")
+    return report_dir
+
+
+def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def render_summary(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
+    """Markdown: per (study, model, task, metric) a per-language table and deltas vs baseline."""
+    lines = ["# xstilts report", ""]
+    if not rows:
+        lines += ["No finished target runs yet.", ""]
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[(row["study"], row["model"], row["target_task"], row["metric"],
+                row["split"])].append(row)
+    for (study, model, task, metric, split), group in groups.items():
+        lines += _task_section(study, model, task, metric, split, group)
+    lines += _runs_section(runs)
+    return "\n".join(lines) + "\n"
+
+
+def _task_section(study: str, model: str, task: str, metric: str, split: str,
+                  group: list[dict[str, Any]]) -> list[str]:
+    languages = sorted({r["language"] for r in group}, key=lambda c: (c != "en", c))
+    configs = sorted({r["intermediate"] for r in group}, key=lambda c: (c != BASELINE, c))
+    # values[config][language] -> list over seeds
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    seeds: dict[str, set[int]] = defaultdict(set)
+    for r in group:
+        values[r["intermediate"]][r["language"]].append(r["value"])
+        seeds[r["intermediate"]].add(r["seed"])
+    zero_shot = [lang for lang in languages if lang != "en"]
+
+    def mean(config: str, lang: str) -> float | None:
+        vals = values[config].get(lang)
+        return statistics.fmean(vals) if vals else None
+
+    def avg(config: str, langs: list[str]) -> float | None:
+        vals = [mean(config, lang) for lang in langs]
+        vals = [v for v in vals if v is not None]
+        return statistics.fmean(vals) if vals else None
+
+    n_examples = {r["language"]: r["n"] for r in group}
+    out = [
+        f"## {task} — {metric} (%, {split} split) · study `{study}` · model `{model}`",
+        "",
+        "Rows: intermediate task (`none` = baseline, no phase 2). Columns: evaluation "
+        "language (n examples); `avg` = macro average over all languages, `zero-shot avg` = "
+        "over languages other than English. Mean over seeds.",
+        "",
+    ]
+    header = ["intermediate", "seeds"] + [
+        f"{language_name(lang)} ({lang}, n={n_examples[lang]})" for lang in languages
+    ] + ["avg", "zero-shot avg"]
+    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for config in configs:
+        cells = [f"`{config}`", str(len(seeds[config]))]
+        cells += [_pct(mean(config, lang)) for lang in languages]
+        cells += [_pct(avg(config, languages)), _pct(avg(config, zero_shot))]
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    if BASELINE in values and len(configs) > 1:
+        out += [f"### Delta vs baseline (points; {task}, {metric})", ""]
+        out += ["| " + " | ".join(["intermediate"] + languages + ["avg", "zero-shot avg"]) + " |",
+                "|" + "---|" * (len(languages) + 3)]
+        for config in configs[1:]:
+            cells = [f"`{config}`"]
+            for lang in languages:
+                a, b = mean(config, lang), mean(BASELINE, lang)
+                cells.append("–" if a is None or b is None else f"{100 * (a - b):+.1f}")
+            for langs in (languages, zero_shot):
+                a, b = avg(config, langs), avg(BASELINE, langs)
+                cells.append("–" if a is None or b is None else f"{100 * (a - b):+.1f}")
+            out.append("| " + " | ".join(cells) + " |")
+        out += ["", "Per-language 95 % bootstrap intervals are in results.csv "
+                "(ci_low, ci_high); a delta smaller than those intervals is not evidence.", ""]
+    return out
+
+
+def _runs_section(runs: list[dict[str, Any]]) -> list[str]:
+    counts: dict[str, int] = defaultdict(int)
+    for run in runs:
+        counts[run["status"]] += 1
+    total_wall = sum(run["wall_seconds"] or 0 for run in runs)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    lines = ["## Runs", "", f"{len(runs)} runs ({summary}); {total_wall:.0f} s of run time.", ""]
+    lines += ["| run | kind | intermediate | task | seed | status | seconds |",
+              "|---|---|---|---|---|---|---|"]
+    for run in runs:
+        seconds = f"{run['wall_seconds']:.0f}" if run["wall_seconds"] else "–"
+        lines.append(f"| `{run['id']}` | {run['kind']} | {run['intermediate']} | {run['task']} "
+                     f"| {run['seed']} | {run['status']} | {seconds} |")
+    failed = [r for r in runs if r["status"] == "failed"]
+    for run in failed:
+        lines += ["", f"- `{run['id']}` failed: {run['error']}"]
+    return lines + [""]

@@ -1,0 +1,129 @@
+"""The in-process executor: runs the study DAG in dependency order, safely resumable.
+
+Each run writes into a hidden temporary folder that is renamed to ``runs/<id>`` only when all
+its outputs exist, and only then is it marked done in the store. A rerun therefore skips done
+runs, adopts a finished folder whose 'done' mark was lost, and redoes anything else; a failed
+run keeps its log and does not block runs that do not depend on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xstilts.studies.planner import PlannedRun, StudyPlan, check_study, plan_study
+from xstilts.studies.spec import StudySpec
+from xstilts.studies.store import MetricRow, ResultStore
+from xstilts.training.checkpoint import COMPLETE_MARKER
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class StudyOutcome:
+    plan: StudyPlan
+    done: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def run_dir_of(out_dir: Path, run_id: str) -> Path:
+    return out_dir / "runs" / run_id
+
+
+def run_study(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = None,
+              study_path: Path | None = None, log: Log = print) -> StudyOutcome:
+    """Validate, plan and execute a study; returns what was done, reused, failed or skipped."""
+    check_study(spec, study_path, data_dir)
+    plan = plan_study(spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "studies").mkdir(exist_ok=True)
+    (out_dir / "studies" / f"{spec.name}.json").write_text(spec.model_dump_json(indent=2))
+    store = ResultStore(out_dir)
+    store.register(spec.name, plan.runs)
+    _clean_leftovers(out_dir / "runs")
+    outcome = StudyOutcome(plan)
+    try:
+        for index, run in enumerate(plan.runs, start=1):
+            tag = f"[{index}/{len(plan.runs)}] {run.kind} {run.intermediate} → {run.task} " \
+                  f"(seed {run.seed}, {run.id})"
+            _execute_one(run, tag, out_dir, data_dir, store, outcome, log)
+    finally:
+        store.close()
+    return outcome
+
+
+def _execute_one(run: PlannedRun, tag: str, out_dir: Path, data_dir: Path | None,
+                 store: ResultStore, outcome: StudyOutcome, log: Log) -> None:
+    final = run_dir_of(out_dir, run.id)
+    if store.status(run.id) == "done" and (final / COMPLETE_MARKER).is_file():
+        outcome.reused.append(run.id)
+        log(f"{tag}: done before, reused")
+        return
+    if (final / COMPLETE_MARKER).is_file():
+        record = json.loads((final / "run.json").read_text())
+        store.mark_done(run.id, [MetricRow(**m) for m in record["metrics"]], record["info"])
+        outcome.reused.append(run.id)
+        log(f"{tag}: finished folder found, recorded")
+        return
+    if run.parent is not None and store.status(run.parent) != "done":
+        reason = f"parent run {run.parent} did not finish"
+        outcome.skipped[run.id] = reason
+        log(f"{tag}: skipped ({reason})")
+        return
+    log(f"{tag}: running")
+    store.mark_running(run.id)
+    tmp = final.parent / f".tmp-{run.id}-{uuid.uuid4().hex[:6]}"
+    tmp.mkdir(parents=True)
+    start = time.perf_counter()
+    try:
+        metrics, info = _run_phase(run, out_dir, data_dir, tmp)
+        info["wall_seconds"] = round(time.perf_counter() - start, 2)
+        record = {"id": run.id, "kind": run.kind, "parent": run.parent,
+                  "settings": run.settings, "info": info,
+                  "metrics": [m.__dict__ for m in metrics]}
+        (tmp / "run.json").write_text(json.dumps(record, indent=2))
+        (tmp / COMPLETE_MARKER).write_text("ok\n")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        store.mark_done(run.id, metrics, info)
+        outcome.done.append(run.id)
+        log(f"{tag}: done in {info['wall_seconds']:.0f} s")
+    except Exception as err:  # a failed run must not stop unrelated runs
+        failed_dir = final.parent / f"{run.id}.failed"
+        (tmp / "error.txt").write_text(traceback.format_exc())
+        if failed_dir.exists():
+            shutil.rmtree(failed_dir)
+        os.replace(tmp, failed_dir)
+        message = f"{type(err).__name__}: {err} (log: {failed_dir / 'error.txt'})"
+        store.mark_failed(run.id, message)
+        outcome.failed[run.id] = message
+        log(f"{tag}: FAILED: {message}")
+
+
+def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
+               work_dir: Path) -> tuple[list[MetricRow], dict]:
+    # Imported here so that planning and `--dry-run` never pay for torch/transformers imports.
+    from xstilts.training.phases import run_intermediate, run_target
+
+    if run.kind == "intermediate":
+        return [], run_intermediate(run.settings, data_dir, work_dir)
+    source = (str(run_dir_of(out_dir, run.parent) / "encoder") if run.parent
+              else run.settings["encoder"])
+    return run_target(run.settings, source, data_dir, work_dir)
+
+
+def _clean_leftovers(runs_dir: Path) -> None:
+    """Remove temporary folders of runs that were interrupted (kill -9, power loss)."""
+    if runs_dir.is_dir():
+        for leftover in runs_dir.glob(".tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)

@@ -1,0 +1,162 @@
+"""A study becomes a DAG of runs whose ids are content hashes.
+
+A run's id hashes its resolved settings and its parent's id (or the encoder name for runs on
+the pretrained encoder), so an intermediate checkpoint is trained once per (encoder,
+intermediate config, seed) and shared by every target and every study in the same output
+folder; changing any setting that matters gives a new id, never a stale result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xstilts.errors import StudyConfigError, XstiltsError
+from xstilts.studies.spec import StudySpec, resolve_training, study_line
+from xstilts.tasks import Task, get_task
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One node of the DAG: phase 2 ('intermediate') or phase 3 + evaluation ('target')."""
+
+    id: str
+    kind: str
+    encoder: str
+    intermediate: str
+    task: str
+    seed: int
+    parent: str | None
+    settings: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    study: StudySpec
+    runs: list[PlannedRun]
+
+    @property
+    def intermediate_runs(self) -> list[PlannedRun]:
+        return [r for r in self.runs if r.kind == "intermediate"]
+
+    @property
+    def target_runs(self) -> list[PlannedRun]:
+        return [r for r in self.runs if r.kind == "target"]
+
+
+def run_id(kind: str, settings: dict[str, Any], parent: str) -> str:
+    payload = json.dumps({"kind": kind, "settings": settings, "parent": parent}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def plan_study(spec: StudySpec) -> StudyPlan:
+    """Expand encoders × intermediate configurations × targets × seeds into ordered runs."""
+    runs: list[PlannedRun] = []
+    for encoder in spec.encoders:
+        for seed in spec.seeds:
+            for inter in spec.intermediate:
+                parent: PlannedRun | None = None
+                label = "none"
+                if inter != "none":
+                    task = get_task(inter.task)
+                    settings = {
+                        "encoder": encoder,
+                        "task": task.name,
+                        "language": inter.language,
+                        "train_split": inter.train_split or task.train_split,
+                        "dev_split": task.dev_split,
+                        "training": resolve_training(
+                            spec.training, spec.intermediate_training, inter.training
+                        ).model_dump(),
+                        "seed": seed,
+                    }
+                    label = inter.label
+                    parent = PlannedRun(run_id("intermediate", settings, encoder), "intermediate",
+                                        encoder, label, task.name, seed, None, settings)
+                    if parent.id not in {r.id for r in runs}:
+                        runs.append(parent)
+                for target in spec.targets:
+                    task = get_task(target.task)
+                    settings = {
+                        "encoder": encoder,
+                        "task": task.name,
+                        "train_language": task.train_language,
+                        "train_split": target.train_split or task.train_split,
+                        "dev_split": target.dev_split or task.dev_split,
+                        "eval_split": target.eval_split or task.test_split,
+                        "languages": list(target.languages or task.languages),
+                        "training": resolve_training(
+                            spec.training, spec.target_training, target.training
+                        ).model_dump(),
+                        "evaluation": spec.evaluation.model_dump(),
+                        "seed": seed,
+                    }
+                    parent_key = parent.id if parent else encoder
+                    runs.append(PlannedRun(run_id("target", settings, parent_key), "target",
+                                           encoder, label, task.name, seed,
+                                           parent.id if parent else None, settings))
+    return StudyPlan(spec, runs)
+
+
+def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> None:
+    """Semantic checks a schema cannot do: tasks, languages, splits and data files exist."""
+    problems: list[str] = []
+
+    def where(loc: tuple[Any, ...]) -> str:
+        line = study_line(path, loc) if path else None
+        key = ".".join(str(p) for p in loc)
+        return f"line {line}, {key}" if line else key
+
+    def need(task: Task, split: str, language: str, loc: tuple[Any, ...], role: str) -> None:
+        if split not in task.splits:
+            problems.append(f"{where(loc)}: task {task.name!r} has no split {split!r} "
+                            f"(it has {', '.join(task.splits)})")
+            return
+        if not task.needs_data_dir:
+            return
+        if data_dir is None:
+            problems.append(f"{where(loc)}: task {task.name!r} reads data files; pass --data-dir "
+                            f"(an XTREME download/ folder). {task.data_hint}")
+            return
+        file = task.data_path(split, language, data_dir)
+        if file is not None and not file.is_file():
+            problems.append(f"{where(loc)}: {role} data not found: {file}. {task.data_hint}")
+
+    def lookup(name: str, loc: tuple[Any, ...]) -> Task | None:
+        try:
+            return get_task(name)
+        except XstiltsError as err:
+            problems.append(f"{where(loc)}: {err}")
+            return None
+
+    for i, inter in enumerate(spec.intermediate):
+        if inter == "none":
+            continue
+        task = lookup(inter.task, ("intermediate", i, "task"))
+        if task is None:
+            continue
+        if inter.language not in task.languages:
+            problems.append(f"{where(('intermediate', i, 'language'))}: task {task.name!r} has no "
+                            f"language {inter.language!r}; it has {', '.join(task.languages)}")
+            continue
+        need(task, inter.train_split or task.train_split, inter.language,
+             ("intermediate", i), "training")
+    for i, target in enumerate(spec.targets):
+        task = lookup(target.task, ("targets", i, "task"))
+        if task is None:
+            continue
+        unknown = [lang for lang in target.languages or () if lang not in task.languages]
+        if unknown:
+            problems.append(f"{where(('targets', i, 'languages'))}: task {task.name!r} has no "
+                            f"language(s) {', '.join(unknown)}; it has {', '.join(task.languages)}")
+            continue
+        need(task, target.train_split or task.train_split, task.train_language,
+             ("targets", i), "training")
+        need(task, target.dev_split or task.dev_split, task.train_language, ("targets", i), "dev")
+        for lang in target.languages or task.languages:
+            need(task, target.eval_split or task.test_split, lang, ("targets", i), "evaluation")
+    if problems:
+        raise StudyConfigError(path, problems)

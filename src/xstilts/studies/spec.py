@@ -1,0 +1,180 @@
+"""The study file: a YAML document validated up front, every problem reported at once.
+
+Errors name the file, the line, the key and what was expected, before any training starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from xstilts.errors import StudyConfigError, XstiltsError
+from xstilts.training.options import TrainingOptions
+
+DEFAULT_ENCODER = "bundled:multilingual-e5-small"
+
+# Per-phase overrides: every TrainingOptions field, all optional, unknown keys refused.
+TrainingOverrides = create_model(  # type: ignore[call-overload]
+    "TrainingOverrides",
+    __config__=ConfigDict(extra="forbid"),
+    **{name: (info.annotation | None, None) for name, info in TrainingOptions.model_fields.items()},
+)
+
+
+def resolve_training(base: TrainingOptions, *overrides: BaseModel | None) -> TrainingOptions:
+    """Apply phase- and task-level overrides on top of the study's training defaults."""
+    merged = base.model_dump()
+    for override in overrides:
+        if override is not None:
+            merged.update(override.model_dump(exclude_unset=True))
+    return TrainingOptions(**merged)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IntermediateSpec(_Strict):
+    """Phase 2 on one task (``none`` in a study means: skip phase 2, the baseline)."""
+
+    task: str
+    language: str = "en"
+    train_split: str | None = None
+    training: TrainingOverrides | None = None  # type: ignore[valid-type]
+
+    @property
+    def label(self) -> str:
+        return self.task if self.language == "en" else f"{self.task}@{self.language}"
+
+
+class TargetSpec(_Strict):
+    """Phase 3 on a target task, then zero-shot evaluation on its languages."""
+
+    task: str
+    languages: list[str] | None = Field(None, description="default: every language of the task")
+    train_split: str | None = None
+    dev_split: str | None = None
+    eval_split: str | None = None
+    training: TrainingOverrides | None = None  # type: ignore[valid-type]
+
+
+class EvaluationOptions(_Strict):
+    batch_size: int = Field(64, ge=1)
+    max_examples: int | None = Field(None, ge=1, description="cap per language (first N)")
+    bootstrap_resamples: int = Field(1000, ge=10)
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
+class StudySpec(_Strict):
+    """A study: encoders × intermediate configurations × targets × seeds."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    encoders: list[str] = Field(default_factory=lambda: [DEFAULT_ENCODER], min_length=1)
+    intermediate: list[Literal["none"] | IntermediateSpec] = Field(
+        default_factory=lambda: ["none"], min_length=1
+    )
+    targets: list[TargetSpec] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    training: TrainingOptions = Field(default_factory=TrainingOptions)
+    intermediate_training: TrainingOverrides | None = None  # type: ignore[valid-type]
+    target_training: TrainingOverrides | None = None  # type: ignore[valid-type]
+    evaluation: EvaluationOptions = Field(default_factory=EvaluationOptions)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        """Accept ``encoder: X``, ``seed: N`` and task names as strings."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for single, plural in (("encoder", "encoders"), ("seed", "seeds")):
+            if single in data:
+                if plural in data:
+                    raise ValueError(f"give either '{single}' or '{plural}', not both")
+                data[plural] = [data.pop(single)]
+        if isinstance(data.get("intermediate"), list):
+            data["intermediate"] = [
+                {"task": i} if isinstance(i, str) and i != "none" else i
+                for i in data["intermediate"]
+            ]
+        if isinstance(data.get("targets"), list):
+            data["targets"] = [{"task": t} if isinstance(t, str) else t for t in data["targets"]]
+        return data
+
+
+def load_study(path: str | Path) -> StudySpec:
+    """Read and validate a study file; raise :class:`StudyConfigError` listing every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise XstiltsError(f"study file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise StudyConfigError(path, [f"not valid YAML: {err}"]) from err
+    if not isinstance(data, dict):
+        raise StudyConfigError(path, ["the study must be a YAML mapping (key: value lines)"])
+    try:
+        return StudySpec.model_validate(data)
+    except ValidationError as err:
+        problems = [_describe(error, root) for error in err.errors() if not _is_noise(error)]
+        raise StudyConfigError(path, problems) from None
+
+
+def _describe(error: Any, root: yaml.Node | None) -> str:
+    loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    line = _line_of(root, loc)
+    where = f"line {line}, " if line else ""
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see the README for the study keys)"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    return f"{where}{key}: {message} (got {error.get('input')!r})" if error["type"] not in (
+        "missing",) else f"{where}{key}: {message}"
+
+
+def _is_noise(error: Any) -> bool:
+    """Drop the "should be 'none'" half of an intermediate entry that is clearly a mapping."""
+    tagged = any(isinstance(p, str) and p.startswith("literal[") for p in error["loc"])
+    return tagged and not isinstance(error.get("input"), str)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic puts the union member's name into loc (e.g. 'IntermediateSpec', "literal['none']").
+    return isinstance(part, str) and (part[:1].isupper() or part.startswith("literal["))
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest YAML node on ``loc`` that exists in the file."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if getattr(k, "value", None) == str(part)]
+            if not match:
+                break
+            line, node = match[0][0].start_mark.line + 1, match[0][1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def study_line(path: Path, loc: tuple[Any, ...]) -> int | None:
+    """Line of a key path in a study file, for semantic errors found after parsing."""
+    try:
+        return _line_of(yaml.compose(path.read_text(encoding="utf-8")), loc)
+    except (OSError, yaml.YAMLError):
+        return None

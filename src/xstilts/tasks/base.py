@@ -1,0 +1,114 @@
+"""The data model of a task: what a task is, and what one example looks like.
+
+One frozen dataclass describes a task (type, languages, labels, metric, reader); a reader
+function turns files into :class:`Example` objects. An unlabeled example has ``label=None``,
+never a fake label, so it can never be scored by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class TaskType(StrEnum):
+    """The task types the engine knows; each has its own head and metric."""
+
+    CLASSIFICATION = "classification"
+    PAIR_CLASSIFICATION = "pair_classification"
+    MULTIPLE_CHOICE = "multiple_choice"
+    EXTRACTIVE_QA = "extractive_qa"
+    TAGGING = "tagging"
+    RETRIEVAL = "retrieval"
+    REGRESSION = "regression"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One raw example.
+
+    ``texts`` holds one text for single-sentence tasks, two for pair tasks. ``label`` is the
+    index into the task's ``labels`` (classification), a float (regression) or ``None`` when the
+    split has no gold label.
+    """
+
+    id: str
+    texts: tuple[str, ...]
+    label: int | float | None
+    language: str
+
+
+# A reader takes (split, language, data_dir) and returns the examples of that split.
+Reader = Callable[[str, str, "Path | None"], list[Example]]
+# A locator names the file that holds (split, language) under data_dir.
+Locator = Callable[[str, str, Path], Path]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task definition: everything the engine needs except the data itself.
+
+    ``train_split``/``dev_split``/``test_split`` name the splits used for phase training,
+    model selection and zero-shot evaluation. ``needs_data_dir`` is False for built-in tasks
+    whose data ships inside installed packages.
+    """
+
+    name: str
+    type: TaskType
+    languages: tuple[str, ...]
+    reader: Reader = field(repr=False)
+    labels: tuple[str, ...] = ()
+    metric: str = "accuracy"
+    train_language: str = "en"
+    train_split: str = "train"
+    dev_split: str = "dev"
+    test_split: str = "test"
+    description: str = ""
+    data_hint: str = ""
+    needs_data_dir: bool = True
+    locate: Locator | None = field(default=None, repr=False)
+    splits: tuple[str, ...] = ("train", "dev", "test")
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+    def load(self, split: str, language: str, data_dir: Path | None = None) -> list[Example]:
+        """Read one split of one language; raises a clear error for unknown splits/languages."""
+        from xstilts.errors import XstiltsError
+
+        if split not in self.splits:
+            raise XstiltsError(
+                f"task {self.name!r} has no split {split!r}; it has {', '.join(self.splits)}"
+            )
+        if language not in self.languages:
+            raise XstiltsError(
+                f"task {self.name!r} has no language {language!r}; "
+                f"it has {', '.join(self.languages)}"
+            )
+        if self.needs_data_dir and data_dir is None:
+            raise XstiltsError(
+                f"task {self.name!r} reads files: pass --data-dir (an XTREME download/ folder). "
+                f"{self.data_hint}"
+            )
+        return self.reader(split, language, Path(data_dir) if data_dir is not None else None)
+
+    def data_path(self, split: str, language: str, data_dir: Path) -> Path | None:
+        """The file a file-based task reads for (split, language); None for built-in data."""
+        if not self.needs_data_dir or self.locate is None:
+            return None
+        return self.locate(split, language, Path(data_dir))
+
+    def has_data(self, split: str, language: str, data_dir: Path | None) -> bool:
+        if not self.needs_data_dir:
+            return True
+        if data_dir is None:
+            return False
+        path = self.data_path(split, language, Path(data_dir))
+        return path is not None and path.is_file()
+
+    def data_found(self, data_dir: Path | None) -> bool:
+        """Whether the evaluation data of at least one language is present."""
+        return any(self.has_data(self.test_split, lang, data_dir) for lang in self.languages)

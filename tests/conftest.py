@@ -1,0 +1,28 @@
+"""Shared fixtures: where the benchmark files are, and a test-wide model cache."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Converted bundled encoders are kept between test sessions on one machine (conversion takes
+# seconds, not minutes) but never in the user's own cache.
+os.environ.setdefault("XSTILTS_CACHE", str(Path(tempfile.gettempdir()) / "xstilts-test-cache"))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED_DATA = Path(
+    os.environ.get("XSTILTS_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared"
+                   / "data")
+).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real XTREME-family files of ../shared/data; tests skip when they are absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"benchmark files not found at {SHARED_DATA} "
+                    "(set XSTILTS_SHARED_DATA to the shared/data folder)")
+    return SHARED_DATA
