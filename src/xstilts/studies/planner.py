@@ -17,6 +17,7 @@ from typing import Any
 from xstilts.errors import StudyConfigError, XstiltsError
 from xstilts.studies.spec import StudySpec, resolve_training, study_line
 from xstilts.tasks import Task, get_task
+from xstilts.training.support import SUPPORTED_TYPES
 
 
 @dataclass(frozen=True)
@@ -132,11 +133,19 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
             problems.append(f"{where(loc)}: {err}")
             return None
 
+    def trainable(task: Task, loc: tuple[Any, ...]) -> bool:
+        if task.type in SUPPORTED_TYPES:
+            return True
+        problems.append(f"{where(loc)}: task {task.name!r} is of type {task.type.value}, which "
+                        f"cannot be trained yet (supported: "
+                        f"{', '.join(t.value for t in SUPPORTED_TYPES)})")
+        return False
+
     for i, inter in enumerate(spec.intermediate):
         if inter == "none":
             continue
         task = lookup(inter.task, ("intermediate", i, "task"))
-        if task is None:
+        if task is None or not trainable(task, ("intermediate", i, "task")):
             continue
         if inter.language not in task.languages:
             problems.append(f"{where(('intermediate', i, 'language'))}: task {task.name!r} has no "
@@ -146,7 +155,7 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
              ("intermediate", i), "training")
     for i, target in enumerate(spec.targets):
         task = lookup(target.task, ("targets", i, "task"))
-        if task is None:
+        if task is None or not trainable(task, ("targets", i, "task")):
             continue
         unknown = [lang for lang in target.languages or () if lang not in task.languages]
         if unknown:

@@ -40,8 +40,80 @@ class Example:
     language: str
 
 
+@dataclass(frozen=True)
+class ChoiceExample:
+    """Multiple choice (XCOPA, COPA, SocialIQa, ...): one context, several candidate endings.
+
+    ``context`` holds everything shared by the choices (e.g. XCOPA's premise plus "What was
+    the cause?"); ``label`` is the index of the right choice, ``None`` when unlabeled.
+    """
+
+    id: str
+    context: str
+    choices: tuple[str, ...]
+    label: int | None
+    language: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A gold answer span: its text and character offset in the context."""
+
+    text: str
+    start: int
+
+
+@dataclass(frozen=True)
+class QAExample:
+    """Extractive QA (SQuAD format). ``answers`` is ``None`` when the split is unlabeled and
+    ``()`` for an unanswerable question (SQuAD 2.0)."""
+
+    id: str
+    question: str
+    context: str
+    answers: tuple[Answer, ...] | None
+    language: str
+
+
+@dataclass(frozen=True)
+class TaggingExample:
+    """Token tagging (UD-POS, PAN-X NER): words and one tag index per word (``None`` when
+    unlabeled); tags index into the task's ``labels``."""
+
+    id: str
+    tokens: tuple[str, ...]
+    tags: tuple[int, ...] | None
+    language: str
+
+
+@dataclass(frozen=True)
+class BitextExample:
+    """A sentence in ``language`` and its English translation (Tatoeba-style retrieval)."""
+
+    id: str
+    source: str
+    target: str
+    language: str
+
+
+@dataclass(frozen=True)
+class MiningSentence:
+    """One sentence of a bitext-mining corpus (BUCC): ``side`` is 'source' (the other
+    language) or 'target' (English); ``gold`` is the id of its translation, if any."""
+
+    id: str
+    text: str
+    side: str
+    language: str
+    gold: str | None
+
+
+AnyExample = (
+    Example | ChoiceExample | QAExample | TaggingExample | BitextExample | MiningSentence
+)
+
 # A reader takes (split, language, data_dir) and returns the examples of that split.
-Reader = Callable[[str, str, "Path | None"], list[Example]]
+Reader = Callable[[str, str, "Path | None"], list]
 # A locator names the file that holds (split, language) under data_dir.
 Locator = Callable[[str, str, Path], Path]
 
@@ -75,7 +147,7 @@ class Task:
     def num_labels(self) -> int:
         return len(self.labels)
 
-    def load(self, split: str, language: str, data_dir: Path | None = None) -> list[Example]:
+    def load(self, split: str, language: str, data_dir: Path | None = None) -> list:
         """Read one split of one language; raises a clear error for unknown splits/languages."""
         from xstilts.errors import XstiltsError
 

@@ -18,15 +18,15 @@ from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models.encoders import load_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.studies.store import MetricRow
-from xstilts.tasks import Example, Task, TaskType, get_task
+from xstilts.tasks import Example, Task, get_task
 from xstilts.training.checkpoint import save_encoder
 from xstilts.training.options import TrainingOptions
+from xstilts.training.support import SUPPORTED_TYPES
 from xstilts.training.trainer import TrainResult, train_task_model
 
 # Subsets are drawn with a fixed seed so that every run seed trains on the same examples:
 # seeds then vary only data order and head initialisation, as the design asks.
 SUBSET_SEED = 0
-SUPPORTED_TYPES = (TaskType.CLASSIFICATION, TaskType.PAIR_CLASSIFICATION)
 
 
 def select_examples(examples: list[Example], cap: int | None) -> list[Example]:
