@@ -20,14 +20,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-stdout = Console()
+console = Console(stderr=True, soft_wrap=True)
+stdout = Console(soft_wrap=True)
 
 DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", envvar="XSTILTS_DATA_DIR",
                  help="Folder in the XTREME download/ layout (env: XSTILTS_DATA_DIR)."),
 ]
+
+
+@app.callback()
+def _quiet_libraries() -> None:
+    """Keep the output to xstilts' own progress: no per-load bars from transformers."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 def _fail(err: Exception) -> None:
@@ -61,14 +70,17 @@ def run(
                 store = ResultStore(out)
                 done = {r.id for r in plan.runs if store.status(r.id) == "done"}
                 store.close()
-            table = Table(title=f"plan of study {spec.name} ({len(plan.runs)} runs)")
-            for col in ("run", "kind", "encoder", "intermediate", "task", "seed", "parent",
-                        "status"):
-                table.add_column(col)
+            n_inter = len(plan.intermediate_runs)
+            stdout.print(
+                f"plan of study {spec.name}: {len(plan.runs)} runs ({n_inter} intermediate, "
+                f"{len(plan.target_runs)} target); {len(done)} done, "
+                f"{len(plan.runs) - len(done)} to run", highlight=False,
+            )
             for r in plan.runs:
-                table.add_row(r.id, r.kind, r.encoder, r.intermediate, r.task, str(r.seed),
-                              r.parent or "-", "done" if r.id in done else "pending")
-            stdout.print(table)
+                after = f"after {r.parent}" if r.parent else f"on {r.encoder}"
+                state = "done" if r.id in done else "pending"
+                stdout.print(f"  {r.id}  {r.kind:<12} {r.intermediate} → {r.task}  "
+                             f"seed {r.seed}  {after}  {state}", highlight=False)
             return
         outcome = run_study(spec, out, data_dir=data_dir, study_path=study,
                             log=lambda m: console.print(m, highlight=False, markup=False))

@@ -64,9 +64,11 @@ def _task_section(study: str, model: str, task: str, metric: str, split: str,
     # values[config][language] -> list over seeds
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     seeds: dict[str, set[int]] = defaultdict(set)
+    by_seed: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
     for r in group:
         values[r["intermediate"]][r["language"]].append(r["value"])
         seeds[r["intermediate"]].add(r["seed"])
+        by_seed[(r["intermediate"], r["seed"])][r["language"]] = r["value"]
     zero_shot = [lang for lang in languages if lang != "en"]
 
     def mean(config: str, lang: str) -> float | None:
@@ -78,13 +80,23 @@ def _task_section(study: str, model: str, task: str, metric: str, split: str,
         vals = [v for v in vals if v is not None]
         return statistics.fmean(vals) if vals else None
 
+    def spread(config: str, langs: list[str]) -> str:
+        """Average over languages, with the standard deviation of that average over seeds."""
+        per_seed = [statistics.fmean([by_seed[(config, seed)][lang] for lang in langs])
+                    for seed in sorted(seeds[config])
+                    if langs and all(lang in by_seed[(config, seed)] for lang in langs)]
+        if len(per_seed) < 2:
+            return _pct(avg(config, langs))
+        return f"{_pct(statistics.fmean(per_seed))} ± {100 * statistics.stdev(per_seed):.1f}"
+
     n_examples = {r["language"]: r["n"] for r in group}
     out = [
         f"## {task} — {metric} (%, {split} split) · study `{study}` · model `{model}`",
         "",
         "Rows: intermediate task (`none` = baseline, no phase 2). Columns: evaluation "
         "language (n examples); `avg` = macro average over all languages, `zero-shot avg` = "
-        "over languages other than English. Mean over seeds.",
+        "over languages other than English. Mean over seeds; ± is the standard deviation "
+        "of the average over seeds.",
         "",
     ]
     header = ["intermediate", "seeds"] + [
@@ -94,7 +106,7 @@ def _task_section(study: str, model: str, task: str, metric: str, split: str,
     for config in configs:
         cells = [f"`{config}`", str(len(seeds[config]))]
         cells += [_pct(mean(config, lang)) for lang in languages]
-        cells += [_pct(avg(config, languages)), _pct(avg(config, zero_shot))]
+        cells += [spread(config, languages), spread(config, zero_shot)]
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
     if BASELINE in values and len(configs) > 1:

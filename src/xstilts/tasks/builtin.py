@@ -1,3 +1,3 @@
 """Imports every module that registers built-in tasks (the registry's single entry point)."""
 
-from xstilts.tasks import offline, xtreme  # noqa: F401
+from xstilts.tasks import code, offline, xtreme  # noqa: F401

@@ -1,19 +1,94 @@
 """Readers for the public file formats, with errors that name the file, line and problem.
 
 Readers are plain functions over a path; task definitions bind them to a folder layout.
+Every reader refuses a malformed row with :class:`DataFormatError` (file, line, problem). A
+reader called with ``skip_bad_rows=True`` instead drops the bad rows and logs one warning with
+their count and the first few problems, so that a corrupt row in a 400k-line file need not stop
+a run, yet nothing is ever dropped without a trace. File-level problems (missing, empty, broken
+JSON document) are never skipped: there is nothing sensible left to read.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from xstilts.errors import DataFormatError, MissingDataError
 from xstilts.tasks.base import Example
 
+logger = logging.getLogger("xstilts.tasks")
 
-def iter_lines(path: Path, hint: str) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line without newline); refuse missing, empty or non-UTF-8."""
+# How many skipped problems the warning quotes; the count is always complete.
+_QUOTED_PROBLEMS = 5
+
+
+class RowProblems:
+    """Where a reader sends bad rows: raised at once, or collected and logged when skipping.
+
+    Why one object: every reader needs the same policy, and the log line must summarise the
+    whole file (count + first problems), not one warning per row.
+    """
+
+    def __init__(self, path: Path, skip: bool) -> None:
+        self.path = path
+        self.skip = skip
+        self.problems: list[DataFormatError] = []
+
+    def bad(self, line: int | None, problem: str) -> None:
+        """Report one bad row: raises unless skipping."""
+        self.add(DataFormatError(self.path, line, problem))
+
+    def add(self, error: DataFormatError) -> None:
+        if not self.skip:
+            raise error
+        self.problems.append(error)
+
+    def finish(self) -> None:
+        """Log what was skipped (one warning per file), if anything."""
+        if not self.problems:
+            return
+        quoted = "; ".join(
+            f"line {e.line}: {e.problem}" if e.line is not None else e.problem
+            for e in self.problems[:_QUOTED_PROBLEMS]
+        )
+        more = " ..." if len(self.problems) > _QUOTED_PROBLEMS else ""
+        logger.warning(
+            "%s: skipped %d bad row(s) (skip_bad_rows=True): %s%s",
+            self.path, len(self.problems), quoted, more,
+        )
+
+
+def read_text(path: Path, hint: str) -> str:
+    """The whole file as text; refuse missing, empty or non-UTF-8 files (BOM tolerated)."""
+    if not path.is_file():
+        raise MissingDataError(path, hint)
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataFormatError(path, None, "file is empty")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise _encoding_error(path, raw, err) from err
+
+
+def _encoding_error(path: Path, raw: bytes, err: UnicodeDecodeError) -> DataFormatError:
+    line = raw[: err.start].count(b"\n") + 1
+    return DataFormatError(
+        path, line, f"not valid UTF-8 (byte {err.start}); re-encode the file as UTF-8"
+    )
+
+
+def iter_lines(
+    path: Path, hint: str, problems: RowProblems | None = None
+) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line without newline); refuse missing, empty or non-UTF-8.
+
+    Lines are split on ``\\n`` only (``\\r`` stripped): ``str.splitlines`` would also split on
+    U+2028, form feeds and the like, which occur inside real sentences and would break the
+    line alignment of parallel files and the line numbers in errors. With a skipping
+    ``problems`` collector, lines that are not UTF-8 are reported and skipped one by one.
+    """
     if not path.is_file():
         raise MissingDataError(path, hint)
     raw = path.read_bytes()
@@ -22,12 +97,38 @@ def iter_lines(path: Path, hint: str) -> Iterator[tuple[int, str]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise DataFormatError(
-            path, line, f"not valid UTF-8 (byte {err.start}); re-encode the file as UTF-8"
-        ) from err
-    for number, line in enumerate(text.splitlines(), start=1):
+        if problems is None or not problems.skip:
+            raise _encoding_error(path, raw, err) from err
+        yield from _iter_lines_lenient(raw, problems)
+        return
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
         yield number, line.rstrip("\r")
+
+
+def _iter_lines_lenient(raw: bytes, problems: RowProblems) -> Iterator[tuple[int, str]]:
+    """Decode line by line, reporting (and skipping) the lines that are not UTF-8."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    chunks = raw.split(b"\n")
+    if chunks and chunks[-1] == b"":
+        chunks.pop()
+    for number, chunk in enumerate(chunks, start=1):
+        try:
+            yield number, chunk.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError:
+            problems.bad(number, "not valid UTF-8; line skipped")
+
+
+def require_examples(path: Path, examples: list, problems: RowProblems | None = None) -> list:
+    """Finish a read: log skipped rows, and refuse a file that yielded nothing."""
+    if problems is not None:
+        problems.finish()
+    if not examples:
+        raise DataFormatError(path, None, "file has no examples")
+    return examples
 
 
 def read_tsv_pairs(
@@ -38,40 +139,44 @@ def read_tsv_pairs(
     hint: str,
     header_first_field: str | None = None,
     id_prefix: str = "",
+    skip_bad_rows: bool = False,
 ) -> list[Example]:
     """Read ``text_a<TAB>text_b[<TAB>label]`` lines (the XTREME XNLI / PAWS-X layout).
 
     Rows with two fields are unlabeled (XTREME strips test labels) and get ``label=None``;
-    a file may not mix labeled and unlabeled rows.
+    a file may not mix labeled and unlabeled rows (the first data row decides).
     """
+    problems = RowProblems(path, skip_bad_rows)
     examples: list[Example] = []
     labeled: bool | None = None
-    for number, line in iter_lines(path, hint):
+    for number, line in iter_lines(path, hint, problems):
         if not line.strip():
             continue
         fields = line.split("\t")
         if number == 1 and header_first_field and fields[0].strip() == header_first_field:
             continue
         if len(fields) not in (2, 3):
-            raise DataFormatError(
-                path, number, f"expected 2 or 3 tab-separated fields (text_a, text_b[, label]), "
+            problems.bad(
+                number, f"expected 2 or 3 tab-separated fields (text_a, text_b[, label]), "
                 f"found {len(fields)}"
             )
+            continue
         row_labeled = len(fields) == 3
         if labeled is None:
             labeled = row_labeled
         elif labeled != row_labeled:
-            raise DataFormatError(
-                path, number, "file mixes labeled (3 fields) and unlabeled (2 fields) rows"
+            problems.bad(
+                number, "file mixes labeled (3 fields) and unlabeled (2 fields) rows"
             )
+            continue
         label: int | None = None
         if row_labeled:
             raw_label = fields[2].strip()
             if raw_label not in label_map:
-                raise DataFormatError(
-                    path, number,
-                    f"unknown label {raw_label!r}; expected one of {sorted(label_map)}",
+                problems.bad(
+                    number, f"unknown label {raw_label!r}; expected one of {sorted(label_map)}"
                 )
+                continue
             label = label_map[raw_label]
         examples.append(
             Example(
@@ -81,6 +186,57 @@ def read_tsv_pairs(
                 language=language,
             )
         )
-    if not examples:
-        raise DataFormatError(path, None, "file has no examples")
-    return examples
+    return require_examples(path, examples, problems)
+
+
+def read_tsv_sentences(
+    path: Path,
+    *,
+    language: str,
+    label_map: Mapping[str, int],
+    hint: str,
+    id_prefix: str = "",
+    skip_bad_rows: bool = False,
+) -> list[Example]:
+    """Read single-sentence classification TSVs (SST-2 as GLUE and ALPS publish it).
+
+    A header row naming ``sentence`` (and ``label``) decides the columns: GLUE's test file is
+    ``index<TAB>sentence`` (unlabeled, so ``label=None``), the train/dev files are
+    ``sentence<TAB>label``. Without a header the layout is ``sentence[<TAB>label]``.
+    """
+    problems = RowProblems(path, skip_bad_rows)
+    examples: list[Example] = []
+    text_col, label_col, width = 0, 1, None
+    for number, line in iter_lines(path, hint, problems):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if number == 1 and "sentence" in fields:
+            text_col = fields.index("sentence")
+            label_col = fields.index("label") if "label" in fields else None
+            width = len(fields)
+            continue
+        if width is None:
+            width = len(fields) if len(fields) in (1, 2) else 2
+            label_col = 1 if width == 2 else None
+        if len(fields) != width:
+            problems.bad(number, f"expected {width} tab-separated field(s), found {len(fields)}")
+            continue
+        label: int | None = None
+        if label_col is not None:
+            raw_label = fields[label_col].strip()
+            if raw_label not in label_map:
+                problems.bad(
+                    number, f"unknown label {raw_label!r}; expected one of {sorted(label_map)}"
+                )
+                continue
+            label = label_map[raw_label]
+        text = fields[text_col].strip()
+        if not text:
+            problems.bad(number, "empty sentence")
+            continue
+        examples.append(
+            Example(id=f"{id_prefix}{len(examples)}", texts=(text,), label=label,
+                    language=language)
+        )
+    return require_examples(path, examples, problems)

@@ -1,0 +1,68 @@
+"""The command line: help, models, tasks, dry runs and error reporting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from xstilts.cli import app
+
+runner = CliRunner()
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "report", "status", "tasks", "models"):
+        assert command in result.output
+
+
+def test_tasks_json_has_the_documented_fields(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["tasks", "--json", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    items = {item["name"]: item for item in json.loads(result.output)}
+    for item in items.values():
+        assert {"name", "type", "languages", "data_found"} <= set(item)
+    assert items["cldr-continents"]["data_found"] is True  # ships in babel
+    assert items["xnli"]["data_found"] is False  # empty data dir
+    assert "sw" in items["xnli"]["languages"]
+
+
+def test_tasks_sees_the_shared_data(shared_data: Path) -> None:
+    result = runner.invoke(app, ["tasks", "--json", "--data-dir", str(shared_data)])
+    items = {item["name"]: item for item in json.loads(result.output)}
+    assert items["xnli"]["data_found"] and items["pawsx"]["data_found"]
+
+
+def test_models_lists_the_bundled_encoders() -> None:
+    result = runner.invoke(app, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    names = [m["name"] for m in json.loads(result.output)]
+    assert "bundled:multilingual-e5-small" in names
+    assert "bundled:multilingual-e5-small-enpt" in names
+
+
+def test_dry_run_prints_the_plan_without_training(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(EXAMPLES / "quickstart.yaml"), "--dry-run",
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "humaneval-match" in result.output and "pending" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_study_exits_2_with_the_problem(tmp_path: Path) -> None:
+    study = tmp_path / "bad.yaml"
+    study.write_text("name: bad\ntargets: [{task: cldr-continents, languages: [en, xx]}]\n")
+    result = runner.invoke(app, ["run", str(study), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "has no language(s) xx" in result.output
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_report_on_an_empty_folder_says_what_to_do(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "xstilts run" in result.output
