@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from xstilts.errors import StudyConfigError, XstiltsError
 from xstilts.training.options import TrainingOptions
+from xstilts.yaml_lines import file_line
+from xstilts.yaml_lines import line_of as _line_of
 
 DEFAULT_ENCODER = "bundled:multilingual-e5-small"
 
@@ -83,6 +85,9 @@ class StudySpec(_Strict):
     intermediate_training: TrainingOverrides | None = None  # type: ignore[valid-type]
     target_training: TrainingOverrides | None = None  # type: ignore[valid-type]
     evaluation: EvaluationOptions = Field(default_factory=EvaluationOptions)
+    task_files: list[str] = Field(
+        default_factory=list, description="user task YAML files, relative to the study file"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -120,10 +125,29 @@ def load_study(path: str | Path) -> StudySpec:
     if not isinstance(data, dict):
         raise StudyConfigError(path, ["the study must be a YAML mapping (key: value lines)"])
     try:
-        return StudySpec.model_validate(data)
+        spec = StudySpec.model_validate(data)
     except ValidationError as err:
         problems = [_describe(error, root) for error in err.errors() if not _is_noise(error)]
         raise StudyConfigError(path, problems) from None
+    _register_task_files(spec, path, root)
+    return spec
+
+
+def _register_task_files(spec: StudySpec, path: Path, root: yaml.Node | None) -> None:
+    """Register the study's user tasks, so that planning finds them like built-in ones."""
+    from xstilts.tasks.user import load_task_file  # lazy: keeps spec imports light
+
+    problems: list[str] = []
+    for i, name in enumerate(spec.task_files):
+        line = _line_of(root, ("task_files", i))
+        try:
+            load_task_file(path.parent / name)
+        except XstiltsError as err:
+            # A task file's own problems (each with its line there) are listed one by one.
+            details = getattr(err, "problems", None) or [str(err)]
+            problems += [f"line {line}, task_files.{i} ({name}): {d}" for d in details]
+    if problems:
+        raise StudyConfigError(path, problems)
 
 
 def _describe(error: Any, root: yaml.Node | None) -> str:
@@ -151,30 +175,6 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and (part[:1].isupper() or part.startswith("literal["))
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest YAML node on ``loc`` that exists in the file."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = [(k, v) for k, v in node.value if getattr(k, "value", None) == str(part)]
-            if not match:
-                break
-            line, node = match[0][0].start_mark.line + 1, match[0][1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                break
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
 def study_line(path: Path, loc: tuple[Any, ...]) -> int | None:
     """Line of a key path in a study file, for semantic errors found after parsing."""
-    try:
-        return _line_of(yaml.compose(path.read_text(encoding="utf-8")), loc)
-    except (OSError, yaml.YAMLError):
-        return None
+    return file_line(path, loc)

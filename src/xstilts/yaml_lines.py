@@ -1,0 +1,41 @@
+"""Where a key path sits in a YAML file, so validation errors can name the line.
+
+Shared by the study file (:mod:`xstilts.studies.spec`) and user task files
+(:mod:`xstilts.tasks.user`): both validate with pydantic, whose error locations are key paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest YAML node on ``loc`` that exists in the file."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if getattr(k, "value", None) == str(part)]
+            if not match:
+                break
+            line, node = match[0][0].start_mark.line + 1, match[0][1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def file_line(path: Path, loc: tuple[Any, ...]) -> int | None:
+    """Line of a key path in a YAML file, for semantic errors found after parsing."""
+    try:
+        return line_of(yaml.compose(path.read_text(encoding="utf-8")), loc)
+    except (OSError, yaml.YAMLError):
+        return None

@@ -1,0 +1,193 @@
+"""User tasks from YAML: schema errors with lines, row errors with file:line, and a study run."""
+
+from __future__ import annotations
+
+import csv
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from xstilts.errors import DataFormatError, MissingDataError, StudyConfigError, XstiltsError
+from xstilts.report.summary import write_report
+from xstilts.studies.executor import run_study
+from xstilts.studies.spec import load_study
+from xstilts.tasks import TaskType, get_task
+from xstilts.tasks.user import TaskFileError, load_task_file
+
+LABELS = "[entailment, neutral, contradiction]"
+HEADER = "id\tlanguage\tpremise\thypothesis\tlabel"
+
+
+def _xnli_rows(shared: Path, language: str, start: int, count: int) -> list[str]:
+    lines = (shared / "xnli" / f"dev-{language}.tsv").read_text(encoding="utf-8").splitlines()
+    return [f"xnli-{i}\t{language}\t{line}" for i, line in enumerate(lines) if line.strip()
+            ][start:start + count]
+
+
+def _task_yaml(name: str, path: str, language_column: str | None = None,
+               extra: str = "") -> str:
+    files = f"{{path: '{path}'" + (f", language_column: {language_column}}}"
+                                   if language_column else "}")
+    return textwrap.dedent(f"""\
+        tasks:
+          - name: {name}
+            type: pair_classification
+            labels: {LABELS}
+            languages: [en, de]
+            train_language: en
+            format: tsv
+            files: {files}
+            columns: {{id: id, text_a: premise, text_b: hypothesis, label: label}}
+            splits: [train, dev, test]
+        """) + extra
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def one_file_per_language(tmp_path: Path, shared_data: Path) -> Path:
+    for language in ("en", "de"):
+        for split, start in (("train", 0), ("dev", 40), ("test", 60)):
+            _write(tmp_path / "data" / f"{split}-{language}.tsv",
+                   _xnli_rows(shared_data, language, start, 20))
+    path = tmp_path / "tasks.yaml"
+    path.write_text(_task_yaml("user-xnli-per-language", "data/{split}-{language}.tsv"))
+    return path
+
+
+def test_one_file_per_language(one_file_per_language: Path, shared_data: Path) -> None:
+    (task,) = load_task_file(one_file_per_language)
+    assert task is get_task("user-xnli-per-language")
+    assert task.type is TaskType.PAIR_CLASSIFICATION and not task.needs_data_dir
+    de = task.load("test", "de", None)
+    assert len(de) == 20 and {ex.language for ex in de} == {"de"}
+    assert de[0].id == "xnli-60" and de[0].label in (0, 1, 2) and len(de[0].texts) == 2
+    en = task.load("test", "en", None)
+    assert [ex.label for ex in en] == [ex.label for ex in de]  # XNLI dev is parallel
+    # loading the same file again is a no-op, not a duplicate-name error
+    assert load_task_file(one_file_per_language) == [task]
+
+
+def test_language_column_and_language_names(tmp_path: Path, shared_data: Path) -> None:
+    rows = _xnli_rows(shared_data, "en", 0, 5) + _xnli_rows(shared_data, "de", 0, 7)
+    rows = [r.replace("\tde\t", "\tGerman\t") for r in rows]  # names map to codes too
+    _write(tmp_path / "all" / "test.tsv", rows)
+    path = tmp_path / "t.yaml"
+    path.write_text(_task_yaml("user-xnli-column", "all/{split}.tsv", "language"))
+    (task,) = load_task_file(path)
+    assert len(task.load("test", "en", None)) == 5
+    assert len(task.load("test", "de", None)) == 7
+
+
+def test_data_dir_paths_make_a_file_based_task(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(_task_yaml("user-xnli-data-dir", "{data_dir}/xnli/dev-{language}.tsv"))
+    (task,) = load_task_file(path)
+    assert task.needs_data_dir
+    assert task.data_path("test", "de", Path("/d")) == Path("/d/xnli/dev-de.tsv")
+
+
+def test_unknown_key_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(_task_yaml("user-bad-key", "x.tsv").replace("    splits:", "    splitz:"))
+    with pytest.raises(TaskFileError) as err:
+        load_task_file(path)
+    assert "line 10, tasks.0.splitz: unknown key" in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_semantic_problems_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    text = _task_yaml("user-bad", "x/{lang}.tsv").replace("train_language: en",
+                                                         "train_language: fr")
+    path.write_text(text.replace("type: pair_classification", "type: tagging"))
+    with pytest.raises(TaskFileError, match="cannot be read from a task file yet"):
+        load_task_file(path)
+    path.write_text(text)
+    with pytest.raises(TaskFileError, match=r"unknown placeholder\(s\) lang"):
+        load_task_file(path)
+    path.write_text(text.replace("{lang}", "{language}"))
+    with pytest.raises(TaskFileError, match="line 2, tasks.0: train_language 'fr' is not in"):
+        load_task_file(path)
+
+
+def test_unknown_label_names_file_line_and_allowed_labels(tmp_path: Path) -> None:
+    _write(tmp_path / "test-en.tsv", ["a\ten\tp\th\tentailment", "b\ten\tp\th\tmaybe"])
+    path = tmp_path / "t.yaml"
+    path.write_text(_task_yaml("user-bad-label", "{split}-{language}.tsv"))
+    (task,) = load_task_file(path)
+    with pytest.raises(DataFormatError) as err:
+        task.load("test", "en", None)
+    assert f"{tmp_path / 'test-en.tsv'}:3: unknown label 'maybe'" in str(err.value)
+    assert "entailment, neutral, contradiction" in str(err.value)
+
+
+def test_missing_column_names_the_header(tmp_path: Path) -> None:
+    (tmp_path / "test-en.tsv").write_text("id\tpremise\tlabel\na\tp\tneutral\n")
+    path = tmp_path / "t.yaml"
+    path.write_text(_task_yaml("user-missing-column", "{split}-{language}.tsv"))
+    (task,) = load_task_file(path)
+    with pytest.raises(DataFormatError, match=r"test-en\.tsv:2: missing column 'hypothesis'; "
+                       "the header has id, premise, label"):
+        task.load("test", "en", None)
+    with pytest.raises(MissingDataError):
+        task.load("dev", "en", None)
+
+
+def test_a_different_task_under_a_taken_name_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(_task_yaml("xnli", "x-{language}.tsv"))
+    with pytest.raises(XstiltsError, match="clashes with a task already registered"):
+        load_task_file(path)
+
+
+STUDY = """\
+name: user-task-study
+encoder: tiny:random
+seeds: [0]
+task_files: [tasks/my-xnli.yaml]
+targets:
+  - task: user-xnli-e2e
+    languages: [en, de]
+training: {epochs: 1, batch_size: 16, max_seq_length: 32, max_train_examples: 48,
+           max_dev_examples: 16, learning_rate: 0.001}
+evaluation: {max_examples: 20, bootstrap_resamples: 50}
+"""
+
+
+def test_user_task_runs_in_a_study(tmp_path: Path, shared_data: Path) -> None:
+    """One file per split with a language column, declared next to the study, run end to end."""
+    data = tmp_path / "tasks" / "data"
+    _write(data / "train.tsv", _xnli_rows(shared_data, "en", 0, 48))
+    _write(data / "dev.tsv", _xnli_rows(shared_data, "en", 48, 16))
+    _write(data / "test.tsv", _xnli_rows(shared_data, "en", 100, 20)
+           + _xnli_rows(shared_data, "de", 100, 20))
+    (tmp_path / "tasks" / "my-xnli.yaml").write_text(
+        _task_yaml("user-xnli-e2e", "data/{split}.tsv", "language"))
+    study = tmp_path / "study.yaml"
+    study.write_text(STUDY)
+
+    spec = load_study(study)
+    assert load_study(study) == spec  # registering the same task file twice is fine
+    outcome = run_study(spec, tmp_path / "out", study_path=study, log=lambda _: None)
+    assert not outcome.failed and not outcome.skipped and len(outcome.done) == 1
+
+    with (write_report(tmp_path / "out") / "results.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["target_task"], r["language"]) for r in rows} == {
+        ("user-xnli-e2e", "en"), ("user-xnli-e2e", "de")}
+    assert all(0.0 <= float(r["value"]) <= 1.0 and r["intermediate"] == "none" for r in rows)
+
+
+def test_a_broken_task_file_fails_the_study_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "my-xnli.yaml").write_text("tasks: [{name: x}]\n")
+    study = tmp_path / "study.yaml"
+    study.write_text(STUDY)
+    expected = r"line 4, task_files\.0 \(tasks/my-xnli\.yaml\): line 1, tasks\.0\.type: required"
+    with pytest.raises(StudyConfigError, match=expected):
+        load_study(study)
