@@ -1,33 +1,45 @@
-"""Batched inference without gradients, in length-sorted batches, returning original order."""
+"""Batched inference without gradients, in length-sorted batches, then per-example decoding."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from xstilts.data.features import Features, collate, length_sorted_batches
+from xstilts.data.batching import length_sorted_batches
 from xstilts.models.heads import TaskModel
+from xstilts.tasks.base import Task
+from xstilts.tasktypes.base import Features, TaskTypeHandler
 
 
 @torch.inference_mode()
-def predict_logits(
-    model: TaskModel, task_name: str, features: Features, *, pad_id: int, batch_size: int = 64,
-    device: torch.device | str = "cpu", autocast_bf16: bool = False,
-) -> np.ndarray:
-    """Logits for every feature row, shape (n, num_labels), in the features' order."""
+def row_outputs(model: TaskModel, task_name: str, handler: TaskTypeHandler, features: Features,
+                *, pad_id: int, batch_size: int = 64, device: torch.device | str = "cpu",
+                autocast_bf16: bool = False) -> list[np.ndarray]:
+    """The head's raw output for every feature row, in the features' order."""
+    was_training = model.training
     model.eval()
-    out: np.ndarray | None = None
+    outputs: list[np.ndarray | None] = [None] * len(features)
+    device_type = torch.device(device).type
     for batch_idx in length_sorted_batches(features.lengths, batch_size):
-        batch = collate(features, batch_idx, pad_id, with_labels=False)
-        batch = {k: v.to(device) for k, v in batch.items()}
-        with torch.autocast(
-            device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast_bf16
-        ):
-            _, logits = model(task_name, **batch)
-        logits_np = logits.float().cpu().numpy()
-        if out is None:
-            out = np.zeros((len(features), logits_np.shape[1]), dtype=np.float32)
-        out[batch_idx] = logits_np
-    if out is None:
-        return np.zeros((0, 0), dtype=np.float32)
-    return out
+        batch = handler.collate(features, batch_idx, pad_id)
+        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16,
+                            enabled=autocast_bf16):
+            _, out = model(task_name, batch)
+        out_np = out.float().cpu().numpy()
+        for j, i in enumerate(batch_idx):
+            outputs[i] = out_np[j]
+    model.train(was_training)
+    return outputs  # type: ignore[return-value]
+
+
+def predict(model: TaskModel, task: Task, handler: TaskTypeHandler, examples: Sequence[Any],
+            features: Features, *, pad_id: int, batch_size: int = 64,
+            device: torch.device | str = "cpu", autocast_bf16: bool = False) -> list[Any]:
+    """Per-example predictions of ``task`` (decoded by its handler)."""
+    outputs = row_outputs(model, task.name, handler, features, pad_id=pad_id,
+                          batch_size=batch_size, device=device, autocast_bf16=autocast_bf16)
+    return handler.decode(task, examples, features, outputs)

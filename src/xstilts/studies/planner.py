@@ -17,7 +17,6 @@ from typing import Any
 from xstilts.errors import StudyConfigError, XstiltsError
 from xstilts.studies.spec import StudySpec, resolve_training, study_line
 from xstilts.tasks import Task, get_task
-from xstilts.training.support import SUPPORTED_TYPES
 
 
 @dataclass(frozen=True)
@@ -62,13 +61,17 @@ def plan_study(spec: StudySpec) -> StudyPlan:
                 parent: PlannedRun | None = None
                 label = "none"
                 if inter != "none":
-                    task = get_task(inter.task)
+                    members = []
+                    for m in inter.members:
+                        task = get_task(m.task)
+                        members.append({"task": task.name, "language": m.language,
+                                        "train_split": m.train_split or task.train_split,
+                                        "dev_split": task.dev_split})
                     settings = {
                         "encoder": encoder,
-                        "task": task.name,
-                        "language": inter.language,
-                        "train_split": inter.train_split or task.train_split,
-                        "dev_split": task.dev_split,
+                        "tasks": members,
+                        "mix": inter.sampling.model_dump() if inter.sampling else (
+                            {} if inter.mix else None),
                         "training": resolve_training(
                             spec.training, spec.intermediate_training, inter.training
                         ).model_dump(),
@@ -76,7 +79,7 @@ def plan_study(spec: StudySpec) -> StudyPlan:
                     }
                     label = inter.label
                     parent = PlannedRun(run_id("intermediate", settings, encoder), "intermediate",
-                                        encoder, label, task.name, seed, None, settings)
+                                        encoder, label, label, seed, None, settings)
                     if parent.id not in {r.id for r in runs}:
                         runs.append(parent)
                 for target in spec.targets:
@@ -134,25 +137,31 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
             return None
 
     def trainable(task: Task, loc: tuple[Any, ...]) -> bool:
-        if task.type in SUPPORTED_TYPES:
+        from xstilts.tasktypes import trainable_types  # lazy: pulls in torch
+
+        supported = trainable_types()
+        if task.type in supported:
             return True
         problems.append(f"{where(loc)}: task {task.name!r} is of type {task.type.value}, which "
                         f"cannot be trained yet (supported: "
-                        f"{', '.join(t.value for t in SUPPORTED_TYPES)})")
+                        f"{', '.join(sorted(t.value for t in supported))})")
         return False
 
     for i, inter in enumerate(spec.intermediate):
         if inter == "none":
             continue
-        task = lookup(inter.task, ("intermediate", i, "task"))
-        if task is None or not trainable(task, ("intermediate", i, "task")):
-            continue
-        if inter.language not in task.languages:
-            problems.append(f"{where(('intermediate', i, 'language'))}: task {task.name!r} has no "
-                            f"language {inter.language!r}; it has {', '.join(task.languages)}")
-            continue
-        need(task, inter.train_split or task.train_split, inter.language,
-             ("intermediate", i), "training")
+        for j, member in enumerate(inter.members):
+            base = ("intermediate", i) if inter.mix is None else ("intermediate", i, "mix", j)
+            task = lookup(member.task, (*base, "task"))
+            if task is None or not trainable(task, (*base, "task")):
+                continue
+            if member.language not in task.languages:
+                problems.append(f"{where((*base, 'language'))}: task {task.name!r} has no "
+                                f"language {member.language!r}; it has "
+                                f"{', '.join(task.languages)}")
+                continue
+            need(task, member.train_split or task.train_split, member.language, base,
+                 "training")
     for i, target in enumerate(spec.targets):
         task = lookup(target.task, ("targets", i, "task"))
         if task is None or not trainable(task, ("targets", i, "task")):

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from xstilts.errors import StudyConfigError, XstiltsError
-from xstilts.training.options import TrainingOptions
+from xstilts.training.options import MixOptions, TrainingOptions
 from xstilts.yaml_lines import file_line
 from xstilts.yaml_lines import line_of as _line_of
 
@@ -39,17 +39,64 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class IntermediateSpec(_Strict):
-    """Phase 2 on one task (``none`` in a study means: skip phase 2, the baseline)."""
+class MixMember(_Strict):
+    """One task of a multi-task intermediate mix."""
 
     task: str
     language: str = "en"
     train_split: str | None = None
-    training: TrainingOverrides | None = None  # type: ignore[valid-type]
 
     @property
     def label(self) -> str:
         return self.task if self.language == "en" else f"{self.task}@{self.language}"
+
+
+class IntermediateSpec(_Strict):
+    """Phase 2 on one task (``task``) or a multi-task mix (``mix``) with one head per task.
+
+    ``none`` in a study's intermediate list means: skip phase 2 (the baseline).
+    """
+
+    task: str | None = None
+    language: str = "en"
+    train_split: str | None = None
+    mix: list[MixMember] | None = Field(None, min_length=2)
+    sampling: MixOptions | None = None
+    training: TrainingOverrides | None = None  # type: ignore[valid-type]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mix_members(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("mix"), list):
+            data = dict(data)
+            data["mix"] = [{"task": m} if isinstance(m, str) else m for m in data["mix"]]
+        return data
+
+    @model_validator(mode="after")
+    def _task_or_mix(self) -> IntermediateSpec:
+        if (self.task is None) == (self.mix is None):
+            raise ValueError("give either 'task' (one intermediate task) or 'mix' (a list of "
+                             "tasks), not both or neither")
+        if self.mix is not None:
+            labels = [m.label for m in self.mix]
+            if len({m.task for m in self.mix}) != len(self.mix):
+                raise ValueError(f"a mix lists the same task twice: {labels}")
+        elif self.sampling is not None:
+            raise ValueError("'sampling' applies to a 'mix' only")
+        return self
+
+    @property
+    def members(self) -> list[MixMember]:
+        if self.mix is not None:
+            return self.mix
+        assert self.task is not None  # guaranteed by _task_or_mix
+        return [MixMember(task=self.task, language=self.language, train_split=self.train_split)]
+
+    @property
+    def label(self) -> str:
+        if self.mix is not None:
+            return "mix(" + "+".join(m.label for m in self.mix) + ")"
+        return self.members[0].label
 
 
 class TargetSpec(_Strict):
@@ -171,8 +218,9 @@ def _is_noise(error: Any) -> bool:
 
 
 def _is_union_tag(part: Any) -> bool:
-    # pydantic puts the union member's name into loc (e.g. 'IntermediateSpec', "literal['none']").
-    return isinstance(part, str) and (part[:1].isupper() or part.startswith("literal["))
+    # pydantic puts the union member's name into loc (e.g. 'IntermediateSpec', "literal['none']",
+    # 'function-after[_task_or_mix(), IntermediateSpec]'); study keys never look like that.
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part)
 
 
 def study_line(path: Path, loc: tuple[Any, ...]) -> int | None:

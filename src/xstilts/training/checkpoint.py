@@ -34,7 +34,7 @@ def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: P
             save_file(tensors, str(tmp / "heads.safetensors"))
             (tmp / "heads.json").write_text(json.dumps({
                 "pooling": model.pooling,
-                "heads": {name: int(head.out.out_features) for name, head in model.heads.items()},
+                "heads": {name: type(head).__name__ for name, head in model.heads.items()},
             }, indent=2))
         (tmp / COMPLETE_MARKER).write_text("ok\n")
         if target.exists():

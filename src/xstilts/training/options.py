@@ -29,8 +29,35 @@ class TrainingOptions(BaseModel):
     max_dev_examples: int | None = Field(500, ge=1, description="cap on dev examples")
     freeze_embeddings: bool = Field(False, description="freeze word embeddings (saves time)")
     pooling: Literal["mean", "cls"] = "mean"
+    pair_encoding: Literal["cross", "siamese"] = Field(
+        "cross", description="pair tasks: one input (cross) or each text alone (siamese, SBERT)")
     precision: Literal["no", "bf16", "fp16"] = "no"
     early_stopping_patience: int | None = Field(
         None, ge=1, description="stop after this many epochs without dev improvement"
     )
     log_every: int = Field(10, ge=1)
+
+
+class MixOptions(BaseModel):
+    """How a multi-task intermediate phase samples its tasks (one head per task).
+
+    Task i is drawn with probability ∝ min(n_i, size_cap) ** (1 / temperature):
+    ``proportional`` is temperature 1, ``uniform`` ignores sizes, ``temperature`` uses the
+    given T (T = 2 is a common middle ground).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    sampler: Literal["proportional", "temperature", "uniform"] = "proportional"
+    temperature: float = Field(2.0, gt=0)
+    size_cap: int | None = Field(None, ge=1, description="cap on each task's size when sampling")
+
+    def probabilities(self, sizes: list[int]) -> list[float]:
+        capped = [min(n, self.size_cap) if self.size_cap else n for n in sizes]
+        if self.sampler == "uniform":
+            weights = [1.0 for _ in capped]
+        else:
+            t = 1.0 if self.sampler == "proportional" else self.temperature
+            weights = [n ** (1.0 / t) for n in capped]
+        total = sum(weights)
+        return [w / total for w in weights]

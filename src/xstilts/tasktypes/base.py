@@ -1,0 +1,111 @@
+"""What differs between task types, behind one interface.
+
+A :class:`TaskTypeHandler` owns everything type-specific: how examples become model inputs
+(featurise, collate), the head that sits on the shared encoder, how raw outputs become
+per-example predictions (decode), and how predictions are scored. The trainer, the evaluator
+and the study engine only talk to this interface, so a new task type is one new module.
+
+A head is an ``nn.Module`` called as ``head(encoder, batch) -> (loss or None, outputs)``: it
+runs the encoder itself, because some types encode several inputs per example (multiple
+choice, siamese pairs).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from xstilts.evaluation.metrics import Score
+from xstilts.tasks.base import Task, TaskType
+
+
+@dataclass
+class Features:
+    """Model-ready rows of one task/language/split.
+
+    One example may give several rows (QA windows over a long context), so every row records
+    the index of its example; ``lengths`` drive length-grouped batching.
+    """
+
+    rows: list[dict[str, Any]]
+    example_index: list[int]
+    lengths: list[int]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    """Options that shape featurisation (a subset of the training options)."""
+
+    max_seq_length: int = 128
+    doc_stride: int = 128
+    max_query_length: int = 64
+
+
+class TaskTypeHandler(ABC):
+    """The plug-in point for one family of task types."""
+
+    types: tuple[TaskType, ...] = ()
+
+    def primary_metric(self, task: Task) -> str:
+        """The metric used for model selection and headline numbers."""
+        return task.metric
+
+    @abstractmethod
+    def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
+        """A freshly initialised head for ``task``."""
+
+    @abstractmethod
+    def featurize(self, task: Task, examples: Sequence[Any],
+                  tokenizer: PreTrainedTokenizerBase, options: FeatureOptions,
+                  *, training: bool) -> Features:
+        """Tokenise examples into rows (labels included where the examples have them)."""
+
+    @abstractmethod
+    def collate(self, features: Features, indices: Sequence[int],
+                pad_id: int) -> dict[str, torch.Tensor]:
+        """Pad a batch of rows into tensors (dynamic padding)."""
+
+    @abstractmethod
+    def decode(self, task: Task, examples: Sequence[Any], features: Features,
+               outputs: list[np.ndarray]) -> list[Any]:
+        """Per-example predictions (JSON-serialisable) from per-row outputs."""
+
+    @abstractmethod
+    def gold(self, task: Task, example: Any) -> Any:
+        """The example's gold label in the same form as a prediction, or None if unlabeled."""
+
+    @abstractmethod
+    def score(self, task: Task, examples: Sequence[Any], predictions: Sequence[Any], *,
+              resamples: int, confidence: float, seed: int) -> list[Score]:
+        """Metrics (primary first) with bootstrap intervals; refuses unlabeled examples."""
+
+    def labeled(self, task: Task, examples: Sequence[Any]) -> bool:
+        return bool(examples) and all(self.gold(task, ex) is not None for ex in examples)
+
+
+def pad_sequences(rows: Sequence[Sequence[int]], pad_value: int,
+                  width: int | None = None) -> torch.Tensor:
+    """Right-pad integer sequences into a (len(rows), width) long tensor."""
+    width = width if width is not None else max(len(r) for r in rows)
+    out = torch.full((len(rows), width), pad_value, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(list(row), dtype=torch.long)
+    return out
+
+
+def attention_from(input_ids: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
+    mask = torch.zeros_like(input_ids)
+    for i, n in enumerate(lengths):
+        mask[i, :n] = 1
+    return mask

@@ -1,0 +1,46 @@
+"""Task type → handler; one lookup used by training, evaluation and study validation."""
+
+from __future__ import annotations
+
+from xstilts.errors import XstiltsError
+from xstilts.tasks.base import Task, TaskType
+from xstilts.tasktypes.base import TaskTypeHandler
+
+# Keyed by (task type, pair encoding): pair tasks and regression have a cross-encoder
+# handler ("cross", the pair in one input) and may have a siamese one ("siamese", SBERT).
+_HANDLERS: dict[tuple[TaskType, str], TaskTypeHandler] = {}
+PAIR_ENCODINGS = ("cross", "siamese")
+
+
+def register_handler(handler: TaskTypeHandler, pair_encoding: str = "cross") -> TaskTypeHandler:
+    if pair_encoding not in PAIR_ENCODINGS:
+        raise ValueError(f"pair_encoding must be one of {PAIR_ENCODINGS}")
+    for task_type in handler.types:
+        _HANDLERS[(task_type, pair_encoding)] = handler
+    return handler
+
+
+def handler_for(task: Task, pair_encoding: str = "cross") -> TaskTypeHandler:
+    """The handler of ``task``'s type; ``pair_encoding='siamese'`` asks for the bi-encoder."""
+    _ensure_builtins()
+    key = (task.type, pair_encoding)
+    if key in _HANDLERS:
+        return _HANDLERS[key]
+    if (task.type, "cross") in _HANDLERS:
+        raise XstiltsError(
+            f"task {task.name!r} ({task.type.value}) has no {pair_encoding} architecture; "
+            "pair_encoding: siamese applies to pair classification and regression tasks"
+        )
+    raise XstiltsError(
+        f"task {task.name!r} is of type {task.type.value}, which cannot be trained yet "
+        f"(trainable: {', '.join(sorted(t.value for t in trainable_types()))})"
+    )
+
+
+def trainable_types() -> tuple[TaskType, ...]:
+    _ensure_builtins()
+    return tuple(dict.fromkeys(t for t, _ in _HANDLERS))
+
+
+def _ensure_builtins() -> None:
+    import xstilts.tasktypes.builtin  # noqa: F401
