@@ -1,9 +1,11 @@
 """The in-process executor: runs the study DAG in dependency order, safely resumable.
 
-Each run writes into a hidden temporary folder that is renamed to ``runs/<id>`` only when all
-its outputs exist, and only then is it marked done in the store. A rerun therefore skips done
-runs, adopts a finished folder whose 'done' mark was lost, and redoes anything else; a failed
-run keeps its log and does not block runs that do not depend on it.
+Each run writes into a hidden work folder (``runs/.work-<id>``) that is renamed to
+``runs/<id>`` only when all its outputs exist, and only then is it marked done in the store;
+an interrupted run resumes from the training state saved in its work folder. A rerun
+therefore skips done runs, adopts a finished folder whose 'done' mark was lost, and resumes or
+redoes anything else; a failed run keeps its log and does not block runs that do not depend
+on it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import os
 import shutil
 import time
 import traceback
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,8 +82,7 @@ def _execute_one(run: PlannedRun, tag: str, out_dir: Path, data_dir: Path | None
         return
     log(f"{tag}: running")
     store.mark_running(run.id)
-    tmp = final.parent / f".tmp-{run.id}-{uuid.uuid4().hex[:6]}"
-    tmp.mkdir(parents=True)
+    tmp = _work_dir(final)
     start = time.perf_counter()
     try:
         metrics, info = _run_phase(run, out_dir, data_dir, tmp)
@@ -122,8 +122,21 @@ def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
     return run_target(run.settings, source, data_dir, work_dir)
 
 
+def _work_dir(final: Path) -> Path:
+    """The run's working folder, stable across attempts so that training can resume.
+
+    An interrupted attempt (Ctrl-C, kill -9, power loss) leaves it behind; if it holds a
+    resumable training state the next attempt continues from it, otherwise it starts clean.
+    """
+    work = final.parent / f".work-{final.name}"
+    if work.exists() and not (work / "resume" / "state.json").is_file():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
 def _clean_leftovers(runs_dir: Path) -> None:
-    """Remove temporary folders of runs that were interrupted (kill -9, power loss)."""
+    """Remove half-written temporary folders (not the resumable work folders)."""
     if runs_dir.is_dir():
         for leftover in runs_dir.glob(".tmp-*"):
             shutil.rmtree(leftover, ignore_errors=True)

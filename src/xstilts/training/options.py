@@ -7,6 +7,28 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class AdversarialOptions(BaseModel):
+    """Adversarial training in the embedding space (PGD or FreeLB), arXiv 2104.08645."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["pgd", "freelb"] = "pgd"
+    steps: int = Field(2, ge=1, description="ascent steps per update")
+    epsilon: float = Field(1.0, gt=0, description="L2 radius of the perturbation per example")
+    step_size: float = Field(0.5, gt=0, description="L2 length of one ascent step")
+
+
+class SmoothingOptions(BaseModel):
+    """Randomized smoothing: Gaussian noise on embeddings and/or dictionary substitution."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    noise_sigma: float | None = Field(None, gt=0, description="std of Gaussian embedding noise")
+    substitution_dictionary: str | None = Field(
+        None, description="file of 'word<TAB or space>substitute' lines (e.g. MUSE dictionaries)")
+    substitution_probability: float = Field(0.15, gt=0, le=1)
+
+
 class TrainingOptions(BaseModel):
     """How one phase trains. Study files set these per phase; unset fields keep these defaults.
 
@@ -25,6 +47,10 @@ class TrainingOptions(BaseModel):
     weight_decay: float = Field(0.01, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     max_seq_length: int = Field(128, ge=8)
+    doc_stride: int = Field(
+        128, ge=1, description="extractive QA: overlap in tokens between a context's windows")
+    max_query_length: int = Field(
+        64, ge=1, description="extractive QA: questions are cut to this many tokens")
     max_train_examples: int | None = Field(None, ge=1, description="cap on training examples")
     max_dev_examples: int | None = Field(500, ge=1, description="cap on dev examples")
     freeze_embeddings: bool = Field(False, description="freeze word embeddings (saves time)")
@@ -36,6 +62,10 @@ class TrainingOptions(BaseModel):
         None, ge=1, description="stop after this many epochs without dev improvement"
     )
     log_every: int = Field(10, ge=1)
+    adversarial: AdversarialOptions | None = None
+    smoothing: SmoothingOptions | None = None
+    checkpoint_every_steps: int | None = Field(
+        None, ge=1, description="save resumable state this often (default: every epoch end)")
 
 
 class MixOptions(BaseModel):

@@ -8,7 +8,9 @@ folder that the executor moves into place atomically.
 from __future__ import annotations
 
 import json
+import logging
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,13 @@ from xstilts.tasks import get_task
 from xstilts.tasktypes import FeatureOptions, handler_for
 from xstilts.training.checkpoint import save_encoder
 from xstilts.training.options import MixOptions, TrainingOptions
+from xstilts.training.substitution import substitute_examples
 from xstilts.training.trainer import TrainingStream, train_model
 
 # Subsets are drawn with a fixed seed so that every run seed trains on the same examples:
 # seeds then vary only data order and head initialisation, as the design asks.
 SUBSET_SEED = 0
+logger = logging.getLogger("xstilts.training")
 
 
 def select_examples(examples: list, cap: int | None) -> list:
@@ -39,7 +43,8 @@ def select_examples(examples: list, cap: int | None) -> list:
 
 
 def feature_options(options: TrainingOptions) -> FeatureOptions:
-    return FeatureOptions(max_seq_length=options.max_seq_length)
+    return FeatureOptions(max_seq_length=options.max_seq_length, doc_stride=options.doc_stride,
+                          max_query_length=options.max_query_length)
 
 
 def build_stream(member: dict[str, Any], options: TrainingOptions,
@@ -53,6 +58,12 @@ def build_stream(member: dict[str, Any], options: TrainingOptions,
                             options.max_train_examples)
     if not handler.labeled(task, train):
         raise XstiltsError(f"{task.name}/{train_split}/{language} has no labels: cannot train")
+    smoothing = options.smoothing
+    if smoothing is not None and smoothing.substitution_dictionary:
+        train, counts = substitute_examples(train, smoothing.substitution_dictionary,
+                                            smoothing.substitution_probability, SUBSET_SEED)
+        logger.info("%s: substitution smoothing replaced %d of %d words", task.name,
+                    counts["replaced"], counts["words"])
     dev = None
     if dev_split and dev_split != train_split and dev_split in task.splits and (
             task.has_data(dev_split, language, data_dir)):
@@ -89,8 +100,10 @@ def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: P
     names = "+".join(s.task.name for s in streams)
     result = train_model(model, streams, options, seed=settings["seed"],
                          pad_id=tokenizer.pad_token_id, mix=mix,
-                         log_path=run_dir / "log.jsonl", description=f"phase 2 {names}")
+                         log_path=run_dir / "log.jsonl", resume_dir=run_dir / "resume",
+                         description=f"phase 2 {names}")
     save_encoder(model, tokenizer, run_dir / "encoder")
+    shutil.rmtree(run_dir / "resume", ignore_errors=True)
     return {"training": result.__dict__}
 
 
@@ -107,7 +120,7 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
     model = _model_with_heads(encoder, [stream], options.pooling, settings["seed"])
     result = train_model(model, [stream], options, seed=settings["seed"],
                          pad_id=tokenizer.pad_token_id, log_path=run_dir / "log.jsonl",
-                         description=f"phase 3 {task.name}")
+                         resume_dir=run_dir / "resume", description=f"phase 3 {task.name}")
     rows = evaluate_languages(
         model, tokenizer, task, settings["languages"], settings["eval_split"], data_dir,
         run_dir / "predictions", handler=stream.handler,
@@ -118,4 +131,5 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
     )
     (run_dir / "metrics.json").write_text(
         json.dumps([r.__dict__ for r in rows], indent=2), encoding="utf-8")
+    shutil.rmtree(run_dir / "resume", ignore_errors=True)
     return rows, {"training": result.__dict__}

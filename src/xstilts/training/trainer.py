@@ -1,10 +1,11 @@
 """The training loop of phases 2 and 3, on accelerate (CPU, one or several GPUs alike).
 
-One loop serves single-task and multi-task training: each step draws a task from the mix
-(always the same task when there is one), takes that task's next batch, and updates the
-shared encoder and that task's head. After every epoch the dev sets are scored; the
-trainable weights of the best epoch are kept in memory and restored at the end, so the
-returned model is the selected one.
+One loop serves single-task and multi-task training: each micro-batch draws a task from the
+mix (always the same task when there is one), takes that task's next batch, and updates the
+shared encoder and that task's head. After every epoch the dev sets are scored; the trainable
+weights of the best epoch are kept and restored at the end, so the returned model is the
+selected one. With ``resume_dir`` the loop saves its full state at epoch ends (and every
+``checkpoint_every_steps``) and a restarted run continues exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,13 +26,19 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from xstilts.data.batching import endless_batches
 from xstilts.errors import TrainingError
 from xstilts.evaluation.predict import predict
 from xstilts.models.heads import TaskModel
 from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import Features, TaskTypeHandler
 from xstilts.training.options import MixOptions, TrainingOptions
+from xstilts.training.resume import BatchCursor, Progress, load_state, save_state
+from xstilts.training.robust import (
+    adversarial_loss,
+    embedding_offset,
+    gaussian_noise,
+    passes_per_update,
+)
 
 
 @dataclass
@@ -56,6 +64,8 @@ class TrainResult:
     final_loss: float
     train_seconds: float
     examples_per_second: float
+    forward_passes_per_update: int
+    resumed_from_step: int
 
 
 def freeze_word_embeddings(model: TaskModel) -> None:
@@ -80,6 +90,14 @@ def _dev_scores(model: TaskModel, streams: Sequence[TrainingStream], pad_id: int
     return scores
 
 
+def _oom_error(description: str, options: TrainingOptions, err: BaseException) -> TrainingError:
+    return TrainingError(
+        f"{description}: out of memory at batch_size {options.batch_size}, max_seq_length "
+        f"{options.max_seq_length} ({err}). Try a smaller batch_size with "
+        "gradient_accumulation_steps to keep the effective batch, a shorter max_seq_length, "
+        "freeze_embeddings: true, or precision: bf16.")
+
+
 def train_model(
     model: TaskModel,
     streams: Sequence[TrainingStream],
@@ -89,6 +107,7 @@ def train_model(
     pad_id: int,
     mix: MixOptions | None = None,
     log_path: Path | None = None,
+    resume_dir: Path | None = None,
     description: str = "train",
 ) -> TrainResult:
     """Fine-tune the encoder and the streams' heads; select the epoch on the dev sets."""
@@ -103,8 +122,7 @@ def train_model(
     optimizer = torch.optim.AdamW(
         [{"params": [p for p in params if p.ndim > 1], "weight_decay": options.weight_decay},
          {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}],
-        lr=options.learning_rate,
-    )
+        lr=options.learning_rate)
     batches_per_epoch = sum(math.ceil(len(s.train) / options.batch_size) for s in streams)
     steps_per_epoch = math.ceil(batches_per_epoch / options.gradient_accumulation_steps)
     total_steps = steps_per_epoch * options.epochs
@@ -115,84 +133,156 @@ def train_model(
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     unwrapped: TaskModel = accelerator.unwrap_model(model)
 
-    generator = torch.Generator().manual_seed(seed)
-    iterators = [endless_batches(len(s.train), options.batch_size, generator, s.train.lengths)
-                 for s in streams]
+    cursors = [BatchCursor(len(s.train), options.batch_size, seed, i, _lengths=s.train.lengths)
+               for i, s in enumerate(streams)]
     probabilities = (mix or MixOptions()).probabilities([len(s.train) for s in streams])
-    choose = np.random.default_rng(seed)
-    bf16 = options.precision == "bf16"
-
-    log_file = log_path.open("a", encoding="utf-8") if log_path else None
+    chooser = np.random.default_rng(seed)
+    progress = Progress()
     best_state: dict[str, torch.Tensor] | None = None
-    best: float | None = None
-    best_epoch, epochs_without_gain, step, seen, epoch = 0, 0, 0, 0, 0
-    dev_scores: dict[str, float] = {}
-    loss_value = float("nan")
-    start = time.perf_counter()
-    progress = tqdm(total=total_steps, desc=description, unit="step", leave=False,
-                    disable=not accelerator.is_local_main_process)
+    resumed_from = 0
+    saved = load_state(resume_dir) if resume_dir else None
+    if saved is not None:
+        unwrapped.load_state_dict(saved["trainable"], strict=False)
+        best_state = saved["best_state"]
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"])
+        chooser.bit_generator.state = saved["chooser"]
+        for cursor, state in zip(cursors, saved["cursors"], strict=True):
+            cursor.restore(state)
+        progress = Progress(**saved["progress"])
+        resumed_from = progress.step
+        _truncate_log(log_path, progress.step)
+
+    def checkpoint() -> None:
+        if resume_dir is not None:
+            save_state(resume_dir, trainable=_trainable_state(unwrapped), best_state=best_state,
+                       optimizer=optimizer, scheduler=scheduler, chooser=chooser,
+                       cursors=cursors, progress=progress)
+
+    bf16 = options.precision == "bf16"
+    smoothing = options.smoothing
+    noise = (embedding_offset(unwrapped.encoder, gaussian_noise(smoothing.noise_sigma))
+             if smoothing and smoothing.noise_sigma else nullcontext())
+    log_file = log_path.open("a", encoding="utf-8") if log_path else None
+    start = time.perf_counter() - progress.elapsed
+    bar = tqdm(total=total_steps, initial=progress.step, desc=description, unit="step",
+               leave=False, disable=not accelerator.is_local_main_process)
     model.train()
     try:
-        while step < total_steps:
-            epoch += 1
-            for _ in range(batches_per_epoch):
-                k = int(choose.choice(len(streams), p=probabilities)) if len(streams) > 1 else 0
+        with noise:
+            while progress.step < total_steps and not progress.stopped_early:
+                k = int(chooser.choice(len(streams), p=probabilities)) if len(streams) > 1 else 0
                 stream = streams[k]
-                batch_idx = next(iterators[k])
+                batch_idx = cursors[k].next()
                 batch = stream.handler.collate(stream.train, batch_idx, pad_id)
                 batch = {key: v.to(accelerator.device) for key, v in batch.items()}
-                with accelerator.accumulate(model):
-                    loss, _ = model(stream.task.name, batch)
-                    if loss is None or not torch.isfinite(loss):
-                        raise TrainingError(
-                            f"{description}: loss became {loss} at step {step + 1} (epoch "
-                            f"{epoch}, task {stream.task.name}); no checkpoint was written. "
-                            f"Try a lower learning_rate (now {options.learning_rate}) or "
-                            "precision 'no'.")
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients:
-                        accelerator.clip_grad_norm_(params, options.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                seen += len(batch_idx)
-                loss_value = float(loss.item())
-                if not accelerator.sync_gradients:
-                    continue
-                step += 1
-                elapsed = time.perf_counter() - start
-                progress.update(1)
-                progress.set_postfix(loss=f"{loss_value:.3f}", ex_s=f"{seen / elapsed:.1f}")
-                if log_file and (step % options.log_every == 0 or step == total_steps):
-                    log_file.write(json.dumps({
-                        "step": step, "epoch": epoch, "task": stream.task.name,
-                        "loss": loss_value, "lr": scheduler.get_last_lr()[0],
-                        "examples_per_second": round(seen / elapsed, 2)}) + "\n")
-                if step >= total_steps:
-                    break
-            dev_scores = _dev_scores(unwrapped, streams, pad_id, options.batch_size * 2,
-                                     accelerator.device, bf16)
-            if dev_scores:
-                current = float(np.mean(list(dev_scores.values())))
-                if log_file:
-                    log_file.write(json.dumps({"epoch": epoch, "dev": dev_scores,
-                                               "dev_mean": current}) + "\n")
-                if best is None or current > best:
-                    best, best_epoch, epochs_without_gain = current, epoch, 0
-                    best_state = _trainable_state(unwrapped)
-                else:
-                    epochs_without_gain += 1
-                    patience = options.early_stopping_patience
-                    if patience is not None and epochs_without_gain >= patience:
-                        break
+                try:
+                    loss = _update(model, stream.task.name, batch, options, accelerator,
+                                   params, optimizer, scheduler)
+                except torch.OutOfMemoryError as err:
+                    raise _oom_error(description, options, err) from err
+                if not torch.isfinite(loss):
+                    raise TrainingError(
+                        f"{description}: loss became {loss.item()} at step {progress.step + 1} "
+                        f"(task {stream.task.name}); no checkpoint was written. Try a lower "
+                        f"learning_rate (now {options.learning_rate}) or precision 'no'.")
+                progress.micro += 1
+                progress.seen += len(batch_idx)
+                progress.loss = float(loss.item())
+                if accelerator.sync_gradients:
+                    progress.step += 1
+                    elapsed = time.perf_counter() - start
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{progress.loss:.3f}",
+                                    ex_s=f"{progress.seen / elapsed:.1f}")
+                    if log_file and (progress.step % options.log_every == 0
+                                     or progress.step == total_steps):
+                        log_file.write(json.dumps({
+                            "step": progress.step, "task": stream.task.name,
+                            "loss": progress.loss, "lr": scheduler.get_last_lr()[0],
+                            "examples_per_second": round(progress.seen / elapsed, 2)}) + "\n")
+                epoch_end = progress.micro % batches_per_epoch == 0
+                if epoch_end or (accelerator.sync_gradients and progress.step >= total_steps):
+                    best_state = _select(unwrapped, streams, options, pad_id, accelerator.device,
+                                         bf16, progress, best_state, log_file)
+                if accelerator.sync_gradients and progress.step < total_steps and (
+                        epoch_end or (options.checkpoint_every_steps and
+                                      progress.step % options.checkpoint_every_steps == 0)):
+                    progress.elapsed = time.perf_counter() - start
+                    checkpoint()
     finally:
-        progress.close()
+        bar.close()
         if log_file:
             log_file.close()
     if best_state is not None:
         unwrapped.load_state_dict(best_state, strict=False)
     elapsed = time.perf_counter() - start
-    return TrainResult(steps=step, epochs_run=epoch, best_epoch=best_epoch or epoch,
-                       best_dev_score=best, dev_scores=dev_scores, final_loss=loss_value,
-                       train_seconds=round(elapsed, 2),
-                       examples_per_second=round(seen / elapsed, 2) if elapsed > 0 else 0.0)
+    epochs = math.ceil(progress.micro / batches_per_epoch)
+    return TrainResult(
+        steps=progress.step, epochs_run=epochs, best_epoch=progress.best_epoch or epochs,
+        best_dev_score=progress.best, dev_scores=progress.dev_scores, final_loss=progress.loss,
+        train_seconds=round(elapsed, 2),
+        examples_per_second=round(progress.seen / elapsed, 2) if elapsed > 0 else 0.0,
+        forward_passes_per_update=passes_per_update(options.adversarial),
+        resumed_from_step=resumed_from)
+
+
+def _update(model: Any, task_name: str, batch: dict[str, torch.Tensor],
+            options: TrainingOptions, accelerator: Accelerator, params: list,
+            optimizer: Any, scheduler: Any) -> torch.Tensor:
+    """Forward, backward (plain or adversarial) and, at accumulation boundaries, a step."""
+    with accelerator.accumulate(model):
+        if options.adversarial is not None:
+            loss = adversarial_loss(model, task_name, batch, options.adversarial,
+                                    accelerator.backward)
+        else:
+            loss, _ = model(task_name, batch)
+            if loss is None:
+                raise TrainingError(f"task {task_name}: the training batch has no labels")
+            if torch.isfinite(loss):
+                accelerator.backward(loss)
+        if accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(params, options.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+    return loss.detach()
+
+
+def _select(model: TaskModel, streams: Sequence[TrainingStream], options: TrainingOptions,
+            pad_id: int, device: torch.device, bf16: bool, progress: Progress,
+            best_state: dict[str, torch.Tensor] | None,
+            log_file: Any) -> dict[str, torch.Tensor] | None:
+    """Score the dev sets at an epoch end; keep the best weights; decide early stopping."""
+    scores = _dev_scores(model, streams, pad_id, options.batch_size * 2, device, bf16)
+    model.train()
+    if not scores:
+        return best_state
+    progress.dev_scores = scores
+    current = float(np.mean(list(scores.values())))
+    epoch = math.ceil(progress.micro / max(1, _batches_per_epoch(streams, options)))
+    if log_file:
+        log_file.write(json.dumps({"epoch": epoch, "step": progress.step, "dev": scores,
+                                   "dev_mean": current}) + "\n")
+    if progress.best is None or current > progress.best:
+        progress.best, progress.best_epoch, progress.epochs_without_gain = current, epoch, 0
+        return _trainable_state(model)
+    progress.epochs_without_gain += 1
+    patience = options.early_stopping_patience
+    if patience is not None and progress.epochs_without_gain >= patience:
+        progress.stopped_early = True
+    return best_state
+
+
+def _batches_per_epoch(streams: Sequence[TrainingStream], options: TrainingOptions) -> int:
+    return sum(math.ceil(len(s.train) / options.batch_size) for s in streams)
+
+
+def _truncate_log(log_path: Path | None, step: int) -> None:
+    """Drop log lines written after the resumed step (they will be written again)."""
+    if log_path is None or not log_path.is_file():
+        return
+    kept = [line for line in log_path.read_text().splitlines()
+            if json.loads(line).get("step", 0) <= step]
+    log_path.write_text("".join(line + "\n" for line in kept))

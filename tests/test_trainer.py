@@ -1,0 +1,162 @@
+"""The training loop: determinism, exact resume, robust training, bad losses, samplers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from xstilts.errors import TrainingError
+from xstilts.models import load_encoder
+from xstilts.tasks import get_task
+from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.training import trainer as trainer_module
+from xstilts.training.options import (
+    AdversarialOptions,
+    MixOptions,
+    SmoothingOptions,
+    TrainingOptions,
+)
+from xstilts.training.phases import _model_with_heads
+from xstilts.training.substitution import load_dictionary, substitute_examples
+from xstilts.training.trainer import TrainingStream, train_model
+
+OPTIONS = TrainingOptions(epochs=2, batch_size=8, max_seq_length=24, learning_rate=1e-3,
+                          warmup_ratio=0.0, log_every=1)
+
+
+def make_stream(tokenizer, n: int = 48) -> TrainingStream:
+    task = get_task("cldr-continents")
+    handler = handler_for(task)
+    train = task.load("train", "en")[:n]
+    dev = task.load("dev", "en")[:16]
+    fopts = FeatureOptions(max_seq_length=24)
+    return TrainingStream(task, handler, handler.featurize(task, train, tokenizer, fopts,
+                                                           training=True),
+                          dev, handler.featurize(task, dev, tokenizer, fopts, training=False))
+
+
+def fresh(seed: int = 0):
+    encoder, tokenizer = load_encoder("tiny:random")
+    stream = make_stream(tokenizer)
+    model = _model_with_heads(encoder, [stream], "mean", seed)
+    return model, tokenizer, stream
+
+
+def weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def run(options: TrainingOptions = OPTIONS, seed: int = 0, **kwargs):
+    model, tokenizer, stream = fresh(seed)
+    result = train_model(model, [stream], options, seed=seed, pad_id=tokenizer.pad_token_id,
+                         **kwargs)
+    return model, result
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return run()
+
+
+def test_same_seed_gives_identical_weights_and_other_seeds_do_not(reference) -> None:
+    model, result = reference
+    again, again_result = run()
+    assert all(torch.equal(a, b) for a, b in zip(weights(model).values(),
+                                                 weights(again).values(), strict=True))
+    assert result.final_loss == again_result.final_loss
+    other, _ = run(seed=1)
+    assert not all(torch.equal(a, b) for a, b in zip(weights(model).values(),
+                                                     weights(other).values(), strict=True))
+
+
+def test_interrupted_training_resumes_exactly(reference, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    model_ref, result_ref = reference
+    options = OPTIONS.model_copy(update={"checkpoint_every_steps": 2})
+    real_update = trainer_module._update
+    calls = {"n": 0}
+
+    def crashing_update(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 7:  # after the checkpoint at step 6, mid-epoch 1 of 2
+            raise KeyboardInterrupt
+        return real_update(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "_update", crashing_update)
+    with pytest.raises(KeyboardInterrupt):
+        run(options, resume_dir=tmp_path / "resume", log_path=tmp_path / "log.jsonl")
+    monkeypatch.setattr(trainer_module, "_update", real_update)
+    assert (tmp_path / "resume" / "state.json").is_file()
+    resumed, result = run(options, resume_dir=tmp_path / "resume",
+                          log_path=tmp_path / "log.jsonl")
+    assert result.resumed_from_step == 6
+    assert all(torch.equal(a, b) for a, b in zip(weights(model_ref).values(),
+                                                 weights(resumed).values(), strict=True))
+    assert result.final_loss == result_ref.final_loss
+    steps = [line for line in (tmp_path / "log.jsonl").read_text().splitlines()
+             if '"loss"' in line]
+    assert len(steps) == result.steps  # no step logged twice after the resume
+
+
+def test_adversarial_training_changes_training_and_reports_its_cost(reference) -> None:
+    model_ref, result_ref = reference
+    for method in ("pgd", "freelb"):
+        options = OPTIONS.model_copy(update={"adversarial": AdversarialOptions(
+            method=method, steps=2, epsilon=0.5, step_size=0.25)})
+        model, result = run(options)
+        assert result.forward_passes_per_update == (4 if method == "pgd" else 2)
+        assert result.final_loss != result_ref.final_loss
+        assert torch.isfinite(torch.tensor(result.final_loss))
+        assert not torch.equal(weights(model)["heads.cldr-continents.out.weight"],
+                               weights(model_ref)["heads.cldr-continents.out.weight"])
+
+
+def test_gaussian_smoothing_changes_training_but_not_evaluation(reference) -> None:
+    _, result_ref = reference
+    options = OPTIONS.model_copy(update={"smoothing": SmoothingOptions(noise_sigma=0.5)})
+    _, result = run(options)
+    assert result.final_loss != result_ref.final_loss
+
+
+def test_substitution_dictionary(tmp_path: Path) -> None:
+    path = tmp_path / "dict.txt"
+    path.write_text("Germany\tDeutschland\nFrance Frankreich\n", encoding="utf-8")
+    assert load_dictionary(path) == {"Germany": ["Deutschland"], "France": ["Frankreich"]}
+    task = get_task("cldr-continents")
+    examples = [e for e in task.load("train", "en") if e.texts[0] in ("Germany", "France")]
+    out, counts = substitute_examples(examples, str(path), 1.0, seed=0)
+    assert sorted(e.texts[0] for e in out) == ["Deutschland", "Frankreich"][: len(out)]
+    assert counts["replaced"] == len(examples)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("lonely\n", encoding="utf-8")
+    with pytest.raises(Exception, match="bad.txt:1"):
+        load_dictionary(bad)
+
+
+def test_nan_loss_stops_with_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    def nan_update(*args, **kwargs):
+        return torch.tensor(float("nan"))
+
+    monkeypatch.setattr(trainer_module, "_update", nan_update)
+    with pytest.raises(TrainingError, match="loss became nan at step 1"):
+        run()
+
+
+def test_out_of_memory_names_batch_and_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(trainer_module, "_update", oom)
+    with pytest.raises(TrainingError, match="batch_size 8, max_seq_length 24"):
+        run()
+
+
+def test_sampler_probabilities() -> None:
+    sizes = [100, 400]
+    assert MixOptions(sampler="proportional").probabilities(sizes) == [0.2, 0.8]
+    assert MixOptions(sampler="uniform").probabilities(sizes) == [0.5, 0.5]
+    assert MixOptions(sampler="temperature", temperature=2).probabilities(sizes) == \
+        pytest.approx([1 / 3, 2 / 3])
+    assert MixOptions(sampler="proportional", size_cap=100).probabilities(sizes) == [0.5, 0.5]
