@@ -52,38 +52,36 @@ def run(
     = Path("xstilts-out"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, run nothing.")]
     = False,
+    executor: Annotated[str, typer.Option(
+        "--executor", help="inprocess (default) or ray (one Ray task per run).")] = "inprocess",
+    address: Annotated[str | None, typer.Option(
+        "--address", help="Ray cluster address (default: start a local Ray).")] = None,
 ) -> None:
     """Run a study: phase 2, phase 3 and zero-shot evaluation; then write the report."""
     from xstilts.report.summary import write_report
     from xstilts.studies.executor import run_study
     from xstilts.studies.planner import check_study, plan_study
     from xstilts.studies.spec import load_study
-    from xstilts.studies.store import ResultStore
 
     try:
         spec = load_study(study)
         if dry_run:
             check_study(spec, study, data_dir)
-            plan = plan_study(spec)
-            done = set()
-            if (out / "xstilts.sqlite").is_file():
-                store = ResultStore(out)
-                done = {r.id for r in plan.runs if store.status(r.id) == "done"}
-                store.close()
-            n_inter = len(plan.intermediate_runs)
-            stdout.print(
-                f"plan of study {spec.name}: {len(plan.runs)} runs ({n_inter} intermediate, "
-                f"{len(plan.target_runs)} target); {len(done)} done, "
-                f"{len(plan.runs) - len(done)} to run", highlight=False,
-            )
-            for r in plan.runs:
-                after = f"after {r.parent}" if r.parent else f"on {r.encoder}"
-                state = "done" if r.id in done else "pending"
-                stdout.print(f"  {r.id}  {r.kind:<12} {r.intermediate} → {r.task}  "
-                             f"seed {r.seed}  {after}  {state}", highlight=False)
+            from xstilts.studies.dryrun import describe_plan
+
+            for line in describe_plan(plan_study(spec), out, data_dir):
+                stdout.print(line, highlight=False)
             return
-        outcome = run_study(spec, out, data_dir=data_dir, study_path=study,
-                            log=lambda m: console.print(m, highlight=False, markup=False))
+        log = lambda m: console.print(m, highlight=False, markup=False)  # noqa: E731
+        if executor == "ray":
+            from xstilts.studies.ray_executor import run_study_ray
+
+            outcome = run_study_ray(spec, out, data_dir=data_dir, study_path=study,
+                                    address=address, log=log)
+        elif executor == "inprocess":
+            outcome = run_study(spec, out, data_dir=data_dir, study_path=study, log=log)
+        else:
+            raise XstiltsError(f"--executor must be 'inprocess' or 'ray', got {executor!r}")
         report_dir = write_report(out, spec.name)
     except XstiltsError as err:
         _fail(err)
@@ -102,17 +100,23 @@ def run(
 def report(
     out: Annotated[Path, typer.Argument(help="Output folder of `xstilts run`.")],
     study: Annotated[str | None, typer.Option(help="Only this study.")] = None,
+    format: Annotated[str, typer.Option(  # noqa: A002 - the option is --format
+        "--format", help="Comma-separated: html,md,csv,json (csv also writes Parquet).",
+    )] = "html,md,csv,json",
 ) -> None:
-    """Write OUT/report/results.csv and OUT/report/summary.md."""
+    """Write OUT/report: index.html, summary.md, results.csv/.parquet, summary.json."""
     from xstilts.report.summary import write_report
 
+    formats = [f.strip().lower() for f in format.split(",") if f.strip()]
     try:
-        report_dir = write_report(out, study)
+        report_dir = write_report(out, study, formats)
     except XstiltsError as err:
         _fail(err)
         return
-    stdout.print(f"Report: {report_dir / 'summary.md'} (table: {report_dir / 'results.csv'})",
-                 highlight=False)
+    written = {"html": "index.html", "md": "summary.md", "csv": "results.csv",
+               "json": "summary.json"}
+    files = ", ".join(str(report_dir / written[f]) for f in formats)
+    stdout.print(f"Report: {files}", highlight=False)
 
 
 @app.command()
@@ -181,6 +185,114 @@ def models(
                  "local folder path.", highlight=False)
 
 
+def _print_json(payload: dict) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+Langs = Annotated[str, typer.Option("--langs", help="Comma-separated languages, e.g. de,fr,sw.")]
+MaxPairs = Annotated[
+    int | None,
+    typer.Option("--max-pairs", min=1, help="Quick runs: keep the first N pairs (BUCC: N "
+                 "sentences per side) per language. Fewer candidates make retrieval easier, "
+                 "so capped scores are not comparable with full ones."),
+]
+
+
+@app.command()
+def retrieve(
+    model: Annotated[str, typer.Option("--model", help="Encoder name, hub id or folder.")],
+    task: Annotated[str, typer.Option("--task", help="tatoeba or bucc2018.")] = "tatoeba",
+    langs: Langs = "de,fr",
+    layer: Annotated[int | None, typer.Option(
+        "--layer", help="Hidden state to pool (0 = embeddings, -1 = last). Default: last "
+        "for sentence-embedding models, XTREME's middle layer for XLM-R / mBERT.")] = None,
+    pooling: Annotated[str | None, typer.Option("--pooling", help="mean or cls.")] = None,
+    direction: Annotated[str, typer.Option(
+        "--direction", help="xx2en, en2xx or both (Tatoeba).")] = "xx2en",
+    prefix: Annotated[str | None, typer.Option("--prefix", help="Text put before every "
+                                               "sentence (e.g. 'query: ' for e5).")] = None,
+    data_dir: DataDir = None,
+    max_pairs: MaxPairs = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Sentence retrieval without training: Tatoeba accuracy or BUCC mining F1."""
+    from xstilts.evaluation.retrieval import retrieve as run_retrieval
+
+    try:
+        payload = run_retrieval(model, task, langs.split(","), data_dir, layer=layer,
+                                pooling=pooling, direction=direction, prefix=prefix,
+                                max_pairs=max_pairs)
+    except (XstiltsError, ValueError) as err:
+        _fail(err)
+        return
+    if as_json:
+        _print_json(payload)
+        return
+    proto = payload["protocol"]
+    table = Table(title=f"{task} · {model} · layer {proto['layer']}, {proto['pooling']} "
+                  f"pooling, prefix {proto['prefix']!r}")
+    for col in ("language", "direction", "metric", "value %", "95% CI", "n"):
+        table.add_column(col)
+    for r in payload["results"]:
+        ci = f"{_pct(r['ci_low'])}–{_pct(r['ci_high'])}" if "ci_low" in r else "-"
+        table.add_row(r["language"], r["direction"], r["metric"], _pct(r["value"]), ci,
+                      str(r["n"]))
+    stdout.print(table)
+    notes = {r["note"] for r in payload["results"] if "note" in r}
+    for note in notes:
+        stdout.print(f"note: {note}", highlight=False)
+
+
+@app.command()
+def align(
+    model: Annotated[str, typer.Option("--model", help="Encoder name, hub id or folder.")],
+    task: Annotated[str, typer.Option("--task", help="Only tatoeba for now.")] = "tatoeba",
+    langs: Langs = "de,fr",
+    method: Annotated[str, typer.Option(
+        "--method", help="lstsq, procrustes, linear-gd or all.")] = "all",
+    train_fraction: Annotated[float, typer.Option(
+        "--train-fraction", help="Share of each language's pairs used to fit W.")] = 0.6,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and of GD.")] = 0,
+    layer: Annotated[int | None, typer.Option("--layer", help="As in retrieve.")] = None,
+    data_dir: DataDir = None,
+    max_pairs: MaxPairs = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Learn a projection onto English from parallel pairs; held-out accuracy before/after."""
+    from xstilts.alignment import METHODS, align_and_evaluate
+
+    try:
+        if task != "tatoeba":
+            raise ValueError(f"align supports --task tatoeba, not {task!r}")
+        methods = METHODS if method == "all" else (method,)
+        payload = align_and_evaluate(model, langs.split(","), data_dir, methods=methods,
+                                     train_fraction=train_fraction, seed=seed, layer=layer,
+                                     max_pairs=max_pairs)
+    except (XstiltsError, ValueError) as err:
+        _fail(err)
+        return
+    payload["model"] = model
+    if as_json:
+        _print_json(payload)
+        return
+    table = Table(title=f"alignment · {model} · held-out xx→en accuracy %")
+    for col in ("language", "method", "before", "after", "Δ", "p", "n_train", "n_test"):
+        table.add_column(col)
+    for r in payload["results"]:
+        table.add_row(r["language"], r["method"], _pct(r["before"]), _pct(r["after"]),
+                      f"{100 * r['delta']:+.1f}", f"{r['p_value']:.3f}", str(r["n_train"]),
+                      str(r["n_test"]))
+    stdout.print(table)
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()
+
+
+if __name__ == "__main__":  # `python -m xstilts.cli`
+    main()

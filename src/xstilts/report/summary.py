@@ -1,32 +1,110 @@
-"""Write ``report/results.csv`` and a readable ``report/summary.md``.
+"""Write the report files: ``results.csv`` + ``results.parquet``, ``summary.md``,
+``summary.json`` and the self-contained ``index.html`` under ``OUT/report``.
 
 Averages are macro averages over languages (each language weighs the same); the zero-shot
-average leaves out the training language; seeds are averaged and their spread shown.
+average leaves out the training language; seeds are averaged and their spread shown. The
+statistics behind the deltas are in :mod:`xstilts.report.analysis`.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from xstilts.errors import XstiltsError
 from xstilts.languages import language_name
 from xstilts.report.results import RESULT_COLUMNS, collect_results, run_table
 
 BASELINE = "none"
+FORMATS = ("html", "md", "csv", "json")
 
 
-def write_report(out_dir: Path, study: str | None = None) -> Path:
-    """Write the report files under ``OUT/report`` and return that folder."""
+def write_report(out_dir: Path, study: str | None = None,
+                 formats: Iterable[str] = FORMATS, *, correction: str = "holm",
+                 resamples: int = 1000) -> Path:
+    """Write the report files in ``formats`` under ``OUT/report`` and return that folder."""
+    formats = set(formats)
+    if unknown := formats - set(FORMATS):
+        raise XstiltsError(f"unknown report format(s) {', '.join(sorted(unknown))}; "
+                           f"use some of {','.join(FORMATS)}")
     rows = collect_results(out_dir, study)
+    runs = run_table(out_dir)
     report_dir = out_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
-    _write_csv(rows, report_dir / "results.csv")
-    (report_dir / "summary.md").write_text(render_summary(rows, run_table(out_dir)),
-                                           encoding="utf-8")
+    if "csv" in formats:
+        _write_csv(rows, report_dir / "results.csv")
+        _write_parquet(rows, report_dir / "results.parquet")
+    analysis = None
+    if formats & {"html", "md", "json"}:
+        from xstilts.report.analysis import analyse_rows
+        from xstilts.report.comparisons import load_example_scores
+
+        analysis = analyse_rows(rows, load_example_scores(out_dir, rows),
+                                correction=correction, resamples=resamples)
+        analysis["study"] = study
+    if "md" in formats:
+        text = render_summary(rows, runs)
+        if analysis is not None:
+            from xstilts.report.summary_md import analysis_markdown
+
+            text = text.rstrip("\n") + "\n\n" + analysis_markdown(analysis)
+        _atomic_write(report_dir / "summary.md", text)
+    if "json" in formats or "html" in formats:
+        from xstilts.report.environment import environment
+
+        env = environment(runs)
+    if "json" in formats:
+        _atomic_write(report_dir / "summary.json",
+                      json.dumps({**analysis, "environment": env}, indent=2, default=str))
+    if "html" in formats:
+        _write_html(out_dir, study, analysis, env, runs, report_dir / "index.html")
     return report_dir
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _study_spec(out_dir: Path, study: str | None) -> dict[str, Any] | None:
+    """The study's validated spec as written by the executor (the only study if none named)."""
+    files = sorted((out_dir / "studies").glob("*.json"))
+    if study:
+        files = [f for f in files if f.stem == study]
+    if len(files) != 1:
+        return None
+    return json.loads(files[0].read_text(encoding="utf-8"))
+
+
+def _write_html(out_dir: Path, study: str | None, analysis: dict[str, Any],
+                env: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> None:
+    from xstilts.report.html import render_html
+    from xstilts.report.plots import all_plots
+
+    spec = _study_spec(out_dir, study)
+    name = study or (spec or {}).get("name") or out_dir.name
+    _atomic_write(path, render_html(analysis, all_plots(analysis), spec, env, runs,
+                                    f"xstilts report: {name}"))
+
+
+def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
+    """The results table for pandas/polars/R users, with explicit column types."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {"value": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64(),
+             "n": pa.int64(), "seed": pa.int64()}
+    schema = pa.schema([(c, types.get(c, pa.string())) for c in RESULT_COLUMNS])
+    data = {c: [r[c] for r in rows] for c in RESULT_COLUMNS}
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(pa.table(data, schema=schema), tmp)
+    tmp.replace(path)
 
 
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:

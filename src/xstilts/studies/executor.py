@@ -40,9 +40,9 @@ def run_dir_of(out_dir: Path, run_id: str) -> Path:
     return out_dir / "runs" / run_id
 
 
-def run_study(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = None,
-              study_path: Path | None = None, log: Log = print) -> StudyOutcome:
-    """Validate, plan and execute a study; returns what was done, reused, failed or skipped."""
+def prepare_study(spec: StudySpec, out_dir: Path, data_dir: Path | None,
+                  study_path: Path | None) -> tuple[StudyPlan, ResultStore]:
+    """Validate, plan, record the study and its runs; shared by every executor."""
     check_study(spec, study_path, data_dir)
     plan = plan_study(spec)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -51,63 +51,110 @@ def run_study(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = None,
     store = ResultStore(out_dir)
     store.register(spec.name, plan.runs)
     _clean_leftovers(out_dir / "runs")
+    return plan, store
+
+
+def run_study(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = None,
+              study_path: Path | None = None, log: Log = print) -> StudyOutcome:
+    """Validate, plan and execute a study in this process, in dependency order."""
+    plan, store = prepare_study(spec, out_dir, data_dir, study_path)
     outcome = StudyOutcome(plan)
     try:
         for index, run in enumerate(plan.runs, start=1):
-            tag = f"[{index}/{len(plan.runs)}] {run.kind} {run.intermediate} → {run.task} " \
-                  f"(seed {run.seed}, {run.id})"
-            _execute_one(run, tag, out_dir, data_dir, store, outcome, log)
+            tag = run_tag(run, index, len(plan.runs))
+            if triage(run, tag, out_dir, store, outcome, log):
+                continue
+            log(f"{tag}: running")
+            store.mark_running(run.id)
+            try:
+                metrics, info = execute_run(run, out_dir, data_dir)
+            except RunFailed as failure:
+                record_failure(run, tag, str(failure), store, outcome, log)
+            else:
+                record_success(run, tag, metrics, info, store, outcome, log)
     finally:
         store.close()
     return outcome
 
 
-def _execute_one(run: PlannedRun, tag: str, out_dir: Path, data_dir: Path | None,
-                 store: ResultStore, outcome: StudyOutcome, log: Log) -> None:
+def run_tag(run: PlannedRun, index: int, total: int) -> str:
+    return (f"[{index}/{total}] {run.kind} {run.intermediate} → {run.task} "
+            f"(seed {run.seed}, {run.id})")
+
+
+def triage(run: PlannedRun, tag: str, out_dir: Path, store: ResultStore,
+           outcome: StudyOutcome, log: Log) -> bool:
+    """Handle runs that need no work (done, finished folder, failed parent); True if handled."""
     final = run_dir_of(out_dir, run.id)
     if store.status(run.id) == "done" and (final / COMPLETE_MARKER).is_file():
         outcome.reused.append(run.id)
         log(f"{tag}: done before, reused")
-        return
+        return True
     if (final / COMPLETE_MARKER).is_file():
         record = json.loads((final / "run.json").read_text())
         store.mark_done(run.id, [MetricRow(**m) for m in record["metrics"]], record["info"])
         outcome.reused.append(run.id)
         log(f"{tag}: finished folder found, recorded")
-        return
-    if run.parent is not None and store.status(run.parent) != "done":
+        return True
+    if run.parent is not None and (run.parent in outcome.failed
+                                   or run.parent in outcome.skipped):
         reason = f"parent run {run.parent} did not finish"
         outcome.skipped[run.id] = reason
+        store.mark_skipped(run.id, reason)
         log(f"{tag}: skipped ({reason})")
-        return
-    log(f"{tag}: running")
-    store.mark_running(run.id)
-    tmp = _work_dir(final)
+        return True
+    return False
+
+
+class RunFailed(Exception):
+    """A run raised; its message names the error and the kept log."""
+
+
+def execute_run(run: PlannedRun, out_dir: Path,
+                data_dir: Path | None) -> tuple[list[MetricRow], dict]:
+    """Do one run's work on the filesystem only (no store access), so any worker can do it.
+
+    Outputs go to the run's work folder, renamed to ``runs/<id>`` when complete. On failure
+    the work folder becomes ``runs/<id>.failed`` with ``error.txt`` and :class:`RunFailed`
+    is raised.
+    """
+    final = run_dir_of(out_dir, run.id)
+    work = _work_dir(final)
     start = time.perf_counter()
     try:
-        metrics, info = _run_phase(run, out_dir, data_dir, tmp)
+        metrics, info = _run_phase(run, out_dir, data_dir, work)
         info["wall_seconds"] = round(time.perf_counter() - start, 2)
         record = {"id": run.id, "kind": run.kind, "parent": run.parent,
                   "settings": run.settings, "info": info,
                   "metrics": [m.__dict__ for m in metrics]}
-        (tmp / "run.json").write_text(json.dumps(record, indent=2))
-        (tmp / COMPLETE_MARKER).write_text("ok\n")
+        (work / "run.json").write_text(json.dumps(record, indent=2))
+        (work / COMPLETE_MARKER).write_text("ok\n")
         if final.exists():
             shutil.rmtree(final)
-        os.replace(tmp, final)
-        store.mark_done(run.id, metrics, info)
-        outcome.done.append(run.id)
-        log(f"{tag}: done in {info['wall_seconds']:.0f} s")
+        os.replace(work, final)
+        return metrics, info
     except Exception as err:  # a failed run must not stop unrelated runs
         failed_dir = final.parent / f"{run.id}.failed"
-        (tmp / "error.txt").write_text(traceback.format_exc())
+        (work / "error.txt").write_text(traceback.format_exc())
         if failed_dir.exists():
             shutil.rmtree(failed_dir)
-        os.replace(tmp, failed_dir)
-        message = f"{type(err).__name__}: {err} (log: {failed_dir / 'error.txt'})"
-        store.mark_failed(run.id, message)
-        outcome.failed[run.id] = message
-        log(f"{tag}: FAILED: {message}")
+        os.replace(work, failed_dir)
+        raise RunFailed(f"{type(err).__name__}: {err} (log: {failed_dir / 'error.txt'})") \
+            from err
+
+
+def record_success(run: PlannedRun, tag: str, metrics: list[MetricRow], info: dict,
+                   store: ResultStore, outcome: StudyOutcome, log: Log) -> None:
+    store.mark_done(run.id, metrics, info)
+    outcome.done.append(run.id)
+    log(f"{tag}: done in {info['wall_seconds']:.0f} s")
+
+
+def record_failure(run: PlannedRun, tag: str, message: str, store: ResultStore,
+                   outcome: StudyOutcome, log: Log) -> None:
+    store.mark_failed(run.id, message)
+    outcome.failed[run.id] = message
+    log(f"{tag}: FAILED: {message}")
 
 
 def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,

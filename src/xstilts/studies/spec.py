@@ -117,6 +117,13 @@ class EvaluationOptions(_Strict):
     confidence: float = Field(0.95, gt=0, lt=1)
 
 
+class ResourceOptions(_Strict):
+    """What one run asks of an executor (Ray schedules runs by these)."""
+
+    cpus_per_run: float = Field(1, gt=0)
+    gpus_per_run: float = Field(0, ge=0)
+
+
 class StudySpec(_Strict):
     """A study: encoders × intermediate configurations × targets × seeds."""
 
@@ -132,6 +139,7 @@ class StudySpec(_Strict):
     intermediate_training: TrainingOverrides | None = None  # type: ignore[valid-type]
     target_training: TrainingOverrides | None = None  # type: ignore[valid-type]
     evaluation: EvaluationOptions = Field(default_factory=EvaluationOptions)
+    resources: ResourceOptions = Field(default_factory=ResourceOptions)
     task_files: list[str] = Field(
         default_factory=list, description="user task YAML files, relative to the study file"
     )

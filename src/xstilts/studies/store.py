@@ -88,6 +88,10 @@ class ResultStore:
             (time.time(), error, run_id),
         )
 
+    def mark_skipped(self, run_id: str, reason: str) -> None:
+        self._db.execute("UPDATE runs SET status = 'skipped', error = ? WHERE id = ?",
+                         (reason, run_id))
+
     def mark_done(self, run_id: str, metrics: list[MetricRow], info: dict[str, Any]) -> None:
         """Metrics and 'done' in one transaction: all of it lands or none of it does."""
         with self._db:

@@ -1,0 +1,299 @@
+"""From result rows to the answers a report gives: scores, deltas, groups, scaling, correlations.
+
+Conventions (stated in every report):
+
+* Values are fractions in the store and *points* (×100) here. A configuration is
+  (model, intermediate); the baseline is the study's ``intermediate == "none"``.
+* A language's score is the mean over seeds (spread: standard deviation over seeds).
+* Averages over languages are macro averages (each language weighs the same). "Zero-shot" means
+  every evaluated language except English (the training language); group aggregates (family,
+  genus, script, resource level) also leave English out, so they measure transfer only.
+* Deltas carry a two-level bootstrap interval and a paired sign-flip test (see
+  :mod:`xstilts.report.comparisons`); p-values are corrected per comparison family (vs baseline
+  on the zero-shot average; vs baseline per language; vs baseline per group; between
+  configurations) by Holm (family-wise error) or Benjamini-Hochberg (false discovery rate).
+* Benchmark category follows XTREME-R (classification incl. multiple choice, structured
+  prediction, QA, retrieval; regression is its own); the overall score is the mean of the
+  category means of the zero-shot averages.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from scipy.stats import spearmanr
+
+from xstilts.evaluation.significance import benjamini_hochberg, holm
+from xstilts.report.comparisons import ExampleScores, compare, load_example_scores
+from xstilts.report.language_info import ATTRIBUTES, attribute, is_english, typology_vs_english
+from xstilts.report.results import collect_results
+
+BASELINE = "none"
+ALPHA = 0.05
+CORRECTIONS = {"holm": holm, "bh": benjamini_hochberg}
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+_CATEGORIES = {
+    "classification": "classification", "pair_classification": "classification",
+    "multiple_choice": "classification", "tagging": "structured prediction",
+    "extractive_qa": "question answering", "retrieval": "retrieval", "regression": "regression",
+}
+
+
+def n_intermediate_tasks(label: str) -> int:
+    """0 for the baseline, k for ``mix(a+b+...)`` with k members, 1 for a single task."""
+    if label == BASELINE:
+        return 0
+    if label.startswith("mix(") and label.endswith(")"):
+        return len([p for p in label[4:-1].split("+") if p])
+    return 1
+
+
+def task_category(task: str) -> str:
+    """XTREME-R benchmark category of a task, from its task type ("other" when unknown)."""
+    from xstilts.tasks import get_task
+
+    try:
+        return _CATEGORIES.get(str(get_task(task).type), "other")
+    except Exception:  # a task registered only in the process that ran it
+        return "other"
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def _blocks(rows: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
+    """One block per (model, task, metric, split); the primary metric is the first stored."""
+    first_metric: dict[tuple, str] = {}
+    blocks: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        first_metric.setdefault((row["model"], row["target_task"], row["split"]), row["metric"])
+        blocks[(row["model"], row["target_task"], row["metric"], row["split"])].append(row)
+    return {k: v for k, v in blocks.items() if first_metric[(k[0], k[1], k[3])] == k[2]}
+
+
+class _Block:
+    """Seed-level values of one (model, task, metric, split) and the averages built on them."""
+
+    def __init__(self, key: tuple, rows: list[dict[str, Any]]):
+        self.model, self.task, self.metric, self.split = key
+        self.values: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+        self.n: dict[str, int] = {}
+        for r in rows:
+            self.values[r["intermediate"]][r["language"]][int(r["seed"])] = 100 * r["value"]
+            self.n[r["language"]] = r["n"]
+        self.languages = sorted(self.n, key=lambda c: (not is_english(c), c))
+        self.configs = sorted(self.values, key=lambda c: (c != BASELINE, c))
+        self.zero_shot = [c for c in self.languages if not is_english(c)] or self.languages
+
+    def score(self, config: str, lang: str) -> float | None:
+        return _mean(list(self.values[config].get(lang, {}).values()))
+
+    def average(self, config: str, langs: list[str]) -> float | None:
+        vals = [self.score(config, lang) for lang in langs]
+        return _mean([v for v in vals if v is not None]) if all(
+            v is not None for v in vals) else None
+
+    def per_seed(self, config: str, langs: list[str]) -> list[float]:
+        seeds = set.intersection(*(set(self.values[config].get(g, {})) for g in langs))
+        return [statistics.fmean(self.values[config][g][s] for g in langs) for s in sorted(seeds)]
+
+
+def _score_records(block: _Block) -> list[dict[str, Any]]:
+    out = []
+    for config in block.configs:
+        for lang in block.languages:
+            seeds = block.values[config].get(lang, {})
+            if not seeds:
+                continue
+            vals = list(seeds.values())
+            out.append({"config": config, "language": lang, "mean": statistics.fmean(vals),
+                        "std": statistics.stdev(vals) if len(vals) > 1 else None,
+                        "seeds": len(vals), "n": block.n[lang]})
+    return out
+
+
+def _average_records(block: _Block) -> list[dict[str, Any]]:
+    out = []
+    for config in block.configs:
+        zs_seeds = block.per_seed(config, block.zero_shot)
+        english = [g for g in block.languages if is_english(g)]
+        en, zs = block.average(config, english), block.average(config, block.zero_shot)
+        out.append({"config": config, "avg": block.average(config, block.languages),
+                    "zero_shot_avg": zs,
+                    "zero_shot_std": statistics.stdev(zs_seeds) if len(zs_seeds) > 1 else None,
+                    "seeds": len(zs_seeds), "english": en,
+                    "transfer_gap": None if en is None or zs is None or not english
+                    or english == block.languages else en - zs})
+    return out
+
+
+def _delta(block: _Block, scores: ExampleScores, a: str, b: str, langs: list[str],
+           options: dict[str, Any]) -> dict[str, Any]:
+    result = compare(scores, (block.model, a), (block.model, b), block.task, block.metric, langs,
+                     seed_values=(block.per_seed(a, langs), block.per_seed(b, langs)), **options)
+    pts = {k: None if v is None else 100 * v for k, v in
+           (("ci_low", result.ci_low), ("ci_high", result.ci_high))}
+    delta = block.average(a, langs)
+    reference = block.average(b, langs)
+    return {"model": block.model, "task": block.task, "metric": block.metric, "config": a,
+            "versus": b, "delta": None if delta is None or reference is None else
+            delta - reference, **pts, "p": result.p_value, "n_examples": result.n_examples,
+            "n_seeds": result.n_seeds, "method": result.method}
+
+
+def _deltas(block: _Block, scores: ExampleScores, options: dict[str, Any]) -> list[dict]:
+    out: list[dict[str, Any]] = []
+    others = [c for c in block.configs if c != BASELINE]
+    if BASELINE in block.configs:
+        for config in others:
+            out.append({**_delta(block, scores, config, BASELINE, block.zero_shot, options),
+                        "family": "vs baseline: zero-shot avg", "scope": "zero-shot avg"})
+            for lang in block.zero_shot:
+                out.append({**_delta(block, scores, config, BASELINE, [lang], options),
+                            "family": "vs baseline: per language", "scope": lang})
+            for attr in ATTRIBUTES:
+                for group, langs in _groups(block.zero_shot, attr).items():
+                    out.append({**_delta(block, scores, config, BASELINE, langs, options),
+                                "family": "vs baseline: per group", "scope": f"{attr}={group}",
+                                "attribute": attr, "group": group, "languages": langs})
+    for i, a in enumerate(others):
+        for b in others[i + 1:]:
+            out.append({**_delta(block, scores, a, b, block.zero_shot, options),
+                        "family": "between configurations: zero-shot avg",
+                        "scope": "zero-shot avg"})
+    return out
+
+
+def _groups(langs: list[str], attr: str) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for lang in langs:
+        groups.setdefault(attribute(lang, attr), []).append(lang)
+    return groups
+
+
+def group_averages(rows: list[dict[str, Any]], attr: str = "family") -> list[dict[str, Any]]:
+    """Macro average over the zero-shot languages of each group, per configuration and task."""
+    out = []
+    for key, block_rows in _blocks(rows).items():
+        block = _Block(key, block_rows)
+        for group, langs in _groups(block.zero_shot, attr).items():
+            for config in block.configs:
+                out.append({"model": block.model, "task": block.task, "metric": block.metric,
+                            "attribute": attr, "group": group, "config": config,
+                            "languages": langs, "mean": block.average(config, langs)})
+    return out
+
+
+def correct(deltas: list[dict[str, Any]], method: str = "holm") -> None:
+    """Add ``p_adj`` and ``significant`` to each delta, correcting within each family."""
+    families: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for d in deltas:
+        d["p_adj"], d["significant"] = None, None
+        if d["p"] is not None:
+            families[d["family"]].append(d)
+    for members in families.values():
+        adjusted = CORRECTIONS[method]([d["p"] for d in members])
+        for d, p in zip(members, adjusted, strict=True):
+            d["p_adj"], d["significant"] = float(p), bool(p <= ALPHA)
+
+
+def _correlations(block: _Block) -> list[dict[str, Any]]:
+    out = []
+    langs = [g for g in block.zero_shot if not is_english(g)]
+    for config in [c for c in block.configs if c != BASELINE and BASELINE in block.configs]:
+        gains = {g: block.score(config, g) - block.score(BASELINE, g) for g in langs
+                 if block.score(config, g) is not None and block.score(BASELINE, g) is not None}
+        for predictor in ("resource_level", "typological_distance", "same_family",
+                          "same_genus", "same_script"):
+            pairs = [(gains[g], typology_vs_english(g).get(predictor)) for g in gains]
+            pairs = [(x, y) for x, y in pairs if y is not None]
+            rho = p = None
+            varied = len({y for _, y in pairs}) > 1 and len({x for x, _ in pairs}) > 1
+            if len(pairs) >= 3 and varied:
+                res = spearmanr([x for x, _ in pairs], [y for _, y in pairs])
+                rho, p = float(res.statistic), float(res.pvalue)
+            out.append({"model": block.model, "task": block.task, "config": config,
+                        "predictor": predictor, "rho": rho, "p": p, "n": len(pairs)})
+    return out
+
+
+def _summaries(analysis: dict[str, Any]) -> None:
+    """Category scores, XTREME-R overall, and the scaling view, from the block averages."""
+    by_cat: dict[tuple, list[float]] = defaultdict(list)
+    for avg in analysis["averages"]:
+        if avg["zero_shot_avg"] is not None:
+            by_cat[(avg["model"], avg["config"], avg["category"])].append(avg["zero_shot_avg"])
+    analysis["categories"] = [{"model": m, "config": c, "category": cat,
+                               "score": statistics.fmean(v)} for (m, c, cat), v in by_cat.items()]
+    overall: dict[tuple, list[float]] = defaultdict(list)
+    for rec in analysis["categories"]:
+        overall[(rec["model"], rec["config"])].append(rec["score"])
+    analysis["overall"] = [{"model": m, "config": c, "score": statistics.fmean(v),
+                            "categories": len(v)} for (m, c), v in overall.items()]
+    scaling: dict[tuple, list[float]] = defaultdict(list)
+    for d in analysis["deltas"]:
+        if d["versus"] != BASELINE or d["delta"] is None:
+            continue
+        if d["scope"] == "zero-shot avg":
+            scaling[(d["model"], d["task"], "all languages", d["config"])].append(d["delta"])
+        elif d.get("attribute") == "family":
+            scaling[(d["model"], d["task"], d["group"], d["config"])].append(d["delta"])
+    points: dict[tuple, list[tuple[str, float]]] = defaultdict(list)
+    for (model, task, family, config), vals in scaling.items():
+        points[(model, task, family, n_intermediate_tasks(config))].append((config, vals[0]))
+    analysis["scaling"] = [
+        {"model": m, "task": t, "family": f, "n_tasks": k,
+         "mean_gain": statistics.fmean(v for _, v in cfgs), "configs": [c for c, _ in cfgs]}
+        for (m, t, f, k), cfgs in sorted(points.items(), key=lambda kv: (kv[0][:3], kv[0][3]))]
+
+
+def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run shared by two studies appears once per study in the rows; count it once."""
+    seen: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        seen.setdefault((r["run_id"], r["target_task"], r["language"], r["split"], r["metric"]), r)
+    return list(seen.values())
+
+
+def analyse_rows(rows: list[dict[str, Any]], scores: ExampleScores | None = None, *,
+                 correction: str = "holm", resamples: int = 1000, confidence: float = 0.95,
+                 seed: int = 0) -> dict[str, Any]:
+    """Everything the report shows, as JSON-ready lists of records (see the module doc)."""
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {sorted(CORRECTIONS)}")
+    options = {"resamples": resamples, "confidence": confidence, "seed": seed}
+    analysis: dict[str, Any] = {
+        "baseline": BASELINE, "correction": correction, "alpha": ALPHA, "confidence": confidence,
+        "resamples": resamples, "units": "points (metric × 100)",
+        "blocks": [], "scores": [], "averages": [], "deltas": [], "correlations": []}
+    for key, block_rows in _blocks(_unique(rows)).items():
+        block = _Block(key, block_rows)
+        head = {"model": block.model, "task": block.task, "metric": block.metric}
+        category = task_category(block.task)
+        analysis["blocks"].append({**head, "split": block.split, "category": category,
+                                   "languages": block.languages, "zero_shot": block.zero_shot,
+                                   "configs": block.configs, "n": block.n})
+        analysis["scores"] += [{**head, **r} for r in _score_records(block)]
+        analysis["averages"] += [{**head, "category": category, **r}
+                                 for r in _average_records(block)]
+        analysis["deltas"] += _deltas(block, scores or {}, options)
+        analysis["correlations"] += _correlations(block)
+    correct(analysis["deltas"], correction)
+    _summaries(analysis)
+    from xstilts.report.headline import headlines
+
+    analysis["headlines"] = [asdict(h) for h in headlines(analysis)]
+    return analysis
+
+
+def analyse(out_dir: Path, study: str | None = None, **options: Any) -> dict[str, Any]:
+    """Analyse the finished runs in ``out_dir`` (per-example scores from the prediction files)."""
+    rows = collect_results(out_dir, study)
+    result = analyse_rows(rows, load_example_scores(out_dir, rows), **options)
+    result["study"] = study
+    return result

@@ -1,0 +1,191 @@
+"""Paired comparisons of two configurations on the same examples: delta, interval, p-value.
+
+Why per-example scores: a difference of two accuracies from two seeds says nothing about how
+sure we are. The prediction files (``runs/<id>/predictions/<lang>.jsonl``: id, gold, prediction)
+let us pair the two configurations example by example, which removes between-example variance.
+
+What is computed (the report states the same):
+
+* Per-example score: correctness (1/0) for accuracy-type metrics (classification, pair
+  classification, multiple choice, retrieval with an id as gold); per-question token F1 or exact
+  match for extractive QA (the official scores are means of those); per-sentence token accuracy
+  for tagging. A per-example score is only *used* when its mean reproduces the stored metric of
+  every run it comes from (span F1 and Pearson correlation do not decompose per example); other
+  metrics get an interval over seeds only (two seeds or more) and no example-level test.
+* Interval: a two-level bootstrap over seeds AND examples. Each resample draws seeds with
+  replacement (the same seed draw for both configurations when they ran the same seeds, since
+  seed s of A and seed s of B share the target data order), then, per language, examples with
+  replacement (the same examples for both: paired). The statistic is the macro average over
+  languages of mean(A) - mean(B). Percentile interval.
+* Test: a paired sign-flip (permutation) test on per-example differences with seeds averaged
+  (each configuration's score of an example is its mean over that configuration's seeds),
+  weighted so the statistic is the same macro average over languages; see
+  :func:`xstilts.evaluation.significance.paired_permutation_test`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xstilts.evaluation.qa_metrics import exact_match, token_f1
+from xstilts.evaluation.significance import paired_permutation_test
+
+_MAX_CELLS = 2_000_000
+_TOLERANCE = 1e-6
+
+# (model, intermediate, task, metric, language) -> {seed: {example id: score}}
+ExampleScores = dict[tuple[str, str, str, str, str], dict[int, dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """mean(A) - mean(B) (fraction, not points) with its interval and test."""
+
+    delta: float
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    n_examples: int
+    n_seeds: int
+    method: str
+
+
+def example_score(gold: Any, prediction: Any, metric: str) -> float | None:
+    """Score of one prediction, or None when the metric has no per-example form here."""
+    if gold is None:
+        return None
+    if isinstance(gold, list) and (prediction is None or isinstance(prediction, str)):
+        answers = [str(a) for a in gold]
+        scorer = exact_match if metric in ("exact_match", "em") else token_f1
+        return float(scorer(prediction or "", answers))
+    if isinstance(gold, list) and isinstance(prediction, list):
+        if not gold or len(gold) != len(prediction):
+            return None
+        return float(np.mean([g == p for g, p in zip(gold, prediction, strict=True)]))
+    if isinstance(gold, float) and not gold.is_integer():
+        return None  # regression: correlation metrics do not decompose per example
+    return float(gold == prediction)
+
+
+def _read_predictions(path: Path, metric: str) -> dict[str, float] | None:
+    scores: dict[str, float] = {}
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            score = example_score(record.get("gold"), record.get("prediction"), metric)
+            if score is None:
+                return None
+            scores[str(record["id"])] = score
+    return scores or None
+
+
+def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> ExampleScores:
+    """Per-example scores of every result row whose metric they reproduce (see module doc)."""
+    found: ExampleScores = {}
+    for row in rows:
+        path = out_dir / "runs" / row["run_id"] / "predictions" / f"{row['language']}.jsonl"
+        if not path.is_file():
+            continue
+        scores = _read_predictions(path, row["metric"])
+        if scores is None or abs(float(np.mean(list(scores.values()))) - row["value"]) > _TOLERANCE:
+            continue
+        key = (row["model"], row["intermediate"], row["target_task"], row["metric"],
+               row["language"])
+        found.setdefault(key, {})[int(row["seed"])] = scores
+    return found
+
+
+def _matrix(by_seed: dict[int, dict[str, float]], ids: list[str]) -> np.ndarray:
+    """Seeds (sorted) × examples (in ``ids`` order)."""
+    return np.array([[by_seed[s][i] for i in ids] for s in sorted(by_seed)], dtype=np.float64)
+
+
+def _seed_weights(n_seeds: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Resampled seed multiplicities as weights (draws × seeds, rows sum to 1)."""
+    if n_seeds == 1:
+        return np.ones((draws, 1))
+    picks = rng.integers(0, n_seeds, size=(draws, n_seeds))
+    counts = np.stack([(picks == s).sum(axis=1) for s in range(n_seeds)], axis=1)
+    return counts / n_seeds
+
+
+def _bootstrap(pairs: list[tuple[np.ndarray, np.ndarray]], paired_seeds: bool, resamples: int,
+               rng: np.random.Generator) -> np.ndarray:
+    """Two-level (seeds, then examples per language) bootstrap of the macro-average delta."""
+    n_a, n_b = pairs[0][0].shape[0], pairs[0][1].shape[0]
+    widest = max(a.shape[1] for a, _ in pairs)
+    chunk = max(1, _MAX_CELLS // max(widest, 1))
+    out: list[np.ndarray] = []
+    for start in range(0, resamples, chunk):
+        m = min(chunk, resamples - start)
+        w_a = _seed_weights(n_a, m, rng)
+        w_b = w_a if paired_seeds else _seed_weights(n_b, m, rng)
+        total = np.zeros(m)
+        for a, b in pairs:
+            per_example = w_a @ a - w_b @ b  # m × n: seed-weighted differences
+            idx = rng.integers(0, a.shape[1], size=(m, a.shape[1]))
+            total += np.take_along_axis(per_example, idx, axis=1).mean(axis=1)
+        out.append(total / len(pairs))
+    return np.concatenate(out)
+
+
+def _seed_only(a_scores: list[float], b_scores: list[float], confidence: float,
+               resamples: int, rng: np.random.Generator) -> Comparison:
+    """Interval over seeds alone, for metrics without per-example scores."""
+    a, b = np.asarray(a_scores), np.asarray(b_scores)
+    delta = float(a.mean() - b.mean())
+    if a.size < 2 or b.size < 2:
+        return Comparison(delta, None, None, None, 0, min(a.size, b.size), "none (one seed)")
+    draws = (rng.choice(a, (resamples, a.size)).mean(1) - rng.choice(b, (resamples, b.size))
+             .mean(1))
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    return Comparison(delta, float(low), float(high), None, 0, min(a.size, b.size),
+                      "bootstrap over seeds only")
+
+
+def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task: str,
+            metric: str, languages: list[str], *, seed_values: tuple[list[float], list[float]],
+            resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Comparison:
+    """Compare configuration ``a`` = (model, intermediate) with ``b`` on ``languages``.
+
+    ``seed_values`` holds each configuration's per-seed macro average over ``languages``; it is
+    the fallback when some language has no usable per-example scores.
+    """
+    rng = np.random.default_rng(seed)
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    seeds_a: set[int] = set()
+    seeds_b: set[int] = set()
+    for lang in languages:
+        by_a = scores.get((*a, task, metric, lang))
+        by_b = scores.get((*b, task, metric, lang))
+        if not by_a or not by_b:
+            return _seed_only(*seed_values, confidence, resamples, rng)
+        ids = sorted(set.intersection(*(set(s) for s in [*by_a.values(), *by_b.values()])))
+        if not ids:
+            return _seed_only(*seed_values, confidence, resamples, rng)
+        pairs.append((_matrix(by_a, ids), _matrix(by_b, ids)))
+        seeds_a |= set(by_a)
+        seeds_b |= set(by_b)
+    if not pairs:
+        return _seed_only(*seed_values, confidence, resamples, rng)
+    paired_seeds = seeds_a == seeds_b
+    draws = _bootstrap(pairs, paired_seeds, resamples, rng)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    # Seed-averaged per-example differences, scaled so their plain mean is the macro average.
+    total = sum(x.shape[1] for x, _ in pairs)
+    diffs = np.concatenate([(x.mean(0) - y.mean(0)) * total / (len(pairs) * x.shape[1])
+                            for x, y in pairs])
+    test = paired_permutation_test(diffs, np.zeros_like(diffs), resamples=resamples, seed=seed)
+    return Comparison(float(diffs.mean()), float(low), float(high), test.p_value, total,
+                      min(len(seeds_a), len(seeds_b)),
+                      "paired sign-flip test, seeds averaged; bootstrap over seeds and examples")

@@ -1,0 +1,78 @@
+"""The one sentence per target task that answers the study's question, with its uncertainty."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from xstilts.report.analysis import BASELINE, CORRECTION_NAMES
+
+
+@dataclass(frozen=True)
+class Headline:
+    model: str
+    task: str
+    config: str | None
+    delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_adj: float | None
+    significant: bool | None
+    text: str
+
+
+def signed(value: float | None, digits: int = 1) -> str:
+    """"+1.2" / "−0.5" (a real minus sign: it reads better and does not wrap)."""
+    if value is None:
+        return "n/a"
+    rounded = round(value, digits) + 0.0  # + 0.0 turns -0.0 into 0.0: no "−0.0"
+    return f"{rounded:+.{digits}f}".replace("-", "−")
+
+
+def p_text(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"= {p:.2g}" if p < 0.01 else f"= {p:.2f}"
+
+
+def _interval(d: dict[str, Any], confidence: float) -> str:
+    if d["ci_low"] is None:
+        return "(no interval: one seed and no per-example scores)"
+    return (f"[{round(100 * confidence)} % CI {signed(d['ci_low'])}, {signed(d['ci_high'])}]")
+
+
+def headline_text(d: dict[str, Any], correction: str, confidence: float) -> str:
+    """E.g. "Best intermediate for xnli: mix(a+b), +1.2 points zero-shot avg [95 % CI −0.5,
+    +2.9], p = 0.21 (Holm) — not significant"."""
+    lead = "Best intermediate" if d["delta"] > 0 else "No intermediate beats the baseline"
+    lead = f"{lead} for {d['task']}" + (":" if d["delta"] > 0 else "; best is")
+    verdict = ("no test (no per-example scores)" if d["significant"] is None
+               else "significant" if d["significant"] else "not significant")
+    p = "p n/a" if d["p_adj"] is None else f"p {p_text(d['p_adj'])} " \
+        f"({CORRECTION_NAMES[correction]})"
+    return (f"{lead} {d['config']}, {signed(d['delta'])} points zero-shot avg "
+            f"{_interval(d, confidence)}, {p} — {verdict}")
+
+
+def headlines(analysis: dict[str, Any]) -> list[Headline]:
+    """Per (model, task): the configuration with the largest zero-shot gain over the baseline."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for d in analysis["deltas"]:
+        if d["versus"] != BASELINE or d["scope"] != "zero-shot avg" or d["delta"] is None:
+            continue
+        key = (d["model"], d["task"])
+        if key not in best or d["delta"] > best[key]["delta"]:
+            best[key] = d
+    out = []
+    for block in analysis["blocks"]:
+        d = best.get((block["model"], block["task"]))
+        if d is None:
+            text = (f"{block['task']}: no baseline ({BASELINE}) or no other configuration in "
+                    "this study, so no gain to report.")
+            out.append(Headline(block["model"], block["task"], None, None, None, None, None,
+                                None, text))
+            continue
+        out.append(Headline(d["model"], d["task"], d["config"], d["delta"], d["ci_low"],
+                            d["ci_high"], d["p_adj"], d["significant"],
+                            headline_text(d, analysis["correction"], analysis["confidence"])))
+    return out

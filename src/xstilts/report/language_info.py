@@ -1,0 +1,80 @@
+"""Language attributes for report grouping, tolerant of codes that are not one language.
+
+Why a wrapper over :mod:`xstilts.languages`: result tables hold codes such as ``ar-en`` (a
+cross-lingual STS track). ``get_language`` would resolve that through its primary subtag to
+Arabic, which would put an Arabic-English pair into the Arabic rows of a family table. Here a
+tag whose two parts are both languages is a *pair*: it keeps its own name ("Arabic–English")
+and groups under "language pair"; a tag of one language twice (``es-es``) is that language.
+
+Typological distance from English: xstilts ships no typological feature vectors (e.g. URIEL /
+lang2vec), so the distance is a coarse count of three indicators — different family, different
+genus, different script — from 0 (English-like) to 3. Reports say so.
+"""
+
+from __future__ import annotations
+
+import re
+
+from xstilts.languages import Language, get_language, is_known
+
+ATTRIBUTES = ("family", "genus", "script", "resource_level")
+PAIR_GROUP = "language pair"
+UNKNOWN_GROUP = "unknown"
+_SEPARATOR = re.compile(r"[-_]")
+
+
+def _parts(code: str) -> list[str]:
+    return [p for p in _SEPARATOR.split(code) if p]
+
+
+def resolve(code: str) -> Language | None:
+    """The one language ``code`` stands for, or None (unknown code or a pair of languages)."""
+    parts = _parts(code)
+    if len(parts) == 2 and all(is_known(p) for p in parts):
+        first, second = (get_language(p) for p in parts)
+        return first if first.code == second.code else None
+    return get_language(code) if is_known(code) else None
+
+
+def is_pair(code: str) -> bool:
+    parts = _parts(code)
+    return len(parts) == 2 and all(is_known(p) for p in parts) and resolve(code) is None
+
+
+def display_name(code: str) -> str:
+    """English name for tables and plots; pairs as "Arabic–English"; unknown codes unchanged."""
+    if is_pair(code):
+        return "–".join(get_language(p).name for p in _parts(code))
+    language = resolve(code)
+    return language.name if language else code
+
+
+def label(code: str) -> str:
+    """"German (de)": a name people read and the code they grep for."""
+    name = display_name(code)
+    return code if name == code else f"{name} ({code})"
+
+
+def is_english(code: str) -> bool:
+    language = resolve(code)
+    return language is not None and language.code == "en"
+
+
+def attribute(code: str, attr: str) -> str:
+    """The group of ``code`` under ``attr`` (resource levels as "0".."5")."""
+    if is_pair(code):
+        return PAIR_GROUP
+    language = resolve(code)
+    return UNKNOWN_GROUP if language is None else str(getattr(language, attr))
+
+
+def typology_vs_english(code: str) -> dict[str, int]:
+    """Resource level, same-family/genus/script-as-English indicators and their distance count."""
+    language = resolve(code)
+    if language is None:
+        return {}
+    english = get_language("en")
+    same = {f"same_{a}": int(getattr(language, a) == getattr(english, a))
+            for a in ("family", "genus", "script")}
+    return {"resource_level": language.resource_level, **same,
+            "typological_distance": 3 - sum(same.values())}

@@ -1,0 +1,158 @@
+"""Figures of an analysis, as PNG bytes (embedded into the HTML page as data URIs).
+
+Why these choices: Agg renders without a display (servers, CI); the Okabe-Ito palette and the
+PuOr diverging map stay distinguishable under the common colour-vision deficiencies; every axis
+says its unit (points = metric × 100) and every figure has a legend or annotated cells, so a
+figure pasted alone into slides still reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import defaultdict
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+             "#000000")
+DIVERGING = "PuOr"
+
+
+def _png(fig: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _zero_shot_deltas(analysis: dict[str, Any]) -> list[dict[str, Any]]:
+    return [d for d in analysis["deltas"] if d["versus"] == analysis["baseline"]
+            and d["scope"] == "zero-shot avg" and d["delta"] is not None]
+
+
+def heatmap(analysis: dict[str, Any]) -> bytes | None:
+    """Intermediate configuration × target task, cells = zero-shot avg delta vs baseline."""
+    deltas = _zero_shot_deltas(analysis)
+    if not deltas:
+        return None
+    configs = sorted({d["config"] for d in deltas})
+    tasks = sorted({d["task"] for d in deltas})
+    grid = np.full((len(configs), len(tasks)), np.nan)
+    marks: dict[tuple[int, int], str] = {}
+    for d in deltas:
+        i, j = configs.index(d["config"]), tasks.index(d["task"])
+        grid[i, j] = d["delta"]
+        marks[(i, j)] = "*" if d["significant"] else ""
+    limit = max(1.0, float(np.nanmax(np.abs(grid))))
+    fig, ax = plt.subplots(figsize=(2.2 + 1.6 * len(tasks), 1.2 + 0.55 * len(configs)))
+    image = ax.imshow(grid, cmap=DIVERGING, vmin=-limit, vmax=limit, aspect="auto")
+    for (i, j), mark in marks.items():
+        colour = "white" if abs(grid[i, j]) > 0.6 * limit else "black"
+        ax.text(j, i, f"{grid[i, j]:+.1f}{mark}", ha="center", va="center", color=colour)
+    ax.set_xticks(range(len(tasks)), tasks, rotation=20, ha="right")
+    ax.set_yticks(range(len(configs)), configs)
+    ax.set_xlabel("target task")
+    ax.set_ylabel("intermediate configuration")
+    ax.set_title("Zero-shot gain over the baseline (points; * = significant after correction)")
+    fig.colorbar(image, ax=ax, label="Δ zero-shot avg (points)")
+    return _png(fig)
+
+
+def family_bars(analysis: dict[str, Any], attribute: str = "family") -> bytes | None:
+    """Per target task: gain over the baseline per language group, with CI error bars."""
+    groups = [d for d in analysis["deltas"] if d.get("attribute") == attribute
+              and d["delta"] is not None]
+    if not groups:
+        return None
+    tasks = sorted({d["task"] for d in groups})
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(10, 3.8 * len(tasks)), squeeze=False)
+    for ax, task in zip(axes[:, 0], tasks, strict=True):
+        rows = [d for d in groups if d["task"] == task]
+        names = sorted({d["group"] for d in rows})
+        configs = sorted({d["config"] for d in rows})
+        width = 0.8 / len(configs)
+        for k, config in enumerate(configs):
+            by_group = {d["group"]: d for d in rows if d["config"] == config}
+            x = np.array([i for i, g in enumerate(names) if g in by_group]) + (k - (
+                len(configs) - 1) / 2) * width
+            ds = [by_group[g] for g in names if g in by_group]
+            y = np.array([d["delta"] for d in ds])
+            low = np.array([d["delta"] - d["ci_low"] if d["ci_low"] is not None else 0
+                            for d in ds])
+            high = np.array([d["ci_high"] - d["delta"] if d["ci_high"] is not None else 0
+                             for d in ds])
+            ax.bar(x, y, width, yerr=[np.maximum(low, 0), np.maximum(high, 0)], capsize=3,
+                   color=OKABE_ITO[k % len(OKABE_ITO)], label=config)
+        ax.axhline(0, color="black", linewidth=0.8)
+        counts = {d["group"]: len(d.get("languages", [])) for d in rows}
+        ax.set_xticks(range(len(names)), [f"{g}\n({counts[g]} lang.)" for g in names],
+                      rotation=0, fontsize=8)
+        ax.set_ylabel("Δ vs baseline (points)")
+        ax.set_xlabel(f"language {attribute.replace('_', ' ')} (English excluded)")
+        ax.set_title(f"{task}: gain per language {attribute} (95 % CI error bars)")
+        ax.legend(title="intermediate", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return _png(fig)
+
+
+def scaling_curve(analysis: dict[str, Any]) -> bytes | None:
+    """Number of intermediate tasks against the mean zero-shot gain, per target task."""
+    points = [p for p in analysis["scaling"] if p["family"] == "all languages"]
+    if not points:
+        return None
+    lines: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for p in points:
+        lines[p["task"]].append((p["n_tasks"], p["mean_gain"]))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for k, (task, xy) in enumerate(sorted(lines.items())):
+        xy = [(0, 0.0), *sorted(xy)]
+        ax.plot([x for x, _ in xy], [y for _, y in xy], marker="o",
+                color=OKABE_ITO[k % len(OKABE_ITO)], label=task)
+    ax.axhline(0, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_xlabel("number of intermediate tasks (0 = baseline)")
+    ax.set_ylabel("mean Δ zero-shot avg (points)")
+    ax.set_xticks(sorted({0} | {p["n_tasks"] for p in points}))
+    ax.set_title("Scaling: more intermediate tasks vs gain")
+    ax.legend(title="target task", loc="upper left", bbox_to_anchor=(1.01, 1))
+    return _png(fig)
+
+
+def transfer_gap(analysis: dict[str, Any]) -> bytes | None:
+    """English score minus the zero-shot average, per configuration and target task."""
+    rows = [a for a in analysis["averages"] if a["transfer_gap"] is not None]
+    if not rows:
+        return None
+    tasks = sorted({a["task"] for a in rows})
+    configs = sorted({a["config"] for a in rows}, key=lambda c: (c != analysis["baseline"], c))
+    width = 0.8 / len(configs)
+    fig, ax = plt.subplots(figsize=(2.5 + 1.8 * len(tasks), 4))
+    for k, config in enumerate(configs):
+        by_task = {a["task"]: a["transfer_gap"] for a in rows if a["config"] == config}
+        x = [i + (k - (len(configs) - 1) / 2) * width for i, t in enumerate(tasks)
+             if t in by_task]
+        ax.bar(x, [by_task[t] for t in tasks if t in by_task], width,
+               color=OKABE_ITO[k % len(OKABE_ITO)], label=config)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(tasks)), tasks)
+    ax.set_xlabel("target task")
+    ax.set_ylabel("English − zero-shot avg (points)")
+    ax.set_title("Transfer gap (lower is better)")
+    ax.legend(title="intermediate", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return _png(fig)
+
+
+def all_plots(analysis: dict[str, Any]) -> dict[str, bytes]:
+    """Every figure that has data, by name."""
+    figures = {"heatmap": heatmap(analysis), "families": family_bars(analysis),
+               "scaling": scaling_curve(analysis), "transfer_gap": transfer_gap(analysis)}
+    return {name: png for name, png in figures.items() if png is not None}
