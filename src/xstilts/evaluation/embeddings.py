@@ -1,0 +1,105 @@
+"""Sentence embeddings from any layer of an encoder, for retrieval and alignment.
+
+Retrieval tasks (Tatoeba, BUCC) have no training data: the encoder is pooled directly, so the
+choice of layer, pooling and prefix *is* the protocol. This module makes each of them an
+explicit argument rather than a hidden default, and always returns L2-normalised rows so that
+a dot product is the cosine similarity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from xstilts.models.pooling import POOLING_CHOICES, pool
+
+
+def num_hidden_layers(model: PreTrainedModel) -> int:
+    """Transformer layers of ``model`` (hidden_states has one more entry: the embeddings)."""
+    n = getattr(model.config, "num_hidden_layers", None)
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"cannot tell how many layers {type(model).__name__} has")
+    return n
+
+
+def check_layer(model: PreTrainedModel, layer: int) -> int:
+    """Validate ``layer`` (HF hidden_states indexing: 0 = embeddings, -1 = last) early.
+
+    Failing before any batch runs saves minutes on a real model; the index is returned
+    unchanged so results report the layer the user asked for.
+    """
+    n_states = num_hidden_layers(model) + 1
+    if not -n_states <= layer < n_states:
+        raise ValueError(
+            f"layer {layer} is out of range: this encoder has {n_states - 1} layers, so valid "
+            f"indices are 0..{n_states - 1} (0 = embeddings) or -1..-{n_states} from the top"
+        )
+    return layer
+
+
+def _length_order(lengths: Sequence[int]) -> np.ndarray:
+    """Indices by descending length: similar lengths share a batch, so little padding runs
+    through the encoder and the first batch shows the worst-case memory at once."""
+    return np.argsort(-np.asarray(lengths), kind="stable")
+
+
+def _device(model: PreTrainedModel) -> torch.device:
+    return next(model.parameters()).device
+
+
+def embed_sentences(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    *,
+    layer: int = -1,
+    pooling: str = "mean",
+    prefix: str = "",
+    batch_size: int = 64,
+    max_length: int = 128,
+    autocast_bf16: bool = False,
+    desc: str = "embed",
+    progress: bool = True,
+) -> np.ndarray:
+    """Embed ``texts`` as L2-normalised float32 rows, in input order.
+
+    ``layer`` counts like Hugging Face ``hidden_states`` (0 = embedding output, -1 = last
+    layer), so XTREME's "layer 14 of XLM-R large" is ``layer=14``. Mean pooling averages
+    non-padding tokens only. ``prefix`` is prepended to every text (e5's ``"query: "``).
+    """
+    if pooling not in POOLING_CHOICES:
+        raise ValueError(f"pooling must be one of {POOLING_CHOICES}, got {pooling!r}")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    check_layer(model, layer)
+    hidden_size = int(model.config.hidden_size)
+    if not texts:
+        return np.zeros((0, hidden_size), dtype=np.float32)
+    encoded = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length)
+    ids = encoded["input_ids"]
+    order = _length_order([len(x) for x in ids])
+    out = np.zeros((len(texts), hidden_size), dtype=np.float32)
+    device = _device(model)
+    use_bf16 = autocast_bf16 and device.type in ("cpu", "cuda")
+    model.eval()
+    bar = tqdm(total=len(texts), desc=desc, unit="sent", leave=False, disable=not progress)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            batch = tokenizer.pad({"input_ids": [ids[i] for i in rows]}, return_tensors="pt")
+            batch = {k: v.to(device) for k, v in batch.items()}
+            context = (torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16
+                       else nullcontext())
+            with context:
+                result = model(**batch, output_hidden_states=True)
+            pooled = pool(result.hidden_states[layer].float(), batch["attention_mask"], pooling)
+            pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=-1)
+            out[rows] = pooled.cpu().numpy()
+            bar.update(len(rows))
+    bar.close()
+    return out

@@ -1,0 +1,265 @@
+"""Retrieval without training data: Tatoeba accuracy and BUCC mining F1 from pooled encoders.
+
+The scores depend on the protocol more than on anything else, so the protocol is a value
+(:class:`Protocol`) that every result carries:
+
+- sentence-embedding models (the bundled multilingual-e5, any checkpoint not named below):
+  last layer, mean pooling, no prefix. e5's ``"query: "`` prefix reproduces the published MTEB
+  numbers more closely but retrieves *worse* on the bundled copy (see docs/retrieval.md);
+- raw encoders (``xlm-roberta-*``, ``bert-base-multilingual-*``): the XTREME protocol, mean
+  pooling of a middle layer: layer 8 for mBERT, and round(num_layers * 14 / 24) for XLM-R
+  (14 of 24 for large, 7 of 12 for base) because the top layers of an MLM encoder are
+  specialised for predicting tokens, not for representing sentences.
+
+Vectors are L2-normalised and compared by cosine. Tatoeba searches the whole other side
+(direction ``xx2en``: the non-English sentence retrieves its English translation). BUCC
+scores each source sentence's best target by ratio margin (k = 4) and extracts pairs above a
+threshold chosen for F1 on dev.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from xstilts.evaluation.embeddings import check_layer, embed_sentences, num_hidden_layers
+from xstilts.evaluation.metrics import bootstrap_interval
+from xstilts.evaluation.retrieval_metrics import (
+    best_threshold,
+    cosine_similarity,
+    forward_candidates,
+    nearest_neighbor_correct,
+    ratio_margin,
+)
+from xstilts.tasks import get_task
+from xstilts.tasks.base import BitextExample, MiningSentence
+
+DIRECTIONS = ("xx2en", "en2xx", "both")
+BUCC_K = 4
+EncoderLike = str | tuple[PreTrainedModel, PreTrainedTokenizerBase]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything that decides a retrieval score besides the model and the data."""
+
+    layer: int = -1
+    pooling: str = "mean"
+    prefix: str = ""
+    direction: str = "xx2en"
+    normalisation: str = "l2"
+    similarity: str = "cosine"
+    k: int = BUCC_K
+    max_length: int = 128
+    layer_rule: str = "last layer (sentence-embedding model)"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _raw_encoder_family(name: str) -> str | None:
+    """'xlmr' / 'mbert' for the MLM encoders XTREME pools at a middle layer, else None."""
+    lowered = name.lower()
+    if "xlm-roberta" in lowered and "e5" not in lowered:
+        return "xlmr"
+    if "bert-base-multilingual" in lowered:
+        return "mbert"
+    return None
+
+
+def default_layer(model_name: str, model: PreTrainedModel) -> tuple[int, str]:
+    """The protocol's layer for this encoder and a sentence saying why."""
+    origin = str(getattr(model.config, "_name_or_path", "") or "")
+    family = _raw_encoder_family(model_name) or _raw_encoder_family(origin)
+    n = num_hidden_layers(model)
+    if family == "mbert":
+        return min(8, n), "XTREME: mBERT is pooled at layer 8"
+    if family == "xlmr":
+        layer = round(n * 14 / 24)
+        return layer, f"XTREME: XLM-R is pooled at layer 14 of 24, here round({n} x 14/24)"
+    return -1, "last layer (sentence-embedding model)"
+
+
+def resolve_protocol(
+    model_name: str, model: PreTrainedModel, *, layer: int | None = None,
+    pooling: str | None = None, prefix: str | None = None, direction: str = "xx2en",
+    max_length: int = 128,
+) -> Protocol:
+    """Fill the unspecified parts of the protocol with the defaults for this encoder."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if layer is None:
+        layer, rule = default_layer(model_name, model)
+    else:
+        rule = "given"
+    check_layer(model, layer)
+    return Protocol(layer=layer, pooling=pooling or "mean", prefix=prefix or "",
+                    direction=direction, max_length=max_length, layer_rule=rule)
+
+
+def load_model(model: EncoderLike) -> tuple[str, PreTrainedModel, PreTrainedTokenizerBase]:
+    """Accept a name (loaded here) or an already loaded (model, tokenizer) pair."""
+    if isinstance(model, str):
+        from xstilts.models import load_encoder
+
+        encoder, tokenizer = load_encoder(model)
+        return model, encoder, tokenizer
+    encoder, tokenizer = model
+    return str(getattr(encoder.config, "_name_or_path", "") or "model"), encoder, tokenizer
+
+
+def embed_with_protocol(
+    encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
+    protocol: Protocol, desc: str, batch_size: int = 64, autocast_bf16: bool = False,
+) -> np.ndarray:
+    """Embed under ``protocol`` (layer, pooling, prefix, truncation length)."""
+    return embed_sentences(
+        encoder, tokenizer, texts, layer=protocol.layer, pooling=protocol.pooling,
+        prefix=protocol.prefix, batch_size=batch_size, max_length=protocol.max_length,
+        autocast_bf16=autocast_bf16, desc=desc,
+    )
+
+
+def accuracy_result(language: str, direction: str, correct: np.ndarray, *,
+                    n_candidates: int, resamples: int = 1000, seed: int = 0) -> dict:
+    """One result row: accuracy (a fraction in [0, 1]) with its bootstrap interval."""
+    low, high = bootstrap_interval(correct, resamples=resamples, seed=seed)
+    return {"language": language, "direction": direction, "metric": "accuracy",
+            "value": float(correct.mean()), "ci_low": low, "ci_high": high,
+            "n": int(correct.size), "n_candidates": int(n_candidates)}
+
+
+def directions_of(direction: str) -> tuple[str, ...]:
+    return ("xx2en", "en2xx") if direction == "both" else (direction,)
+
+
+def tatoeba_correct(source: np.ndarray, target: np.ndarray, direction: str) -> np.ndarray:
+    """Per-query top-1 correctness; line i of one side is the translation of line i of the
+    other, and every query searches the whole other side."""
+    sim = cosine_similarity(source, target)
+    return nearest_neighbor_correct(sim if direction == "xx2en" else sim.T)
+
+
+def load_tatoeba(language: str, data_dir: Path | str | None,
+                 max_pairs: int | None = None) -> list[BitextExample]:
+    """The test pairs of one language; ``max_pairs`` keeps the first N (quick runs only:
+    fewer candidates make retrieval easier, so capped scores are not comparable)."""
+    pairs = get_task("tatoeba").load("test", language, Path(data_dir) if data_dir else None)
+    return pairs[:max_pairs] if max_pairs else pairs
+
+
+def evaluate_tatoeba(
+    model: EncoderLike, languages: Sequence[str], data_dir: Path | str | None, *,
+    layer: int | None = None, pooling: str | None = None, direction: str = "xx2en",
+    prefix: str | None = None, max_pairs: int | None = None, batch_size: int = 64,
+    autocast_bf16: bool = False, resamples: int = 1000, seed: int = 0,
+    protocol: Protocol | None = None,
+) -> list[dict]:
+    """Tatoeba accuracy per language and direction, each with a bootstrap CI.
+
+    ``protocol`` (from :func:`resolve_protocol`) wins over the separate keyword arguments.
+    """
+    name, encoder, tokenizer = load_model(model)
+    if protocol is None:
+        protocol = resolve_protocol(name, encoder, layer=layer, pooling=pooling,
+                                    prefix=prefix, direction=direction)
+    results = []
+    for language in languages:
+        pairs = load_tatoeba(language, data_dir, max_pairs)
+        src = embed_with_protocol(encoder, tokenizer, [p.source for p in pairs], protocol,
+                                  f"tatoeba {language}", batch_size, autocast_bf16)
+        tgt = embed_with_protocol(encoder, tokenizer, [p.target for p in pairs], protocol,
+                                  "tatoeba en", batch_size, autocast_bf16)
+        for d in directions_of(protocol.direction):
+            correct = tatoeba_correct(src, tgt, d)
+            results.append(accuracy_result(language, d, correct, n_candidates=len(pairs),
+                                           resamples=resamples, seed=seed))
+    return results
+
+
+def _bucc_sides(sentences: Sequence[MiningSentence], max_pairs: int | None):
+    source = [s for s in sentences if s.side == "source"]
+    target = [s for s in sentences if s.side == "target"]
+    if max_pairs:
+        source, target = source[:max_pairs], target[:max_pairs]
+    kept = {t.id for t in target}
+    gold = {(s.id, s.gold) for s in source if s.gold is not None and s.gold in kept}
+    return source, target, gold
+
+
+BUCC_SAME_SPLIT_NOTE = (
+    "threshold tuned and scored on the same split (dev), so F1 is optimistic; the BUCC "
+    "protocol tunes the threshold on dev and reports test, whose gold is not available here"
+)
+
+
+def evaluate_bucc(
+    model: EncoderLike, languages: Sequence[str], data_dir: Path | str | None, *,
+    layer: int | None = None, pooling: str | None = None, prefix: str | None = None,
+    split: str = "dev", max_pairs: int | None = None, batch_size: int = 64,
+    autocast_bf16: bool = False, protocol: Protocol | None = None,
+) -> list[dict]:
+    """BUCC mining F1 per language: forward candidates scored by ratio margin (k = 4), the
+    F1-optimal threshold on ``split``. With only dev available, the threshold is tuned and
+    scored on dev, and each result says so (``tuned_on``/``scored_on``/``note``)."""
+    name, encoder, tokenizer = load_model(model)
+    if protocol is None:
+        protocol = resolve_protocol(name, encoder, layer=layer, pooling=pooling, prefix=prefix)
+    protocol = replace(protocol, direction="xx2en")
+    task = get_task("bucc2018")
+    results = []
+    for language in languages:
+        sentences = task.load(split, language, Path(data_dir) if data_dir else None)
+        source, target, gold = _bucc_sides(sentences, max_pairs)
+        if not gold:
+            raise ValueError(f"bucc2018 {split}/{language}: no gold pairs among the kept "
+                             "sentences (raise --max-pairs)")
+        src = embed_with_protocol(encoder, tokenizer, [s.text for s in source], protocol,
+                                  f"bucc {language}", batch_size, autocast_bf16)
+        tgt = embed_with_protocol(encoder, tokenizer, [t.text for t in target], protocol,
+                                  "bucc en", batch_size, autocast_bf16)
+        margin = ratio_margin(cosine_similarity(src, tgt), k=protocol.k)
+        candidates = [(source[i].id, target[j].id, s) for i, j, s in forward_candidates(margin)]
+        del margin
+        score = best_threshold(candidates, gold)
+        results.append({
+            "language": language, "direction": "xx2en", "metric": "f1", "value": score.f1,
+            "precision": score.precision, "recall": score.recall,
+            "threshold": score.threshold, "n": score.n_gold, "n_extracted": score.n_extracted,
+            "n_correct": score.n_correct, "n_source": len(source), "n_target": len(target),
+            "tuned_on": split, "scored_on": split, "note": BUCC_SAME_SPLIT_NOTE,
+        })
+    return results
+
+
+def retrieve(
+    model_name: str, task: str, languages: Sequence[str], data_dir: Path | str | None, *,
+    layer: int | None = None, pooling: str | None = None, direction: str = "xx2en",
+    prefix: str | None = None, max_pairs: int | None = None, batch_size: int = 64,
+    model: tuple[PreTrainedModel, PreTrainedTokenizerBase] | None = None,
+) -> dict:
+    """The ``xstilts retrieve`` payload: ``task``, ``model``, ``protocol`` and ``results``."""
+    if task not in ("tatoeba", "bucc2018"):
+        raise ValueError(f"retrieve supports tatoeba and bucc2018, not {task!r}")
+    name, encoder, tokenizer = load_model(model if model is not None else model_name)
+    if task == "bucc2018":
+        direction = "xx2en"
+    protocol = resolve_protocol(model_name, encoder, layer=layer, pooling=pooling,
+                                prefix=prefix, direction=direction)
+    pair = (encoder, tokenizer)
+    if task == "tatoeba":
+        results = evaluate_tatoeba(pair, languages, data_dir, max_pairs=max_pairs,
+                                   batch_size=batch_size, protocol=protocol)
+    else:
+        results = evaluate_bucc(pair, languages, data_dir, max_pairs=max_pairs,
+                                batch_size=batch_size, protocol=protocol)
+    info = protocol.to_dict()
+    if task == "tatoeba":
+        del info["k"]
+    if max_pairs:
+        info["max_pairs"] = max_pairs
+    return {"task": task, "model": model_name, "protocol": info, "results": results}
