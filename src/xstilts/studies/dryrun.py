@@ -13,10 +13,12 @@ from pathlib import Path
 
 from xstilts.studies.planner import PlannedRun, StudyPlan
 from xstilts.studies.store import ResultStore
-from xstilts.tasks import get_task
+from xstilts.tasks import TaskType, get_task
 
 
 def _training_passes(run: PlannedRun, data_dir: Path | None) -> int:
+    if run.kind == "target" and get_task(run.settings["task"]).type == TaskType.RETRIEVAL:
+        return 0  # retrieval targets pool the encoder; there is no phase 3
     training = run.settings["training"]
     members = run.settings.get("tasks") or [{
         "task": run.settings["task"], "language": run.settings["train_language"],

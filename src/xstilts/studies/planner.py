@@ -16,7 +16,7 @@ from typing import Any
 
 from xstilts.errors import StudyConfigError, XstiltsError
 from xstilts.studies.spec import StudySpec, resolve_training, study_line
-from xstilts.tasks import Task, get_task
+from xstilts.tasks import Task, TaskType, get_task
 
 
 @dataclass(frozen=True)
@@ -164,16 +164,21 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
                  "training")
     for i, target in enumerate(spec.targets):
         task = lookup(target.task, ("targets", i, "task"))
-        if task is None or not trainable(task, ("targets", i, "task")):
+        if task is None:
+            continue
+        retrieval = task.type == TaskType.RETRIEVAL  # no phase 3: the encoder is pooled
+        if not retrieval and not trainable(task, ("targets", i, "task")):
             continue
         unknown = [lang for lang in target.languages or () if lang not in task.languages]
         if unknown:
             problems.append(f"{where(('targets', i, 'languages'))}: task {task.name!r} has no "
                             f"language(s) {', '.join(unknown)}; it has {', '.join(task.languages)}")
             continue
-        need(task, target.train_split or task.train_split, task.train_language,
-             ("targets", i), "training")
-        need(task, target.dev_split or task.dev_split, task.train_language, ("targets", i), "dev")
+        if not retrieval:
+            need(task, target.train_split or task.train_split, task.train_language,
+                 ("targets", i), "training")
+            need(task, target.dev_split or task.dev_split, task.train_language,
+                 ("targets", i), "dev")
         for lang in target.languages or task.languages:
             need(task, target.eval_split or task.test_split, lang, ("targets", i), "evaluation")
     if problems:

@@ -22,7 +22,7 @@ from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models.encoders import load_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.studies.store import MetricRow
-from xstilts.tasks import get_task
+from xstilts.tasks import TaskType, get_task
 from xstilts.tasktypes import FeatureOptions, handler_for
 from xstilts.training.checkpoint import save_encoder
 from xstilts.training.options import MixOptions, TrainingOptions
@@ -107,10 +107,36 @@ def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: P
     return {"training": result.__dict__}
 
 
+def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path | None,
+                  run_dir: Path) -> tuple[list[MetricRow], dict]:
+    """Retrieval target (Tatoeba xx→en accuracy, BUCC F1) under the documented protocol."""
+    from xstilts.evaluation.retrieval import evaluate_bucc, evaluate_tatoeba
+
+    task, languages = settings["task"], settings["languages"]
+    evaluation = settings["evaluation"]
+    if task == "bucc2018":
+        results = evaluate_bucc(encoder_source, languages, data_dir,
+                                split=settings["eval_split"])
+    else:
+        results = evaluate_tatoeba(encoder_source, languages, data_dir,
+                                   max_pairs=evaluation["max_examples"],
+                                   resamples=evaluation["bootstrap_resamples"],
+                                   seed=settings["seed"])
+    rows = [MetricRow(task, r["language"], settings["eval_split"], r["metric"], r["value"],
+                      r.get("ci_low"), r.get("ci_high"), r["n"]) for r in results]
+    (run_dir / "metrics.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return rows, {"retrieval": results}
+
+
 def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | None,
                run_dir: Path) -> tuple[list[MetricRow], dict]:
-    """Phase 3: fine-tune on the target's English data, then evaluate every language."""
+    """Phase 3: fine-tune on the target's English data, then evaluate every language.
+
+    Retrieval targets have no phase 3: the encoder itself is pooled and evaluated.
+    """
     task = get_task(settings["task"])
+    if task.type == TaskType.RETRIEVAL:
+        return run_retrieval(settings, encoder_source, data_dir, run_dir)
     options = TrainingOptions(**settings["training"])
     evaluation = settings["evaluation"]
     encoder, tokenizer = load_encoder(encoder_source)
