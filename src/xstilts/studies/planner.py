@@ -90,6 +90,7 @@ def plan_study(spec: StudySpec) -> StudyPlan:
                         "train_language": task.train_language,
                         "train_split": target.train_split or task.train_split,
                         "dev_split": target.dev_split or task.dev_split,
+                        "dev_language": target.dev_language or task.train_language,
                         "eval_split": target.eval_split or task.test_split,
                         "languages": list(target.languages or task.languages),
                         "training": resolve_training(
@@ -177,8 +178,13 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
         if not retrieval:
             need(task, target.train_split or task.train_split, task.train_language,
                  ("targets", i), "training")
-            need(task, target.dev_split or task.dev_split, task.train_language,
-                 ("targets", i), "dev")
+            dev_language = target.dev_language or task.train_language
+            if dev_language not in task.languages:
+                problems.append(f"{where(('targets', i, 'dev_language'))}: task {task.name!r} "
+                                f"has no language {dev_language!r}")
+            else:
+                need(task, target.dev_split or task.dev_split, dev_language,
+                     ("targets", i), "dev")
         for lang in target.languages or task.languages:
             need(task, target.eval_split or task.test_split, lang, ("targets", i), "evaluation")
     if problems:

@@ -106,6 +106,9 @@ class TargetSpec(_Strict):
     languages: list[str] | None = Field(None, description="default: every language of the task")
     train_split: str | None = None
     dev_split: str | None = None
+    dev_language: str | None = Field(
+        None, description="model selection language; default English (zero-shot protocol), "
+        "a target language gives the few-shot protocol")
     eval_split: str | None = None
     training: TrainingOverrides | None = None  # type: ignore[valid-type]
 

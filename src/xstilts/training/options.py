@@ -54,6 +54,8 @@ class TrainingOptions(BaseModel):
     max_train_examples: int | None = Field(None, ge=1, description="cap on training examples")
     max_dev_examples: int | None = Field(500, ge=1, description="cap on dev examples")
     freeze_embeddings: bool = Field(False, description="freeze word embeddings (saves time)")
+    num_layers: int | None = Field(
+        None, ge=1, description="keep only the first k transformer layers (small machines)")
     pooling: Literal["mean", "cls"] = "mean"
     pair_encoding: Literal["cross", "siamese"] = Field(
         "cross", description="pair tasks: one input (cross) or each text alone (siamese, SBERT)")

@@ -42,6 +42,25 @@ def select_examples(examples: list, cap: int | None) -> list:
     return [examples[i] for i in picked]
 
 
+def truncate_layers(encoder: Any, num_layers: int | None) -> None:
+    """Keep only the first ``num_layers`` transformer layers (a cheap model for small machines).
+
+    Works for BERT/XLM-R-style encoders (``encoder.encoder.layer``); the config is updated so
+    a saved phase-2 checkpoint reloads with the same depth.
+    """
+    if num_layers is None:
+        return
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if layers is None:
+        raise XstiltsError(f"num_layers: cannot truncate a {type(encoder).__name__} (only "
+                           "BERT/XLM-R-style encoders with encoder.layer are supported)")
+    if num_layers > len(layers):
+        raise XstiltsError(f"num_layers: {num_layers} asked, but the encoder has only "
+                           f"{len(layers)} layers")
+    encoder.encoder.layer = layers[:num_layers]
+    encoder.config.num_hidden_layers = num_layers
+
+
 def feature_options(options: TrainingOptions) -> FeatureOptions:
     return FeatureOptions(max_seq_length=options.max_seq_length, doc_stride=options.doc_stride,
                           max_query_length=options.max_query_length)
@@ -64,10 +83,13 @@ def build_stream(member: dict[str, Any], options: TrainingOptions,
                                             smoothing.substitution_probability, SUBSET_SEED)
         logger.info("%s: substitution smoothing replaced %d of %d words", task.name,
                     counts["replaced"], counts["words"])
+    dev_language = member.get("dev_language") or language
     dev = None
-    if dev_split and dev_split != train_split and dev_split in task.splits and (
-            task.has_data(dev_split, language, data_dir)):
-        dev = select_examples(task.load(dev_split, language, data_dir), options.max_dev_examples)
+    distinct = dev_split != train_split or dev_language != language
+    if dev_split and distinct and dev_split in task.splits and (
+            task.has_data(dev_split, dev_language, data_dir)):
+        dev = select_examples(task.load(dev_split, dev_language, data_dir),
+                              options.max_dev_examples)
         if not handler.labeled(task, dev):
             dev = None  # an unlabeled dev split cannot select models
     fopts = feature_options(options)
@@ -94,6 +116,7 @@ def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: P
     """Phase 2: train the encoder on one task or a mix; save the encoder without heads."""
     options = TrainingOptions(**settings["training"])
     encoder, tokenizer = load_encoder(settings["encoder"])
+    truncate_layers(encoder, options.num_layers)
     streams = [build_stream(m, options, tokenizer, data_dir) for m in settings["tasks"]]
     model = _model_with_heads(encoder, streams, options.pooling, settings["seed"])
     mix = MixOptions(**settings["mix"]) if settings.get("mix") else None
@@ -140,9 +163,12 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
     options = TrainingOptions(**settings["training"])
     evaluation = settings["evaluation"]
     encoder, tokenizer = load_encoder(encoder_source)
+    truncate_layers(encoder, options.num_layers)
     stream = build_stream({"task": task.name, "language": settings["train_language"],
                            "train_split": settings["train_split"],
-                           "dev_split": settings["dev_split"]}, options, tokenizer, data_dir)
+                           "dev_split": settings["dev_split"],
+                           "dev_language": settings.get("dev_language")},
+                          options, tokenizer, data_dir)
     model = _model_with_heads(encoder, [stream], options.pooling, settings["seed"])
     result = train_model(model, [stream], options, seed=settings["seed"],
                          pad_id=tokenizer.pad_token_id, log_path=run_dir / "log.jsonl",
