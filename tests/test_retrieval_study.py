@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from xstilts.report.summary import write_report
@@ -36,7 +37,14 @@ def test_tatoeba_target_with_and_without_intermediate_training(shared_data: Path
     for r in rows:
         assert r["metric"] == "accuracy" and r["n"] == "40"
         assert 0.0 <= float(r["value"]) <= 1.0
+    by_config = {(r["intermediate"], r["language"]): float(r["value"]) for r in rows}
     # The cldr-units row was scored on the phase-2 encoder, not on the pretrained one.
     inter = next(r for r in outcome.plan.runs if r.kind == "intermediate")
     targets = [r for r in outcome.plan.target_runs if r.parent == inter.id]
     assert [r.intermediate for r in targets] == ["cldr-units"]
+    # Per-query predictions are written, and re-scoring them gives the reported accuracy.
+    for run in outcome.plan.target_runs:
+        file = tmp_path / "out" / "runs" / run.id / "predictions" / "sw.jsonl"
+        lines = [json.loads(line) for line in file.read_text().splitlines()]
+        rescored = sum(row["gold"] == row["prediction"] for row in lines) / len(lines)
+        assert rescored == by_config[(run.intermediate, "sw")]

@@ -19,6 +19,7 @@ threshold chosen for F1 on dev.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -144,6 +145,17 @@ def tatoeba_correct(source: np.ndarray, target: np.ndarray, direction: str) -> n
     return nearest_neighbor_correct(sim if direction == "xx2en" else sim.T)
 
 
+def write_retrieval_predictions(path: Path, pairs: Sequence[BitextExample], source: np.ndarray,
+                                target: np.ndarray, direction: str) -> None:
+    """Per-query gold and retrieved candidate index (JSONL), so scores can be re-checked and
+    paired tests run between encoders on the same queries."""
+    sim = cosine_similarity(source, target)
+    retrieved = (sim if direction == "xx2en" else sim.T).argmax(axis=1)
+    with path.open("w", encoding="utf-8") as out:
+        for i, (pair, j) in enumerate(zip(pairs, retrieved, strict=True)):
+            out.write(json.dumps({"id": pair.id, "gold": i, "prediction": int(j)}) + "\n")
+
+
 def load_tatoeba(language: str, data_dir: Path | str | None,
                  max_pairs: int | None = None) -> list[BitextExample]:
     """The test pairs of one language; ``max_pairs`` keeps the first N (quick runs only:
@@ -157,11 +169,13 @@ def evaluate_tatoeba(
     layer: int | None = None, pooling: str | None = None, direction: str = "xx2en",
     prefix: str | None = None, max_pairs: int | None = None, batch_size: int = 64,
     autocast_bf16: bool = False, resamples: int = 1000, seed: int = 0,
-    protocol: Protocol | None = None,
+    protocol: Protocol | None = None, predictions_dir: Path | None = None,
 ) -> list[dict]:
     """Tatoeba accuracy per language and direction, each with a bootstrap CI.
 
     ``protocol`` (from :func:`resolve_protocol`) wins over the separate keyword arguments.
+    With ``predictions_dir``, per-query predictions go to ``LANG.jsonl`` (one direction) or
+    ``LANG.DIRECTION.jsonl`` (both).
     """
     name, encoder, tokenizer = load_model(model)
     if protocol is None:
@@ -174,8 +188,13 @@ def evaluate_tatoeba(
                                   f"tatoeba {language}", batch_size, autocast_bf16)
         tgt = embed_with_protocol(encoder, tokenizer, [p.target for p in pairs], protocol,
                                   "tatoeba en", batch_size, autocast_bf16)
-        for d in directions_of(protocol.direction):
+        directions = directions_of(protocol.direction)
+        for d in directions:
             correct = tatoeba_correct(src, tgt, d)
+            if predictions_dir is not None:
+                predictions_dir.mkdir(parents=True, exist_ok=True)
+                name_ = f"{language}.jsonl" if len(directions) == 1 else f"{language}.{d}.jsonl"
+                write_retrieval_predictions(predictions_dir / name_, pairs, src, tgt, d)
             results.append(accuracy_result(language, d, correct, n_candidates=len(pairs),
                                            resamples=resamples, seed=seed))
     return results

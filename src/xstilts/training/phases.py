@@ -144,7 +144,8 @@ def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path 
         results = evaluate_tatoeba(encoder_source, languages, data_dir,
                                    max_pairs=evaluation["max_examples"],
                                    resamples=evaluation["bootstrap_resamples"],
-                                   seed=settings["seed"])
+                                   seed=settings["seed"],
+                                   predictions_dir=run_dir / "predictions")
     rows = [MetricRow(task, r["language"], settings["eval_split"], r["metric"], r["value"],
                       r.get("ci_low"), r.get("ci_high"), r["n"]) for r in results]
     (run_dir / "metrics.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
