@@ -109,3 +109,13 @@ def attention_from(input_ids: torch.Tensor, lengths: Sequence[int]) -> torch.Ten
     for i, n in enumerate(lengths):
         mask[i, :n] = 1
     return mask
+
+
+def collate_token_rows(features: Features, indices: Sequence[int],
+                       pad_id: int) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
+    """The rows of a batch and their padded ``input_ids`` / ``attention_mask`` (the part of
+    collation every single-input task type shares); callers add their own label tensors."""
+    rows = [features.rows[i] for i in indices]
+    input_ids = pad_sequences([r["input_ids"] for r in rows], pad_id)
+    mask = attention_from(input_ids, [len(r["input_ids"]) for r in rows])
+    return rows, {"input_ids": input_ids, "attention_mask": mask}

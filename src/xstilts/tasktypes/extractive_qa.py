@@ -36,8 +36,7 @@ from xstilts.tasktypes.base import (
     FeatureOptions,
     Features,
     TaskTypeHandler,
-    attention_from,
-    pad_sequences,
+    collate_token_rows,
 )
 from xstilts.tasktypes.registry import register_handler
 
@@ -188,10 +187,7 @@ class ExtractiveQAHandler(TaskTypeHandler):
 
     def collate(self, features: Features, indices: Sequence[int],
                 pad_id: int) -> dict[str, torch.Tensor]:
-        rows = [features.rows[i] for i in indices]
-        input_ids = pad_sequences([r["input_ids"] for r in rows], pad_id)
-        batch = {"input_ids": input_ids,
-                 "attention_mask": attention_from(input_ids, [len(r["input_ids"]) for r in rows])}
+        rows, batch = collate_token_rows(features, indices, pad_id)
         if all("start" in r for r in rows):
             batch["start_positions"] = torch.tensor([r["start"] for r in rows], dtype=torch.long)
             batch["end_positions"] = torch.tensor([r["end"] for r in rows], dtype=torch.long)

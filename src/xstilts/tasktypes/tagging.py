@@ -36,7 +36,7 @@ from xstilts.tasktypes.base import (
     FeatureOptions,
     Features,
     TaskTypeHandler,
-    attention_from,
+    collate_token_rows,
     pad_sequences,
 )
 from xstilts.tasktypes.registry import register_handler
@@ -160,13 +160,10 @@ class TaggingHandler(TaskTypeHandler):
 
     def collate(self, features: Features, indices: Sequence[int],
                 pad_id: int) -> dict[str, torch.Tensor]:
-        rows = [features.rows[i] for i in indices]
-        input_ids = pad_sequences([r["input_ids"] for r in rows], pad_id)
-        batch = {"input_ids": input_ids,
-                 "attention_mask": attention_from(input_ids, [len(r["input_ids"]) for r in rows])}
+        rows, batch = collate_token_rows(features, indices, pad_id)
         if all(r["labels"] is not None for r in rows):
             batch["labels"] = pad_sequences([r["labels"] for r in rows], IGNORE,
-                                            width=input_ids.shape[1])
+                                            width=batch["input_ids"].shape[1])
         return batch
 
     def decode(self, task: Task, examples: Sequence[TaggingExample], features: Features,
