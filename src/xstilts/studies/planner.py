@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.errors import StudyConfigError, XstiltsError
-from xstilts.studies.spec import StudySpec, resolve_training, study_line
+from xstilts.studies.spec import (
+    OPTIONAL_EVALUATION_KEYS,
+    StudySpec,
+    TargetSpec,
+    resolve_training,
+    study_line,
+)
 from xstilts.tasks import Task, TaskType, get_task
 
 
@@ -52,6 +58,20 @@ def run_id(kind: str, settings: dict[str, Any], parent: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def evaluation_settings(spec: StudySpec, task: Task) -> dict[str, Any]:
+    """The study's evaluation options as a target run sees them.
+
+    Unset newer options are left out (existing run ids stay valid); retrieval targets have no
+    task model, so the options that evaluate one (generalized matrix, alignment) are dropped
+    for them rather than changing their ids for nothing.
+    """
+    settings = spec.evaluation.run_settings()
+    if task.type == TaskType.RETRIEVAL:
+        for key in OPTIONAL_EVALUATION_KEYS:
+            settings.pop(key, None)
+    return settings
+
+
 def plan_study(spec: StudySpec) -> StudyPlan:
     """Expand encoders × intermediate configurations × targets × seeds into ordered runs."""
     runs: list[PlannedRun] = []
@@ -77,6 +97,8 @@ def plan_study(spec: StudySpec) -> StudyPlan:
                         ).model_dump(),
                         "seed": seed,
                     }
+                    if inter.mlm:  # only when asked, so existing run ids stay the same
+                        settings["mlm"] = {"probability": inter.mlm_probability}
                     label = inter.label
                     parent = PlannedRun(run_id("intermediate", settings, encoder), "intermediate",
                                         encoder, label, label, seed, None, settings)
@@ -96,7 +118,7 @@ def plan_study(spec: StudySpec) -> StudyPlan:
                         "training": resolve_training(
                             spec.training, spec.target_training, target.training
                         ).model_dump(),
-                        "evaluation": spec.evaluation.model_dump(),
+                        "evaluation": evaluation_settings(spec, task),
                         "seed": seed,
                     }
                     parent_key = parent.id if parent else encoder
@@ -151,6 +173,11 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
     for i, inter in enumerate(spec.intermediate):
         if inter == "none":
             continue
+        if inter.mlm:
+            from xstilts.models.encoders import has_mlm_head, no_mlm_head_message  # lazy: torch
+
+            problems += [f"{where(('intermediate', i, 'mlm'))}: {no_mlm_head_message(encoder)}"
+                         for encoder in spec.encoders if has_mlm_head(encoder) is False]
         for j, member in enumerate(inter.members):
             base = ("intermediate", i) if inter.mix is None else ("intermediate", i, "mix", j)
             task = lookup(member.task, (*base, "task"))
@@ -187,5 +214,31 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
                      ("targets", i), "dev")
         for lang in target.languages or task.languages:
             need(task, target.eval_split or task.test_split, lang, ("targets", i), "evaluation")
+        if not retrieval:
+            problems += _evaluation_option_problems(spec, target, task, where(("targets", i)))
     if problems:
         raise StudyConfigError(path, problems)
+
+
+def _evaluation_option_problems(spec: StudySpec, target: TargetSpec, task: Task,
+                                where: str) -> list[str]:
+    """What stops the generalized matrix or the alignment from running on a target, found
+    before any training rather than after phase 3."""
+    problems = []
+    evaluation = spec.evaluation
+    if evaluation.generalized is not None:
+        if task.type != TaskType.PAIR_CLASSIFICATION:
+            problems.append(f"{where}: evaluation.generalized needs a pair task with parallel "
+                            f"test sets (XNLI, PAWS-X); {task.name!r} is {task.type.value}")
+        else:
+            unknown = [lang for lang in evaluation.generalized if lang not in task.languages]
+            if unknown:
+                problems.append(f"{where}: evaluation.generalized: task {task.name!r} has no "
+                                f"language(s) {', '.join(unknown)}")
+    if evaluation.align is not None:
+        training = resolve_training(spec.training, spec.target_training, target.training)
+        if training.pair_encoding != "siamese":
+            problems.append(f"{where}: evaluation.align projects per-sentence vectors, so it "
+                            f"needs training.pair_encoding: siamese (got "
+                            f"{training.pair_encoding!r}: a cross-encoder has none)")
+    return problems

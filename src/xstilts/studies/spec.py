@@ -63,6 +63,9 @@ class IntermediateSpec(_Strict):
     mix: list[MixMember] | None = Field(None, min_length=2)
     sampling: MixOptions | None = None
     training: TrainingOverrides | None = None  # type: ignore[valid-type]
+    mlm: bool = Field(False, description="also continue masked-language modelling on the "
+                      "tasks' training texts (needs an encoder with a masked-LM head)")
+    mlm_probability: float = Field(0.15, gt=0, lt=1, description="share of tokens masked")
 
     @model_validator(mode="before")
     @classmethod
@@ -95,8 +98,11 @@ class IntermediateSpec(_Strict):
     @property
     def label(self) -> str:
         if self.mix is not None:
-            return "mix(" + "+".join(m.label for m in self.mix) + ")"
-        return self.members[0].label
+            label = "mix(" + "+".join(m.label for m in self.mix) + ")"
+        else:
+            label = self.members[0].label
+        # A suffix in parentheses keeps mix labels parseable ("mix(a+b) (mlm)" ends with ")").
+        return f"{label} (mlm)" if self.mlm else label
 
 
 class TargetSpec(_Strict):
@@ -113,11 +119,42 @@ class TargetSpec(_Strict):
     training: TrainingOverrides | None = None  # type: ignore[valid-type]
 
 
+class AlignOptions(_Strict):
+    """Fit a projection per language on Tatoeba pairs with the trained encoder, then evaluate
+    the siamese task model again with it (rows of split ``<split>+align``)."""
+
+    # The names of xstilts.alignment.projections.METHODS, spelled out to keep this module free
+    # of torch (a test checks they agree).
+    method: Literal["lstsq", "procrustes", "linear-gd"] = "procrustes"
+    source: Literal["tatoeba"] = "tatoeba"
+    n_train: int | None = Field(1000, ge=2, description="first N Tatoeba pairs per language; "
+                                "None: all")
+
+
+# Evaluation keys added after run ids were first published: left out of a run's settings
+# while unset, so that existing studies keep their run ids (and their finished runs).
+OPTIONAL_EVALUATION_KEYS = ("generalized", "align")
+
+
 class EvaluationOptions(_Strict):
     batch_size: int = Field(64, ge=1)
     max_examples: int | None = Field(None, ge=1, description="cap per language (first N)")
     bootstrap_resamples: int = Field(1000, ge=10)
     confidence: float = Field(0.95, gt=0, lt=1)
+    generalized: list[str] | None = Field(
+        None, min_length=1, description="languages of a generalized cross-lingual matrix "
+        "(first text in A, second in B, every ordered pair; parallel test sets only); rows "
+        "of split '<split>+generalized', language 'A-B'")
+    align: AlignOptions | None = Field(
+        None, description="also evaluate with Tatoeba-fitted projections (siamese models)")
+
+    def run_settings(self) -> dict[str, Any]:
+        """The dump that goes into a target run's settings (and hence its id)."""
+        dumped = self.model_dump()
+        for key in OPTIONAL_EVALUATION_KEYS:
+            if dumped[key] is None:
+                del dumped[key]
+        return dumped
 
 
 class ResourceOptions(_Strict):

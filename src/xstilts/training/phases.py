@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,12 @@ from transformers import PreTrainedTokenizerBase
 
 from xstilts.errors import XstiltsError
 from xstilts.evaluation.zero_shot import evaluate_languages
-from xstilts.models.encoders import load_encoder
+from xstilts.models.encoders import load_encoder, load_mlm_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.studies.store import MetricRow
 from xstilts.tasks import TaskType, get_task
 from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.tasktypes.mlm import MlmHandler
 from xstilts.training.checkpoint import save_encoder
 from xstilts.training.options import MixOptions, TrainingOptions
 from xstilts.training.substitution import substitute_examples
@@ -69,6 +71,13 @@ def feature_options(options: TrainingOptions) -> FeatureOptions:
 def build_stream(member: dict[str, Any], options: TrainingOptions,
                  tokenizer: PreTrainedTokenizerBase, data_dir: Path | None) -> TrainingStream:
     """Read, subsample and featurise one task's training (and dev) data."""
+    return _build_stream(member, options, tokenizer, data_dir)[0]
+
+
+def _build_stream(member: dict[str, Any], options: TrainingOptions,
+                  tokenizer: PreTrainedTokenizerBase,
+                  data_dir: Path | None) -> tuple[TrainingStream, list]:
+    """The stream plus its training examples (an MLM stream masks the very same texts)."""
     task = get_task(member["task"])
     handler = handler_for(task, options.pair_encoding)
     language, train_split, dev_split = member["language"], member["train_split"], \
@@ -93,12 +102,21 @@ def build_stream(member: dict[str, Any], options: TrainingOptions,
         if not handler.labeled(task, dev):
             dev = None  # an unlabeled dev split cannot select models
     fopts = feature_options(options)
-    return TrainingStream(
+    stream = TrainingStream(
         task=task, handler=handler,
         train=handler.featurize(task, train, tokenizer, fopts, training=True),
         dev_examples=dev,
         dev=handler.featurize(task, dev, tokenizer, fopts, training=False) if dev else None,
     )
+    return stream, train
+
+
+def mlm_stream(task_stream: TrainingStream, train: list, handler: MlmHandler,
+               options: TrainingOptions, tokenizer: PreTrainedTokenizerBase) -> TrainingStream:
+    """MLM on a task's training texts, as its own stream (``<task>:mlm``) without dev data."""
+    task = replace(task_stream.task, name=f"{task_stream.task.name}:mlm")
+    features = handler.featurize(task, train, tokenizer, feature_options(options), training=True)
+    return TrainingStream(task=task, handler=handler, train=features)
 
 
 def _model_with_heads(encoder: Any, streams: list[TrainingStream], pooling: str,
@@ -113,11 +131,24 @@ def _model_with_heads(encoder: Any, streams: list[TrainingStream], pooling: str,
 
 
 def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: Path) -> dict:
-    """Phase 2: train the encoder on one task or a mix; save the encoder without heads."""
+    """Phase 2: train the encoder on one task or a mix; save the encoder without heads.
+
+    With ``mlm`` every task also gets an MLM stream on its training texts; all MLM streams
+    share the encoder's one pretrained masked-LM head, which is dropped with the others.
+    """
     options = TrainingOptions(**settings["training"])
-    encoder, tokenizer = load_encoder(settings["encoder"])
+    mlm = settings.get("mlm")
+    if mlm:
+        encoder, predictor, tokenizer = load_mlm_encoder(settings["encoder"])
+    else:
+        encoder, tokenizer = load_encoder(settings["encoder"])
     truncate_layers(encoder, options.num_layers)
-    streams = [build_stream(m, options, tokenizer, data_dir) for m in settings["tasks"]]
+    built = [_build_stream(m, options, tokenizer, data_dir) for m in settings["tasks"]]
+    streams = [stream for stream, _ in built]
+    if mlm:
+        handler = MlmHandler(predictor, tokenizer, seed=settings["seed"],
+                             probability=mlm["probability"])
+        streams += [mlm_stream(s, train, handler, options, tokenizer) for s, train in built]
     model = _model_with_heads(encoder, streams, options.pooling, settings["seed"])
     mix = MixOptions(**settings["mix"]) if settings.get("mix") else None
     names = "+".join(s.task.name for s in streams)
@@ -174,15 +205,51 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
     result = train_model(model, [stream], options, seed=settings["seed"],
                          pad_id=tokenizer.pad_token_id, log_path=run_dir / "log.jsonl",
                          resume_dir=run_dir / "resume", description=f"phase 3 {task.name}")
-    rows = evaluate_languages(
-        model, tokenizer, task, settings["languages"], settings["eval_split"], data_dir,
-        run_dir / "predictions", handler=stream.handler,
-        feature_options=feature_options(options),
-        batch_size=evaluation["batch_size"], max_examples=evaluation["max_examples"],
-        bootstrap_resamples=evaluation["bootstrap_resamples"],
-        confidence=evaluation["confidence"], seed=settings["seed"],
-    )
+    common = {"handler": stream.handler, "feature_options": feature_options(options),
+              "batch_size": evaluation["batch_size"], "max_examples": evaluation["max_examples"],
+              "bootstrap_resamples": evaluation["bootstrap_resamples"],
+              "confidence": evaluation["confidence"], "seed": settings["seed"]}
+    rows = evaluate_languages(model, tokenizer, task, settings["languages"],
+                              settings["eval_split"], data_dir, run_dir / "predictions", **common)
+    extra_rows, summary = extra_evaluations(model, tokenizer, task, settings, data_dir, run_dir,
+                                            options, common)
+    rows += extra_rows
     (run_dir / "metrics.json").write_text(
         json.dumps([r.__dict__ for r in rows], indent=2), encoding="utf-8")
     shutil.rmtree(run_dir / "resume", ignore_errors=True)
-    return rows, {"training": result.__dict__}
+    return rows, {"training": result.__dict__, **summary}
+
+
+def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Any,
+                      settings: dict[str, Any], data_dir: Path | None, run_dir: Path,
+                      options: TrainingOptions, common: dict[str, Any]
+                      ) -> tuple[list[MetricRow], dict[str, Any]]:
+    """The optional evaluations after the per-language one: the generalized cross-lingual
+    matrix (split ``<split>+generalized``, predictions/generalized/A-B.jsonl) and the
+    evaluation with Tatoeba-fitted projections (split ``<split>+align``,
+    predictions/align/LANG.jsonl)."""
+    evaluation, split = settings["evaluation"], settings["eval_split"]
+    rows: list[MetricRow] = []
+    summary: dict[str, Any] = {}
+    if evaluation.get("generalized"):
+        from xstilts.evaluation.generalized import evaluate_generalized
+
+        rows += evaluate_generalized(model, tokenizer, task, evaluation["generalized"], split,
+                                     data_dir, run_dir / "predictions" / "generalized", **common)
+    if evaluation.get("align"):
+        from xstilts.alignment.in_model import (
+            evaluate_aligned,
+            fit_tatoeba_projections,
+            require_siamese,
+        )
+
+        require_siamese(common["handler"])
+        align = evaluation["align"]
+        projections, summary["alignment"] = fit_tatoeba_projections(
+            model.encoder, tokenizer, settings["languages"], data_dir, method=align["method"],
+            n_train=align["n_train"], pooling=options.pooling,
+            max_length=options.max_seq_length, batch_size=evaluation["batch_size"],
+            seed=settings["seed"])
+        rows += evaluate_aligned(model, tokenizer, task, settings["languages"], split, data_dir,
+                                 run_dir / "predictions" / "align", projections, **common)
+    return rows, summary

@@ -1,0 +1,134 @@
+"""Generalized cross-lingual evaluation (Robust-XLT, Huang et al. 2021): mixed-language pairs.
+
+Ordinary zero-shot evaluation keeps both texts of a pair in one language. Here the first text
+is in language A and the second in language B, for every ordered pair (A, B) of a chosen
+language set, which tests whether the model compares meanings rather than surface forms. It
+needs test sets that are parallel across languages (XNLI, PAWS-X): row i of every language's
+file is a translation of the same example, with the same label.
+
+Conventions (so a report can tell these rows from the ordinary ones):
+
+* ``MetricRow.language`` is ``"A-B"`` (first text's language, then the second's), the code
+  style the report already names for language pairs;
+* ``MetricRow.split`` is ``"<split>+generalized"``, so the report puts the matrix in a block of
+  its own instead of averaging its cells with the per-language scores;
+* example ids are ``"<A's id>@A-B"``; predictions go to ``predictions_dir/A-B.jsonl``.
+
+The diagonal (A-A) holds exactly the ordinary evaluation of A on the same examples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+from transformers import PreTrainedTokenizerBase
+
+from xstilts.errors import XstiltsError
+from xstilts.evaluation.zero_shot import evaluate_languages
+from xstilts.models.heads import TaskModel
+from xstilts.studies.store import MetricRow
+from xstilts.tasks import Task
+from xstilts.tasks.base import Example
+from xstilts.tasktypes import FeatureOptions, TaskTypeHandler
+
+SPLIT_SUFFIX = "+generalized"
+
+
+def pair_code(first: str, second: str) -> str:
+    return f"{first}-{second}"
+
+
+def check_parallel(task: Task, split: str, by_language: dict[str, list[Example]]) -> None:
+    """Refuse files that are not parallel: a different row count or any differing label means
+    row i is not the same example in every language, so a mixed pair would be meaningless."""
+    (base, reference), *others = by_language.items()
+    for language, examples in others:
+        if len(examples) != len(reference):
+            raise XstiltsError(
+                f"generalized evaluation: {task.name}/{split} is not parallel across languages: "
+                f"{base} has {len(reference)} examples, {language} has {len(examples)}")
+        for i, (a, b) in enumerate(zip(reference, examples, strict=True)):
+            if len(a.texts) != 2 or len(b.texts) != 2:
+                raise XstiltsError(f"generalized evaluation needs two texts per example; "
+                                   f"{task.name} row {i} has {len(a.texts)}")
+            if a.label != b.label:
+                raise XstiltsError(
+                    f"generalized evaluation: {task.name}/{split} is not parallel across "
+                    f"languages: row {i} has label {a.label!r} in {base} but {b.label!r} in "
+                    f"{language} ({a.id} vs {b.id})")
+
+
+def mixed_pairs(first: Sequence[Example], second: Sequence[Example], code: str) -> list[Example]:
+    """Row-aligned pairs: the first text of ``first``, the second text of ``second``."""
+    return [Example(f"{a.id}@{code}", (a.texts[0], b.texts[1]), a.label, code)
+            for a, b in zip(first, second, strict=True)]
+
+
+def generalized_task(task: Task, split: str, languages: Sequence[str],
+                     data_dir: Path | None) -> tuple[Task, list[str]]:
+    """A view of ``task`` whose "languages" are the A-B codes and whose reader serves the mixed
+    pairs, so the ordinary evaluation loop (featurise, predict, write, score) runs unchanged."""
+    if len(set(languages)) != len(languages) or not languages:
+        raise XstiltsError(f"generalized evaluation: give distinct languages, got {languages}")
+    missing = [lang for lang in languages if lang not in task.languages]
+    if missing:
+        raise XstiltsError(f"generalized evaluation: task {task.name!r} has no language(s) "
+                           f"{', '.join(missing)}")
+    by_language = {lang: task.load(split, lang, data_dir) for lang in languages}
+    check_parallel(task, split, by_language)
+    pairs = {pair_code(a, b): mixed_pairs(by_language[a], by_language[b], pair_code(a, b))
+             for a in languages for b in languages}
+
+    def reader(split_: str, language: str, folder: Path | None) -> list[Example]:
+        return pairs[language]
+
+    view = dataclasses.replace(task, languages=tuple(pairs), reader=reader,
+                               splits=(split,), needs_data_dir=False)
+    return view, list(pairs)
+
+
+def evaluate_generalized(
+    model: TaskModel,
+    tokenizer: PreTrainedTokenizerBase,
+    task: Task,
+    languages: Sequence[str],
+    split: str,
+    data_dir: Path | None,
+    predictions_dir: Path,
+    *,
+    handler: TaskTypeHandler | None = None,
+    feature_options: FeatureOptions,
+    batch_size: int = 64,
+    max_examples: int | None = None,
+    bootstrap_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[MetricRow]:
+    """Score every ordered language pair (A, B): |languages|² cells per metric."""
+    view, codes = generalized_task(task, split, languages, data_dir)
+    rows = evaluate_languages(
+        model, tokenizer, view, codes, split, None, predictions_dir, handler=handler,
+        feature_options=feature_options, batch_size=batch_size, max_examples=max_examples,
+        bootstrap_resamples=bootstrap_resamples, confidence=confidence, seed=seed)
+    return [dataclasses.replace(r, split=r.split + SPLIT_SUFFIX) for r in rows]
+
+
+def matrix_table(rows: Sequence[MetricRow], metric: str | None = None) -> str:
+    """A Markdown A×B table (rows: first text's language, columns: second's), values in %.
+
+    ``metric`` defaults to the first metric among ``rows``; rows whose language is not an
+    ``A-B`` code are ignored.
+    """
+    metric = metric or (rows[0].metric if rows else None)
+    cells = {tuple(r.language.split("-", 1)): r.value for r in rows
+             if r.metric == metric and "-" in r.language}
+    firsts = list(dict.fromkeys(a for a, _ in cells))
+    seconds = list(dict.fromkeys(b for _, b in cells))
+    lines = [f"| {metric} (first \\ second) | " + " | ".join(seconds) + " |",
+             "|---" * (len(seconds) + 1) + "|"]
+    for a in firsts:
+        values = [f"{100 * cells[a, b]:.1f}" if (a, b) in cells else "–" for b in seconds]
+        lines.append(f"| {a} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
