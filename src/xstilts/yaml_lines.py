@@ -6,10 +6,30 @@ Shared by the study file (:mod:`xstilts.studies.spec`) and user task files
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from xstilts.errors import XstiltsError
+
+
+def read_yaml_mapping(path: Path, what: str,
+                      error: Callable[[Path, list[str]], Exception]) -> tuple[yaml.Node, dict]:
+    """Parse a YAML file that must be a mapping; return its node tree (for line numbers) and
+    its data. ``error(path, problems)`` builds the exception for a broken file."""
+    if not path.is_file():
+        raise XstiltsError(f"{what} not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise error(path, [f"not valid YAML: {err}"]) from err
+    if not isinstance(data, dict):
+        raise error(path, [f"the {what} must be a YAML mapping (key: value lines)"])
+    return root, data
 
 
 def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:

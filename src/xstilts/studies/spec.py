@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from xstilts.errors import StudyConfigError, XstiltsError
 from xstilts.training.options import MixOptions, TrainingOptions
-from xstilts.yaml_lines import file_line
+from xstilts.yaml_lines import file_line, read_yaml_mapping
 from xstilts.yaml_lines import line_of as _line_of
 
 DEFAULT_ENCODER = "bundled:multilingual-e5-small"
@@ -209,16 +209,7 @@ class StudySpec(_Strict):
 def load_study(path: str | Path) -> StudySpec:
     """Read and validate a study file; raise :class:`StudyConfigError` listing every problem."""
     path = Path(path)
-    if not path.is_file():
-        raise XstiltsError(f"study file not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise StudyConfigError(path, [f"not valid YAML: {err}"]) from err
-    if not isinstance(data, dict):
-        raise StudyConfigError(path, ["the study must be a YAML mapping (key: value lines)"])
+    root, data = read_yaml_mapping(path, "study file", StudyConfigError)
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as err:

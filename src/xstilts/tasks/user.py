@@ -28,7 +28,7 @@ from xstilts.tasks.base import Example, Task, TaskType
 from xstilts.tasks.code import read_jsonl_objects
 from xstilts.tasks.readers import iter_lines
 from xstilts.tasks.registry import get_task, register_task
-from xstilts.yaml_lines import line_of
+from xstilts.yaml_lines import line_of, read_yaml_mapping
 
 # Row-level types the readers below can build today (the others need their own example shape).
 READABLE_TYPES = (TaskType.CLASSIFICATION, TaskType.PAIR_CLASSIFICATION, TaskType.REGRESSION)
@@ -157,16 +157,7 @@ def load_task_file(path: str | Path) -> list[Task]:
 
 def parse_task_file(path: Path) -> TaskFileSpec:
     """Read and validate without registering; :class:`TaskFileError` lists every problem."""
-    if not path.is_file():
-        raise XstiltsError(f"task file not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise TaskFileError(path, [f"not valid YAML: {err}"]) from err
-    if not isinstance(data, dict):
-        raise TaskFileError(path, ["a task file is a mapping with a 'tasks' list"])
+    root, data = read_yaml_mapping(path, "task file", TaskFileError)
     try:
         return TaskFileSpec.model_validate(data)
     except ValidationError as err:
