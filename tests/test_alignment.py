@@ -37,9 +37,25 @@ def rotated():
 
 def test_closed_forms_recover_a_rotation_exactly(rotated):
     x, y, rotation = rotated
-    for fit in (fit_lstsq, fit_procrustes):
+    for fit in (lambda a, b: fit_lstsq(a, b, ridge=0.0), fit_procrustes):
         np.testing.assert_allclose(fit(x, y).matrix, rotation, atol=1e-9)
     np.testing.assert_allclose(rotation.T @ rotation, np.eye(12), atol=1e-12)
+
+
+def test_ridge_lstsq_shrinks_toward_the_identity(rotated):
+    x, y, rotation = rotated
+    # Noise-free data: a small ridge stays close to the exact map ...
+    assert np.abs(fit_lstsq(x, y, ridge=1e-3).matrix - rotation).max() < 1e-3
+    # ... a huge one stays at the identity, and the default lies in between.
+    np.testing.assert_allclose(fit_lstsq(x, y, ridge=1e9).matrix, np.eye(12), atol=1e-5)
+    default = fit_lstsq(x, y).matrix
+    assert 0 < np.abs(default - rotation).max() < np.abs(np.eye(12) - rotation).max()
+    # With fewer pairs than dimensions plain least squares is underdetermined; ridge is not.
+    few_x, few_y = x[:8], y[:8]
+    w = fit_lstsq(few_x, few_y).matrix
+    assert np.isfinite(w).all() and np.linalg.matrix_rank(w) == 12
+    with pytest.raises(ValueError, match="ridge"):
+        fit_lstsq(x, y, ridge=-1)
 
 
 def test_procrustes_returns_an_orthogonal_map_even_with_noise(rotated):

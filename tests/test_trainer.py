@@ -160,3 +160,11 @@ def test_sampler_probabilities() -> None:
     assert MixOptions(sampler="temperature", temperature=2).probabilities(sizes) == \
         pytest.approx([1 / 3, 2 / 3])
     assert MixOptions(sampler="proportional", size_cap=100).probabilities(sizes) == [0.5, 0.5]
+
+
+def test_bf16_mixed_precision_trains_on_cpu() -> None:
+    """The accelerate mixed-precision path (bf16 autocast is supported on CPUs)."""
+    options = OPTIONS.model_copy(update={"precision": "bf16", "epochs": 1})
+    _, result = run(options)
+    assert torch.isfinite(torch.tensor(result.final_loss))
+    assert result.steps == 6

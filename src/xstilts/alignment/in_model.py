@@ -167,6 +167,7 @@ def evaluate_aligned(
     bootstrap_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    autocast_bf16: bool = False,
 ) -> list[MetricRow]:
     """The ordinary evaluation with the projections applied; rows tagged ``<split>+align``.
 
@@ -181,5 +182,6 @@ def evaluate_aligned(
                 model, tokenizer, task, [code], split, data_dir, predictions_dir,
                 handler=handler, feature_options=feature_options, batch_size=batch_size,
                 max_examples=max_examples, bootstrap_resamples=bootstrap_resamples,
-                confidence=confidence, seed=seed)
+                confidence=confidence, seed=seed,
+                autocast_bf16=autocast_bf16)
     return [dataclasses.replace(r, split=r.split + SPLIT_SUFFIX) for r in rows]

@@ -105,13 +105,15 @@ def evaluate_generalized(
     bootstrap_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    autocast_bf16: bool = False,
 ) -> list[MetricRow]:
     """Score every ordered language pair (A, B): |languages|² cells per metric."""
     view, codes = generalized_task(task, split, languages, data_dir)
     rows = evaluate_languages(
         model, tokenizer, view, codes, split, None, predictions_dir, handler=handler,
         feature_options=feature_options, batch_size=batch_size, max_examples=max_examples,
-        bootstrap_resamples=bootstrap_resamples, confidence=confidence, seed=seed)
+        bootstrap_resamples=bootstrap_resamples, confidence=confidence, seed=seed,
+        autocast_bf16=autocast_bf16)
     return [dataclasses.replace(r, split=r.split + SPLIT_SUFFIX) for r in rows]
 
 

@@ -35,6 +35,7 @@ def evaluate_languages(
     bootstrap_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    autocast_bf16: bool = False,
 ) -> list[MetricRow]:
     """Predict and score ``task`` on each language; write ``predictions_dir/LANG.jsonl``."""
     handler = handler or handler_for(task)
@@ -46,7 +47,8 @@ def evaluate_languages(
             examples = examples[:max_examples]
         features = handler.featurize(task, examples, tokenizer, feature_options, training=False)
         predicted = predict(model, task, handler, examples, features,
-                            pad_id=tokenizer.pad_token_id, batch_size=batch_size)
+                            pad_id=tokenizer.pad_token_id, batch_size=batch_size,
+                            autocast_bf16=autocast_bf16)
         with (predictions_dir / f"{language}.jsonl").open("w", encoding="utf-8") as out:
             for ex, pred in zip(examples, predicted, strict=True):
                 out.write(json.dumps({"id": ex.id, "gold": handler.gold(task, ex),

@@ -208,7 +208,8 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
     common = {"handler": stream.handler, "feature_options": feature_options(options),
               "batch_size": evaluation["batch_size"], "max_examples": evaluation["max_examples"],
               "bootstrap_resamples": evaluation["bootstrap_resamples"],
-              "confidence": evaluation["confidence"], "seed": settings["seed"]}
+              "confidence": evaluation["confidence"], "seed": settings["seed"],
+              "autocast_bf16": options.precision == "bf16"}
     rows = evaluate_languages(model, tokenizer, task, settings["languages"],
                               settings["eval_split"], data_dir, run_dir / "predictions", **common)
     extra_rows, summary = extra_evaluations(model, tokenizer, task, settings, data_dir, run_dir,
