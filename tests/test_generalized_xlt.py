@@ -102,3 +102,17 @@ def test_study_check_refuses_a_matrix_on_a_non_pair_task(shared_data: Path) -> N
         check_study(spec, None, shared_data)
     with pytest.raises(StudyConfigError, match="has no language"):
         check_study(_spec(generalized=["de", "xx"]), None, shared_data)
+
+
+def test_pawsx_untranslated_rows_are_dropped_in_every_language(shared_data) -> None:
+    """PAWS-X marks untranslated sentences 'NS' (label 0): those rows are removed everywhere,
+    after which the dev files are parallel (same labels row by row)."""
+    from xstilts.evaluation.generalized import generalized_task
+    from xstilts.tasks import get_task
+
+    view, codes = generalized_task(get_task("pawsx"), "dev", ["en", "de", "zh"], shared_data)
+    rows = {code: view.load("dev", code, None) for code in codes}
+    sizes = {len(r) for r in rows.values()}
+    assert len(sizes) == 1 and 1900 < sizes.pop() < 2000
+    assert all("NS" not in ex.texts for r in rows.values() for ex in r)
+    assert [e.label for e in rows["en-de"]] == [e.label for e in rows["zh-zh"]]

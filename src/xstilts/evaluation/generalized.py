@@ -14,7 +14,9 @@ Conventions (so a report can tell these rows from the ordinary ones):
   its own instead of averaging its cells with the per-language scores;
 * example ids are ``"<A's id>@A-B"``; predictions go to ``predictions_dir/A-B.jsonl``.
 
-The diagonal (A-A) holds exactly the ordinary evaluation of A on the same examples.
+The diagonal (A-A) holds exactly the ordinary evaluation of A on the same examples. Rows that
+some language left untranslated (PAWS-X's "NS" placeholders) are dropped in every language
+first.
 """
 
 from __future__ import annotations
@@ -38,6 +40,30 @@ SPLIT_SUFFIX = "+generalized"
 
 def pair_code(first: str, second: str) -> str:
     return f"{first}-{second}"
+
+
+UNTRANSLATED = "NS"
+
+
+def drop_untranslated(by_language: dict[str, list[Example]]) -> tuple[dict[str, list[Example]],
+                                                                       int]:
+    """Drop rows that some language left untranslated, in every language alike.
+
+    PAWS-X's translated files mark sentences the translators did not translate with the text
+    "NS" (and label 0), so those rows are not parallel; removing them keeps row i the same
+    example in every language. Files of different lengths are left for the parallel check.
+    """
+    counts = {len(examples) for examples in by_language.values()}
+    if len(counts) != 1:
+        return by_language, 0
+    n = counts.pop()
+    keep = [i for i in range(n) if not any(
+        UNTRANSLATED in (t.strip() for t in examples[i].texts)
+        for examples in by_language.values())]
+    if len(keep) == n:
+        return by_language, 0
+    return ({lang: [examples[i] for i in keep] for lang, examples in by_language.items()},
+            n - len(keep))
 
 
 def check_parallel(task: Task, split: str, by_language: dict[str, list[Example]]) -> None:
@@ -76,7 +102,8 @@ def generalized_task(task: Task, split: str, languages: Sequence[str],
     if missing:
         raise XstiltsError(f"generalized evaluation: task {task.name!r} has no language(s) "
                            f"{', '.join(missing)}")
-    by_language = {lang: task.load(split, lang, data_dir) for lang in languages}
+    by_language, _ = drop_untranslated(
+        {lang: task.load(split, lang, data_dir) for lang in languages})
     check_parallel(task, split, by_language)
     pairs = {pair_code(a, b): mixed_pairs(by_language[a], by_language[b], pair_code(a, b))
              for a in languages for b in languages}
