@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
@@ -114,8 +115,7 @@ def train_model(
     if not streams or any(len(s.train) == 0 for s in streams):
         raise TrainingError(f"{description}: no training examples")
     set_seed(seed)
-    accelerator = Accelerator(mixed_precision=options.precision,
-                              gradient_accumulation_steps=options.gradient_accumulation_steps)
+    accelerator = _fresh_accelerator(options)
     if options.freeze_embeddings:
         freeze_word_embeddings(model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -226,6 +226,20 @@ def train_model(
         examples_per_second=round(progress.seen / elapsed, 2) if elapsed > 0 else 0.0,
         forward_passes_per_update=passes_per_update(options.adversarial),
         resumed_from_step=resumed_from)
+
+
+def _fresh_accelerator(options: TrainingOptions) -> Accelerator:
+    """An Accelerator for this phase alone.
+
+    accelerate keeps its state in process-wide singletons and refuses a second Accelerator with
+    another mixed precision; a study runs many phases in one process (e.g. phase 2 in bf16,
+    phase 3 in fp32), so the per-run state is reset first. The process-level (distributed)
+    PartialState is kept. accelerate's own tests reset state the same way.
+    """
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
+    return Accelerator(mixed_precision=options.precision,
+                       gradient_accumulation_steps=options.gradient_accumulation_steps)
 
 
 def _update(model: Any, task_name: str, batch: dict[str, torch.Tensor],
