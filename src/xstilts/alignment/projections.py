@@ -225,9 +225,8 @@ def align_and_evaluate(
     payload (``task``, ``model``, ``protocol``, ``split``, ``results``).
     """
     from xstilts.evaluation.retrieval import (
-        embed_with_protocol,
+        embed_tatoeba,
         load_model,
-        load_tatoeba,
         resolve_protocol,
     )
 
@@ -238,11 +237,8 @@ def align_and_evaluate(
     protocol = resolve_protocol(name, encoder, layer=layer, pooling=pooling, prefix=prefix)
     results = []
     for language in languages:
-        pairs = load_tatoeba(language, data_dir, max_pairs)
-        src = embed_with_protocol(encoder, tokenizer, [p.source for p in pairs], protocol,
-                                  f"align {language}", batch_size, False)
-        tgt = embed_with_protocol(encoder, tokenizer, [p.target for p in pairs], protocol,
-                                  "align en", batch_size, False)
+        _, src, tgt = embed_tatoeba(encoder, tokenizer, language, data_dir, protocol,
+                                    label="align", max_pairs=max_pairs, batch_size=batch_size)
         results += align_language(language, src, tgt, methods,
                                   train_fraction=train_fraction, seed=seed)
     info = protocol.to_dict()

@@ -138,19 +138,22 @@ def directions_of(direction: str) -> tuple[str, ...]:
     return ("xx2en", "en2xx") if direction == "both" else (direction,)
 
 
+def _query_similarity(source: np.ndarray, target: np.ndarray, direction: str) -> np.ndarray:
+    """Rows are queries: xx→en queries with the other language, en→xx with English."""
+    sim = cosine_similarity(source, target)
+    return sim if direction == "xx2en" else sim.T
+
+
 def tatoeba_correct(source: np.ndarray, target: np.ndarray, direction: str) -> np.ndarray:
     """Per-query top-1 correctness; line i of one side is the translation of line i of the
     other, and every query searches the whole other side."""
-    sim = cosine_similarity(source, target)
-    return nearest_neighbor_correct(sim if direction == "xx2en" else sim.T)
+    return nearest_neighbor_correct(_query_similarity(source, target, direction))
 
 
-def write_retrieval_predictions(path: Path, pairs: Sequence[BitextExample], source: np.ndarray,
-                                target: np.ndarray, direction: str) -> None:
+def write_retrieval_predictions(path: Path, pairs: Sequence[BitextExample],
+                                retrieved: np.ndarray) -> None:
     """Per-query gold and retrieved candidate index (JSONL), so scores can be re-checked and
     paired tests run between encoders on the same queries."""
-    sim = cosine_similarity(source, target)
-    retrieved = (sim if direction == "xx2en" else sim.T).argmax(axis=1)
     with path.open("w", encoding="utf-8") as out:
         for i, (pair, j) in enumerate(zip(pairs, retrieved, strict=True)):
             out.write(json.dumps({"id": pair.id, "gold": i, "prediction": int(j)}) + "\n")
@@ -162,6 +165,20 @@ def load_tatoeba(language: str, data_dir: Path | str | None,
     fewer candidates make retrieval easier, so capped scores are not comparable)."""
     pairs = get_task("tatoeba").load("test", language, Path(data_dir) if data_dir else None)
     return pairs[:max_pairs] if max_pairs else pairs
+
+
+def embed_tatoeba(encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, language: str,
+                  data_dir: Path | str | None, protocol: Protocol, *, label: str,
+                  max_pairs: int | None = None, batch_size: int = 64,
+                  autocast_bf16: bool = False
+                  ) -> tuple[list[BitextExample], np.ndarray, np.ndarray]:
+    """One language's Tatoeba pairs with both sides embedded under ``protocol``."""
+    pairs = load_tatoeba(language, data_dir, max_pairs)
+    src = embed_with_protocol(encoder, tokenizer, [p.source for p in pairs], protocol,
+                              f"{label} {language}", batch_size, autocast_bf16)
+    tgt = embed_with_protocol(encoder, tokenizer, [p.target for p in pairs], protocol,
+                              f"{label} en", batch_size, autocast_bf16)
+    return pairs, src, tgt
 
 
 def evaluate_tatoeba(
@@ -183,18 +200,17 @@ def evaluate_tatoeba(
                                     prefix=prefix, direction=direction)
     results = []
     for language in languages:
-        pairs = load_tatoeba(language, data_dir, max_pairs)
-        src = embed_with_protocol(encoder, tokenizer, [p.source for p in pairs], protocol,
-                                  f"tatoeba {language}", batch_size, autocast_bf16)
-        tgt = embed_with_protocol(encoder, tokenizer, [p.target for p in pairs], protocol,
-                                  "tatoeba en", batch_size, autocast_bf16)
+        pairs, src, tgt = embed_tatoeba(encoder, tokenizer, language, data_dir, protocol,
+                                        label="tatoeba", max_pairs=max_pairs,
+                                        batch_size=batch_size, autocast_bf16=autocast_bf16)
         directions = directions_of(protocol.direction)
         for d in directions:
-            correct = tatoeba_correct(src, tgt, d)
+            sim = _query_similarity(src, tgt, d)  # computed once: scores and predictions
+            correct = nearest_neighbor_correct(sim)
             if predictions_dir is not None:
                 predictions_dir.mkdir(parents=True, exist_ok=True)
                 name_ = f"{language}.jsonl" if len(directions) == 1 else f"{language}.{d}.jsonl"
-                write_retrieval_predictions(predictions_dir / name_, pairs, src, tgt, d)
+                write_retrieval_predictions(predictions_dir / name_, pairs, sim.argmax(axis=1))
             results.append(accuracy_result(language, d, correct, n_candidates=len(pairs),
                                            resamples=resamples, seed=seed))
     return results
