@@ -63,11 +63,55 @@ def test_qqp_and_unlabeled_test(tmp_path: Path) -> None:
     assert get_task("qqp").load("test", "en", tmp_path)[0].label is None
 
 
+def test_qqp_records_broken_by_a_line_break_are_dropped(tmp_path: Path, caplog) -> None:
+    # GLUE's original QQP.zip: a line break inside question1 splits a record into a 4-field
+    # and a 3-field line. Both are dropped with one warning; a row with too many fields is
+    # still an error.
+    path = _write(tmp_path / "qqp/train.tsv",
+                  "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
+                  "1\t11\t12\tIs it so?\tIs it?\t1\n"
+                  "2\t13\t14\t\"Who wrote\n"
+                  "\"\tWho is the author?\t0\n"
+                  "3\t15\t16\tWhy not?\tWhy?\t0\n")
+    with caplog.at_level(logging.WARNING, logger="xstilts.tasks"):
+        examples = get_task("qqp").load("train", "en", tmp_path)
+    assert [e.id for e in examples] == ["qqp-train-1", "qqp-train-3"]
+    assert "skipped 2 row(s) with too few tab-separated fields (lines 3, 4" in caplog.text
+    _write(path, "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
+           "1\t11\t12\tA?\tB?\t1\textra\n")
+    with pytest.raises(DataFormatError, match="expected 6 tab-separated fields"):
+        get_task("qqp").load("train", "en", tmp_path)
+
+
+def test_mnli_glue_test_file_is_unlabeled(tmp_path: Path) -> None:
+    # GLUE's test_matched.tsv: the train header without label1/gold_label.
+    header = MNLI_HEADER.rsplit("\tlabel1", 1)[0]
+    _write(tmp_path / "MNLI/test_matched.tsv", f"{header}\n0\t9\t9n\tslate\t(b)\t(b)\t(p)\t(p)"
+           "\tA man waits.\tSomeone waits.\n")
+    [example] = get_task("mnli").load("test", "en", tmp_path)
+    assert example.label is None and example.texts == ("A man waits.", "Someone waits.")
+
+
 def _anli(tmp_path: Path, split: str) -> None:
+    # The shape of anli_v1.0's rows: the premise is "context" (not "premise").
     for r, label in zip(("R1", "R2", "R3"), "enc", strict=True):
         _jsonl(tmp_path / f"anli/{r}/{split}.jsonl", [
-            {"uid": f"{r}x", "premise": "P.", "hypothesis": "H.", "label": label,
-             "reason": ""}])
+            {"uid": f"{r}x", "context": "P.", "hypothesis": "H.", "label": label,
+             "model_label": "n", "emturk": False, "genre": "", "reason": "", "tag": ""}])
+
+
+def test_anli_release_layout_and_converted_premise_key(tmp_path: Path) -> None:
+    # anli_v1.0.zip unpacked straight into --data-dir; R2 in the converted "premise" form.
+    for r in ("R1", "R2", "R3"):
+        key = "premise" if r == "R2" else "context"
+        _jsonl(tmp_path / f"anli_v1.0/{r}/test.jsonl", [
+            {"uid": f"{r}t", key: f"P {r}.", "hypothesis": "H.", "label": "c"}])
+    examples = get_task("anli").load("test", "en", tmp_path)
+    assert [e.texts[0] for e in examples] == ["P R1.", "P R2.", "P R3."]
+    assert {e.label for e in examples} == {0}
+    _jsonl(tmp_path / "anli_v1.0/R1/test.jsonl", [{"uid": "x", "hypothesis": "H.", "label": "e"}])
+    with pytest.raises(DataFormatError, match="'context' must be a non-empty string"):
+        get_task("anli").load("test", "en", tmp_path)
 
 
 def test_anli_rounds_combined_label_map(tmp_path: Path) -> None:
@@ -87,6 +131,23 @@ def test_anli_plus_concatenates_anli_mnli_snli(tmp_path: Path, caplog) -> None:
         examples = get_task("anli-plus").load("train", "en", tmp_path)
     assert len(examples) == 5 and examples[-1].id == "snli-train-s1"
     assert "skipped 1 row(s) with gold label '-'" in caplog.text
+
+
+def test_snli_release_folder_unpacked_into_data_dir(tmp_path: Path) -> None:
+    # snli_1.0.zip unpacks to snli_1.0/snli_1.0_{split}.jsonl; rows keep the parses and
+    # annotator labels next to the fields read.
+    _jsonl(tmp_path / "snli_1.0/snli_1.0_dev.jsonl", [
+        {"annotator_labels": ["neutral", "neutral"], "captionID": "1.jpg#0",
+         "gold_label": "neutral", "pairID": "1.jpg#0r1n", "sentence1": "A dog runs.",
+         "sentence1_binary_parse": "( A dog )", "sentence1_parse": "(ROOT)",
+         "sentence2": "A dog plays.", "sentence2_binary_parse": "( A dog )",
+         "sentence2_parse": "(ROOT)"}])
+    from xstilts.tasks.xstilts_intermediate import read_snli, snli_path
+
+    path = snli_path("dev", "en", tmp_path)
+    assert path == tmp_path / "snli_1.0/snli_1.0_dev.jsonl"
+    [example] = read_snli(path, hint="")
+    assert (example.id, example.label) == ("1.jpg#0r1n", 2)
 
 
 def test_snli_missing_file_names_path(tmp_path: Path) -> None:
@@ -138,6 +199,20 @@ def test_commonsenseqa(tmp_path: Path) -> None:
     assert example.choices == ("tA", "tB", "tC", "tD", "tE") and example.label == 2
 
 
+def test_withheld_test_labels_read_as_unlabeled(tmp_path: Path) -> None:
+    # hellaswag_test.jsonl has no "label"; CSQA's test_rand_split_no_answers.jsonl has no
+    # "answerKey".
+    _jsonl(tmp_path / "hellaswag/hellaswag_test.jsonl", [
+        {"ind": 7, "activity_label": "Cooking", "ctx_a": "She stirs", "ctx_b": "then",
+         "ctx": "She stirs then", "endings": ["a", "b", "c", "d"], "source_id": "x",
+         "split": "test", "split_type": "indomain"}])
+    assert get_task("hellaswag").load("test", "en", tmp_path)[0].label is None
+    choices = [{"label": k, "text": f"t{k}"} for k in "ABCDE"]
+    _jsonl(tmp_path / "commonsenseqa/test_rand_split_no_answers.jsonl", [
+        {"id": "h1", "question": {"question_concept": "c", "choices": choices, "stem": "Q?"}}])
+    assert get_task("commonsenseqa").load("test", "en", tmp_path)[0].label is None
+
+
 def test_ccg_tags_index_the_inventory(tmp_path: Path) -> None:
     _write(tmp_path / "ccg/tags.txt", "N\nNP[nb]/N\n(S[dcl]\\NP)/NP\n")
     _write(tmp_path / "ccg/dev.tsv", "The\tNP[nb]/N\ndog\tN\n\nbites\t(S[dcl]\\NP)/NP\n")
@@ -146,6 +221,46 @@ def test_ccg_tags_index_the_inventory(tmp_path: Path) -> None:
     _write(tmp_path / "ccg/train.tsv", "The\tXX\n")
     with pytest.raises(DataFormatError, match="unknown tag 'XX'"):
         get_task("ccg").load("train", "en", tmp_path)
+
+
+def _squad_doc(answers: list[dict], *, is_impossible: bool | None = None) -> str:
+    qa: dict = {"answers": answers, "question": "Where is Paris?", "id": "swahili-1-0"}
+    if is_impossible is not None:
+        qa["is_impossible"] = is_impossible
+    return json.dumps({"version": "1.1", "data": [{"title": "T", "paragraphs": [
+        {"context": "Paris is in France.", "qas": [qa]}]}]})
+
+
+def test_tydiqa_dev_with_xtremes_withheld_answers_is_unlabeled(tmp_path: Path, caplog) -> None:
+    # XTREME's utils_preprocess.py renames the GoldP dev files to tydiqa.goldp.L.dev.json and
+    # replaces every answer list with [{"answer_start": 0, "text": ""}].
+    folder = tmp_path / "tydiqa/tydiqa-goldp-v1.1-dev"
+    _write(folder / "tydiqa.goldp.sw.dev.json",
+           _squad_doc([{"answer_start": 0, "text": ""}]))
+    with caplog.at_level(logging.INFO, logger="xstilts.tasks"):
+        [example] = get_task("tydiqa").load("dev", "sw", tmp_path)
+    assert example.answers is None and "1 question(s) carry XTREME's placeholder" in caplog.text
+    # The release file (tydiqa-goldp-dev-LANGUAGE.json) keeps the gold answers.
+    (folder / "tydiqa.goldp.sw.dev.json").unlink()
+    _write(folder / "tydiqa-goldp-dev-swahili.json",
+           _squad_doc([{"answer_start": 12, "text": "France"},
+                       {"answer_start": 12, "text": "France."}]))
+    [example] = get_task("tydiqa").load("dev", "sw", tmp_path)
+    assert [a.text for a in example.answers] == ["France", "France."]
+    # An empty answer next to a real one is not the placeholder: still an error.
+    _write(folder / "tydiqa-goldp-dev-swahili.json",
+           _squad_doc([{"answer_start": 0, "text": ""}, {"answer_start": 12, "text": "France"}]))
+    with pytest.raises(DataFormatError, match="non-empty 'text'"):
+        get_task("tydiqa").load("dev", "sw", tmp_path)
+
+
+def test_squad2_impossible_and_answerable(tmp_path: Path) -> None:
+    # SQuAD v2.0: is_impossible questions have "answers": [] (and plausible_answers).
+    _write(tmp_path / "squad/dev-v2.0.json", _squad_doc([], is_impossible=True))
+    assert get_task("squad2").load("dev", "en", tmp_path)[0].answers == ()
+    _write(tmp_path / "squad/dev-v2.0.json",
+           _squad_doc([{"answer_start": 0, "text": "Paris"}], is_impossible=False))
+    assert get_task("squad2").load("dev", "en", tmp_path)[0].answers[0].start == 0
 
 
 def _mention(example_id: str, language: str, entity: str, end: int = 5) -> dict:

@@ -25,6 +25,7 @@ _API = {
     "list_tasks": "xstilts.tasks",
     "register_task": "xstilts.tasks",
     "load_encoder": "xstilts.models",
+    "load_task_model": "xstilts.training.checkpoint",
     "get_language": "xstilts.languages",
 }
 

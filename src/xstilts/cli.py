@@ -148,7 +148,7 @@ def tasks(
         "name": t.name, "type": t.type.value, "languages": list(t.languages),
         "labels": list(t.labels), "metric": t.metric, "data_found": t.data_found(data_dir),
         "builtin_data": not t.needs_data_dir, "description": t.description,
-    } for t in list_tasks()]
+    } for t in list_tasks(data_dir)]
     if as_json:
         sys.stdout.write(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
         return
@@ -205,7 +205,10 @@ MaxPairs = Annotated[
 @app.command()
 def retrieve(
     model: Annotated[str, typer.Option("--model", help="Encoder name, hub id or folder.")],
-    task: Annotated[str, typer.Option("--task", help="tatoeba or bucc2018.")] = "tatoeba",
+    task: Annotated[str, typer.Option(
+        "--task", help="tatoeba, bucc2018, mewsli-x or lareqa (the last two: mAP@20 of each "
+        "query against a shared candidate pool, test split; --max-pairs caps queries "
+        "only).")] = "tatoeba",
     langs: Langs = "de,fr",
     layer: Annotated[int | None, typer.Option(
         "--layer", help="Hidden state to pool (0 = embeddings, -1 = last). Default: last "
@@ -219,7 +222,8 @@ def retrieve(
     max_pairs: MaxPairs = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Sentence retrieval without training: Tatoeba accuracy or BUCC mining F1."""
+    """Sentence retrieval without training: Tatoeba accuracy, BUCC mining F1, or Mewsli-X /
+    LAReQA mAP@20."""
     from xstilts.evaluation.retrieval import retrieve as run_retrieval
 
     try:

@@ -13,10 +13,10 @@ from contextlib import nullcontext
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from xstilts.models.pooling import POOLING_CHOICES, pool
+from xstilts.progress import progress_bar
 
 
 def num_hidden_layers(model: PreTrainedModel) -> int:
@@ -87,7 +87,7 @@ def embed_sentences(
     device = _device(model)
     use_bf16 = autocast_bf16 and device.type in ("cpu", "cuda")
     model.eval()
-    bar = tqdm(total=len(texts), desc=desc, unit="sent", leave=False, disable=not progress)
+    bar = progress_bar(total=len(texts), desc=desc, unit="sent", leave=False, disable=not progress)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]

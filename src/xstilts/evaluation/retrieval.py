@@ -14,7 +14,8 @@ The scores depend on the protocol more than on anything else, so the protocol is
 Vectors are L2-normalised and compared by cosine. Tatoeba searches the whole other side
 (direction ``xx2en``: the non-English sentence retrieves its English translation). BUCC
 scores each source sentence's best target by ratio margin (k = 4) and extracts pairs above a
-threshold chosen for F1 on dev.
+threshold chosen for F1 on dev. Mewsli-X and LAReQA (mAP@20 against a shared
+candidate pool) are in :mod:`.pooled_retrieval`, under the same protocol.
 """
 
 from __future__ import annotations
@@ -277,11 +278,19 @@ def retrieve(
     prefix: str | None = None, max_pairs: int | None = None, batch_size: int = 64,
     model: tuple[PreTrainedModel, PreTrainedTokenizerBase] | None = None,
 ) -> dict:
-    """The ``xstilts retrieve`` payload: ``task``, ``model``, ``protocol`` and ``results``."""
-    if task not in ("tatoeba", "bucc2018"):
-        raise ValueError(f"retrieve supports tatoeba and bucc2018, not {task!r}")
+    """The ``xstilts retrieve`` payload: ``task``, ``model``, ``protocol`` and ``results``.
+
+    Pooled mAP@20 tasks (``mewsli-x``, ``lareqa``: :mod:`.pooled_retrieval`) score the test
+    split; their protocol has ``direction = "query2pool"``, ``rank_cutoff`` (the k of mAP@k)
+    instead of BUCC's margin ``k``, and ``max_pairs`` caps queries only (``max_queries``).
+    """
+    from xstilts.evaluation import pooled_retrieval as pooled  # lazy: it imports this module
+
+    if task not in ("tatoeba", "bucc2018", *pooled.POOLED_TASKS):
+        raise ValueError(f"retrieve supports tatoeba, bucc2018, "
+                         f"{', '.join(pooled.POOLED_TASKS)}, not {task!r}")
     name, encoder, tokenizer = load_model(model if model is not None else model_name)
-    if task == "bucc2018":
+    if task != "tatoeba":
         direction = "xx2en"
     protocol = resolve_protocol(model_name, encoder, layer=layer, pooling=pooling,
                                 prefix=prefix, direction=direction)
@@ -289,12 +298,21 @@ def retrieve(
     if task == "tatoeba":
         results = evaluate_tatoeba(pair, languages, data_dir, max_pairs=max_pairs,
                                    batch_size=batch_size, protocol=protocol)
-    else:
+    elif task == "bucc2018":
         results = evaluate_bucc(pair, languages, data_dir, max_pairs=max_pairs,
                                 batch_size=batch_size, protocol=protocol)
+    else:
+        protocol = replace(protocol, direction=pooled.DIRECTION)
+        results = pooled.evaluate_pooled_retrieval(pair, task, languages, data_dir,
+                                                   max_queries=max_pairs,
+                                                   batch_size=batch_size, protocol=protocol)
     info = protocol.to_dict()
-    if task == "tatoeba":
+    if task != "bucc2018":
         del info["k"]
-    if max_pairs:
+    if task in pooled.POOLED_TASKS:
+        info["rank_cutoff"] = pooled.MAP_K
+        if max_pairs:
+            info["max_queries"] = max_pairs
+    elif max_pairs:
         info["max_pairs"] = max_pairs
     return {"task": task, "model": model_name, "protocol": info, "results": results}

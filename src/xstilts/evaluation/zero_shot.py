@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from xstilts.evaluation.predict import predict
 from xstilts.models.heads import TaskModel
+from xstilts.progress import progress_bar
 from xstilts.studies.store import MetricRow
 from xstilts.tasks import Task
 from xstilts.tasktypes import FeatureOptions, TaskTypeHandler, handler_for
@@ -41,7 +41,8 @@ def evaluate_languages(
     handler = handler or handler_for(task)
     predictions_dir.mkdir(parents=True, exist_ok=True)
     rows: list[MetricRow] = []
-    for language in tqdm(languages, desc=f"evaluate {task.name}", unit="lang", leave=False):
+    for language in progress_bar(languages, desc=f"evaluate {task.name}", unit="lang",
+                                 leave=False):
         examples = task.load(split, language, data_dir)
         if max_examples is not None:
             examples = examples[:max_examples]

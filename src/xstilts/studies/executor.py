@@ -22,7 +22,7 @@ from pathlib import Path
 from xstilts.studies.planner import PlannedRun, StudyPlan, check_study, plan_study
 from xstilts.studies.spec import StudySpec
 from xstilts.studies.store import MetricRow, ResultStore
-from xstilts.training.checkpoint import COMPLETE_MARKER
+from xstilts.training.checkpoint import COMPLETE_MARKER, TARGET_MODEL_DIR
 
 Log = Callable[[str], None]
 
@@ -88,7 +88,7 @@ def triage(run: PlannedRun, tag: str, out_dir: Path, store: ResultStore,
     final = run_dir_of(out_dir, run.id)
     if store.status(run.id) == "done" and (final / COMPLETE_MARKER).is_file():
         outcome.reused.append(run.id)
-        log(f"{tag}: done before, reused")
+        log(f"{tag}: done before, reused{_missing_checkpoint_note(run, final)}")
         return True
     if (final / COMPLETE_MARKER).is_file():
         record = json.loads((final / "run.json").read_text())
@@ -166,7 +166,16 @@ def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
         return [], run_intermediate(run.settings, data_dir, work_dir)
     source = (str(run_dir_of(out_dir, run.parent) / "encoder") if run.parent
               else run.settings["encoder"])
-    return run_target(run.settings, source, data_dir, work_dir)
+    return run_target(run.settings, source, data_dir, work_dir,
+                      keep_checkpoint=run.keep_checkpoint)
+
+
+def _missing_checkpoint_note(run: PlannedRun, final: Path) -> str:
+    """Say so when a checkpoint is asked for but the run finished before that was set."""
+    if run.keep_checkpoint and not (final / TARGET_MODEL_DIR).is_dir():
+        return (f" (no {TARGET_MODEL_DIR}/: finished before keep_target_checkpoints was set; "
+                f"delete {final} to redo it)")
+    return ""
 
 
 def _work_dir(final: Path) -> Path:

@@ -37,6 +37,8 @@ class PlannedRun:
     seed: int
     parent: str | None
     settings: dict[str, Any] = field(repr=False)
+    # Retention, not a setting: it never changes results, so it stays out of the id.
+    keep_checkpoint: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def plan_study(spec: StudySpec) -> StudyPlan:
                     parent_key = parent.id if parent else encoder
                     runs.append(PlannedRun(run_id("target", settings, parent_key), "target",
                                            encoder, label, task.name, seed,
-                                           parent.id if parent else None, settings))
+                                           parent.id if parent else None, settings,
+                                           spec.retention.keep_target_checkpoints))
     return StudyPlan(spec, runs)
 
 
@@ -154,10 +157,18 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
 
     def lookup(name: str, loc: tuple[Any, ...]) -> Task | None:
         try:
-            return get_task(name)
+            task = get_task(name)
         except XstiltsError as err:
             problems.append(f"{where(loc)}: {err}")
             return None
+        if task.label_inventory is not None and data_dir is not None:
+            # Labels read from the data (ccg/tags.txt): a missing or broken inventory would
+            # only surface when the head is built, after earlier runs had trained.
+            try:
+                return task.with_data_labels(data_dir)
+            except XstiltsError as err:
+                problems.append(f"{where(loc)}: task {task.name!r} has no labels: {err}")
+        return task
 
     def trainable(task: Task, loc: tuple[Any, ...]) -> bool:
         from xstilts.tasktypes import trainable_types  # lazy: pulls in torch

@@ -164,6 +164,17 @@ class ResourceOptions(_Strict):
     gpus_per_run: float = Field(0, ge=0)
 
 
+class RetentionOptions(_Strict):
+    """What a study keeps on disk. Not part of any run id: keeping a file never changes a
+    result, so turning an option on later does not redo finished runs (they stay without
+    the file; delete ``runs/<id>`` to redo one)."""
+
+    keep_target_checkpoints: bool = Field(
+        False, description="write each target run's fine-tuned model (encoder + head, "
+        "safetensors) to runs/<id>/model; off by default so that a large grid fits on disk. "
+        "Intermediate encoders are always kept: later targets and studies reuse them")
+
+
 class StudySpec(_Strict):
     """A study: encoders × intermediate configurations × targets × seeds."""
 
@@ -180,6 +191,7 @@ class StudySpec(_Strict):
     target_training: TrainingOverrides | None = None  # type: ignore[valid-type]
     evaluation: EvaluationOptions = Field(default_factory=EvaluationOptions)
     resources: ResourceOptions = Field(default_factory=ResourceOptions)
+    retention: RetentionOptions = Field(default_factory=RetentionOptions)
     task_files: list[str] = Field(
         default_factory=list, description="user task YAML files, relative to the study file"
     )

@@ -143,10 +143,37 @@ class Task:
     needs_data_dir: bool = True
     locate: Locator | None = field(default=None, repr=False)
     splits: tuple[str, ...] = ("train", "dev", "test")
+    # For tasks whose label set lives with the data (CCG supertags: ``ccg/tags.txt``): reads
+    # the labels from the data folder; ``labels`` stays empty until :meth:`with_data_labels`.
+    label_inventory: Callable[[Path], tuple[str, ...]] | None = field(default=None, repr=False)
 
     @property
     def num_labels(self) -> int:
         return len(self.labels)
+
+    def with_data_labels(self, data_dir: Path | None) -> Task:
+        """This task with its labels read from ``data_dir`` where the data defines them.
+
+        Why: heads are sized from ``labels``, so a task whose inventory ships with its data
+        (``label_inventory``) cannot be trained until the labels are read. Tasks with fixed
+        labels are returned unchanged. A missing folder or inventory file is a clear error
+        naming what to provide.
+        """
+        if self.label_inventory is None:
+            return self
+        from dataclasses import replace
+
+        from xstilts.errors import XstiltsError
+
+        if data_dir is None:
+            raise XstiltsError(
+                f"task {self.name!r} reads its label inventory from the data folder: pass "
+                f"--data-dir. {self.data_hint}"
+            )
+        labels = self.label_inventory(Path(data_dir))
+        if not labels:
+            raise XstiltsError(f"task {self.name!r}: the label inventory in {data_dir} is empty")
+        return replace(self, labels=tuple(labels))
 
     def load(
         self, split: str, language: str, data_dir: Path | None = None, *,

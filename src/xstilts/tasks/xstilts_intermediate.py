@@ -7,10 +7,12 @@ them, so a user can unpack a download under ``--data-dir`` and run.
   (``sentence1``/``sentence2``/``gold_label``; ``question1``/``question2``/``is_duplicate``),
   because MNLI's train and dev files have different numbers of annotator-label columns. Rows
   are split on tabs, never with the ``csv`` module: the sentences contain unbalanced quotes.
-  GLUE's test files have no label column and read as unlabeled.
-- ANLI v1.0: ``R1``-``R3``/``{train,dev,test}.jsonl``; ``label`` is ``e``/``n``/``c``.
-- SNLI 1.0: ``snli_1.0_{split}.jsonl``; ``gold_label`` ``-`` (no annotator majority) rows are
-  skipped and counted in an INFO log line, as every SNLI user does; they are not errors.
+  GLUE's test files have no label column and read as unlabeled. QQP rows with too few fields
+  (records broken by a line break in GLUE's original ``QQP.zip``) are dropped with a warning.
+- ANLI v1.0: ``anli_v1.0/R1``-``R3``/``{train,dev,test}.jsonl``; the premise is ``context``
+  (``premise`` in converted copies), ``label`` is ``e``/``n``/``c``; test is labeled.
+- SNLI 1.0: ``snli_1.0/snli_1.0_{split}.jsonl``; ``gold_label`` ``-`` (no annotator majority)
+  rows are skipped and counted in an INFO log line, as every SNLI user does; not errors.
 - HellaSwag: ``hellaswag_{train,val,test}.jsonl``; ``ctx`` and four ``endings``, int ``label``
   (absent in test).
 - Cosmos QA: ``train.csv``/``valid.csv`` (CSV with a header, quoted fields) and ``test.jsonl``
@@ -20,7 +22,8 @@ them, so a user can unpack a download under ``--data-dir`` and run.
 - CCG supertagging: CCGbank is LDC-licensed, so there is no public copy; the reader takes the
   simplest derived layout, the token-per-line ``token<TAB>supertag`` file with blank lines
   between sentences (as for UD-POS), plus ``tags.txt`` naming the supertag inventory (one per
-  line), since inventories differ between extractions (jiant's has 1,363 tags).
+  line), since inventories differ between extractions (jiant's has 1,363 tags). The task's
+  ``labels`` are read from it by ``resolve_task("ccg", data_dir)`` (``label_inventory``).
 
 NLI labels use XNLI's order ("contradiction", "entailment", "neutral") so that an NLI head
 trained here transfers to XNLI unchanged. ``anli-plus`` is X-STILTs' ANLI+: one NLI head
@@ -63,12 +66,15 @@ NO_CONSENSUS = "-"
 # --- generic row readers ---------------------------------------------------------------------
 
 def iter_header_tsv(
-    path: Path, hint: str, problems: RowProblems, required: Sequence[str]
+    path: Path, hint: str, problems: RowProblems, required: Sequence[str],
+    short_rows: list[int] | None = None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, {column: value}) of a TSV whose first line names the columns.
 
     Why by name: GLUE's MNLI train/dev/test files differ in their label columns, and a column
-    index would silently read the wrong field. A row with a different field count is bad.
+    index would silently read the wrong field. A row with a different field count is bad;
+    with ``short_rows`` given, the line numbers of rows with too *few* fields are collected
+    there instead (the caller logs them), for files known to contain such rows (QQP).
     """
     header: list[str] | None = None
     for number, line in iter_lines(path, hint, problems):
@@ -81,6 +87,9 @@ def iter_header_tsv(
             if missing:
                 problems.bad(number, f"header lacks column(s) {missing}; found {header}")
                 return
+            continue
+        if short_rows is not None and len(fields) < len(header):
+            short_rows.append(number)
             continue
         if len(fields) != len(header):
             problems.bad(number, f"expected {len(header)} tab-separated fields (as the header "
@@ -163,19 +172,37 @@ def read_mnli(path: Path, *, hint: str, id_prefix: str = "",
 
 def read_qqp(path: Path, *, hint: str, id_prefix: str = "",
              skip_bad_rows: bool = False) -> list[Example]:
-    """GLUE QQP TSV: ``id qid1 qid2 question1 question2 is_duplicate`` (test: id q1 q2)."""
+    """GLUE QQP TSV: ``id qid1 qid2 question1 question2 is_duplicate`` (test: id q1 q2).
+
+    GLUE's first QQP release (``QQP.zip``) has a few records broken in two by a line break
+    inside a question: both halves have too few fields. They are dropped and counted in one
+    WARNING, as transformers' and HF datasets' GLUE readers drop them; ``QQP-clean.zip`` (the
+    current GLUE download) has none. Rows with too *many* fields are still format errors.
+    """
     problems = RowProblems(path, skip_bad_rows)
-    rows = iter_header_tsv(path, hint, problems, ("question1", "question2"))
+    short: list[int] = []
+    rows = list(iter_header_tsv(path, hint, problems, ("question1", "question2"), short))
+    if short:
+        shown = ", ".join(str(n) for n in short[:5]) + (" ..." if len(short) > 5 else "")
+        logger.warning("%s: skipped %d row(s) with too few tab-separated fields (lines %s): "
+                       "records broken by a line break inside a question, as in GLUE's "
+                       "original QQP.zip (QQP-clean.zip has none)", path, len(short), shown)
     return _pair_rows(path, rows, problems, keys=("question1", "question2", "is_duplicate"),
                       label_map=QQP_LABELS, id_key="id", id_prefix=id_prefix)
 
 
 def read_anli(path: Path, *, hint: str, id_prefix: str = "",
               skip_bad_rows: bool = False) -> list[Example]:
-    """ANLI JSONL: ``uid``, ``premise``, ``hypothesis``, ``label`` in e/n/c."""
+    """ANLI v1.0 JSONL: ``uid``, ``context`` (the premise), ``hypothesis``, ``label`` e/n/c.
+
+    The release names the premise ``context``; copies converted to the ANLI repo's "standard
+    format" (or exported from HF datasets) call it ``premise``, which is read as well.
+    """
     problems = RowProblems(path, skip_bad_rows)
-    rows = iter_json_rows(path, hint, problems)
-    return _pair_rows(path, rows, problems, keys=("premise", "hypothesis", "label"),
+    rows = [(number, row if "context" in row or "premise" not in row
+             else {**row, "context": row["premise"]})
+            for number, row in iter_json_rows(path, hint, problems)]
+    return _pair_rows(path, rows, problems, keys=("context", "hypothesis", "label"),
                       label_map=ANLI_LABELS, id_key="uid", id_prefix=id_prefix)
 
 
@@ -365,12 +392,14 @@ def qqp_path(split: str, language: str, data_dir: Path) -> Path:
 
 def anli_path(split: str, language: str, data_dir: Path, round_: str = "R1") -> Path:
     return first_existing(data_dir / "anli" / round_ / f"{split}.jsonl",
-                          data_dir / "anli" / "anli_v1.0" / round_ / f"{split}.jsonl")
+                          data_dir / "anli" / "anli_v1.0" / round_ / f"{split}.jsonl",
+                          data_dir / "anli_v1.0" / round_ / f"{split}.jsonl")
 
 
 def snli_path(split: str, language: str, data_dir: Path) -> Path:
     name = f"snli_1.0_{split}.jsonl"
-    return first_existing(data_dir / "snli" / name, data_dir / "snli" / "snli_1.0" / name)
+    return first_existing(data_dir / "snli" / name, data_dir / "snli" / "snli_1.0" / name,
+                          data_dir / "snli_1.0" / name)
 
 
 _HELLASWAG_SPLIT = {"train": "train", "dev": "val", "test": "test"}
@@ -430,13 +459,25 @@ def _anli_plus_reader(split: str, language: str, data_dir: Path | None, *,
     return examples
 
 
+def ccg_tags_path(data_dir: Path) -> Path:
+    return data_dir / "ccg" / "tags.txt"
+
+
+def ccg_labels(data_dir: Path) -> tuple[str, ...]:
+    """The supertag inventory of the user's CCGbank extraction (``ccg/tags.txt``): the one
+    place ccg's labels come from, for the reader and for ``Task.with_data_labels`` alike."""
+    path = ccg_tags_path(data_dir)
+    return read_tag_inventory(path, f"ccg: expected the supertag inventory {path} (one tag "
+                              f"per line). {_HINT}")
+
+
 def _ccg_reader(split: str, language: str, data_dir: Path | None, *,
                 skip_bad_rows: bool = False) -> list[TaggingExample]:
     """Tags index into ``ccg/tags.txt`` (the inventory of the user's CCGbank extraction)."""
     assert data_dir is not None
     path = ccg_path(split, language, data_dir)
-    hint = f"ccg: expected {path} and {path.parent / 'tags.txt'}. {_HINT}"
-    labels = read_tag_inventory(path.parent / "tags.txt", hint)
+    hint = f"ccg: expected {path} and {ccg_tags_path(data_dir)}. {_HINT}"
+    labels = ccg_labels(data_dir)
     return read_tagging(path, language="en", labels=labels, hint=hint,
                         id_prefix=f"ccg-{split}-", skip_bad_rows=skip_bad_rows)
 
@@ -487,7 +528,8 @@ COMMONSENSEQA = register_task(_file_task(
 ))
 CCG = register_task(Task(
     name="ccg", type=TaskType.TAGGING, languages=EN, reader=_ccg_reader, locate=ccg_path,
-    metric="accuracy", description="CCG supertagging (CCGbank, Hockenmaier & Steedman 2007; "
-    "LDC licence): token<TAB>supertag files; the inventory comes from ccg/tags.txt, so "
-    "task.labels is empty here (see docs/tasks.md).", data_hint=_HINT,
+    metric="accuracy", label_inventory=ccg_labels,
+    description="CCG supertagging (CCGbank, Hockenmaier & Steedman 2007; LDC licence): "
+    "token<TAB>supertag files; the supertag inventory is read from ccg/tags.txt under "
+    "--data-dir (see docs/tasks.md).", data_hint=_HINT,
 ))

@@ -10,19 +10,27 @@ import json
 import os
 import shutil
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerBase
 
 from xstilts.models.heads import TaskModel
+from xstilts.tasks.base import Task
 
 COMPLETE_MARKER = "XSTILTS_COMPLETE"
+# Where a target run keeps its fine-tuned model when the study asks for it.
+TARGET_MODEL_DIR = "model"
 
 
 def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: Path,
-                 with_heads: bool = False) -> Path:
-    """Write encoder (+ tokenizer, + heads if asked) to ``target`` atomically."""
+                 with_heads: bool = False, head_info: dict | None = None) -> Path:
+    """Write encoder (+ tokenizer, + heads if asked) to ``target`` atomically.
+
+    ``head_info`` goes into heads.json beside the head weights: what it takes to rebuild the
+    heads without the study (see :func:`load_task_model`).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
@@ -35,6 +43,7 @@ def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: P
             (tmp / "heads.json").write_text(json.dumps({
                 "pooling": model.pooling,
                 "heads": {name: type(head).__name__ for name, head in model.heads.items()},
+                **(head_info or {}),
             }, indent=2))
         (tmp / COMPLETE_MARKER).write_text("ok\n")
         if target.exists():
@@ -48,3 +57,39 @@ def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: P
 
 def is_complete(folder: Path) -> bool:
     return (folder / COMPLETE_MARKER).is_file()
+
+
+def save_task_model(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: Path, *,
+                    task: Task, pair_encoding: str) -> Path:
+    """A fine-tuned target model, self-contained: the task's labels are stored with it (some
+    come from the data folder, e.g. CCG's tag inventory), so it reloads without the study."""
+    info = {"task": task.name, "type": task.type.value, "labels": list(task.labels),
+            "pair_encoding": pair_encoding}
+    return save_encoder(model, tokenizer, target, with_heads=True, head_info=info)
+
+
+def load_task_model(folder: str | Path) -> tuple[TaskModel, PreTrainedTokenizerBase, Task]:
+    """Reload a model written by :func:`save_task_model` (weights via safetensors only)."""
+    from xstilts.errors import ModelLoadError
+    from xstilts.models.encoders import load_encoder
+    from xstilts.tasks import get_task
+    from xstilts.tasktypes import handler_for
+
+    folder = Path(folder)
+    meta_path = folder / "heads.json"
+    if not is_complete(folder) or not meta_path.is_file():
+        raise ModelLoadError(f"{folder} is not a complete xstilts task model (expected "
+                             f"{COMPLETE_MARKER} and heads.json, written with "
+                             "retention.keep_target_checkpoints)")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if "task" not in meta:
+        raise ModelLoadError(f"{meta_path}: no 'task' entry; only target models written by "
+                             "save_task_model can be reloaded with their head")
+    task = replace(get_task(meta["task"]), labels=tuple(meta["labels"]))
+    encoder, tokenizer = load_encoder(str(folder))
+    model = TaskModel(encoder, pooling=meta["pooling"])
+    handler = handler_for(task, meta["pair_encoding"])
+    model.add_head(task.name, handler.build_head(task, model.hidden_size, meta["pooling"]))
+    model.heads.load_state_dict(load_file(str(folder / "heads.safetensors")))
+    model.eval()
+    return model, tokenizer, task

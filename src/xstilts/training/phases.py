@@ -23,10 +23,10 @@ from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models.encoders import load_encoder, load_mlm_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.studies.store import MetricRow
-from xstilts.tasks import TaskType, get_task
+from xstilts.tasks import TaskType, resolve_task
 from xstilts.tasktypes import FeatureOptions, handler_for
 from xstilts.tasktypes.mlm import MlmHandler
-from xstilts.training.checkpoint import save_encoder
+from xstilts.training.checkpoint import TARGET_MODEL_DIR, save_encoder, save_task_model
 from xstilts.training.options import MixOptions, TrainingOptions
 from xstilts.training.substitution import substitute_examples
 from xstilts.training.trainer import TrainingStream, train_model
@@ -78,7 +78,7 @@ def _build_stream(member: dict[str, Any], options: TrainingOptions,
                   tokenizer: PreTrainedTokenizerBase,
                   data_dir: Path | None) -> tuple[TrainingStream, list]:
     """The stream plus its training examples (an MLM stream masks the very same texts)."""
-    task = get_task(member["task"])
+    task = resolve_task(member["task"], data_dir)
     handler = handler_for(task, options.pair_encoding)
     language, train_split, dev_split = member["language"], member["train_split"], \
         member.get("dev_split")
@@ -163,7 +163,9 @@ def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: P
 
 def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path | None,
                   run_dir: Path) -> tuple[list[MetricRow], dict]:
-    """Retrieval target (Tatoeba xx→en accuracy, BUCC F1) under the documented protocol."""
+    """Retrieval target (Tatoeba xx→en accuracy, BUCC F1, Mewsli-X/LAReQA mAP@20) under the
+    documented protocol; ``max_examples`` caps Tatoeba pairs, or pooled-task queries only."""
+    from xstilts.evaluation.pooled_retrieval import POOLED_TASKS, evaluate_pooled_retrieval
     from xstilts.evaluation.retrieval import evaluate_bucc, evaluate_tatoeba
 
     task, languages = settings["task"], settings["languages"]
@@ -171,6 +173,12 @@ def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path 
     if task == "bucc2018":
         results = evaluate_bucc(encoder_source, languages, data_dir,
                                 split=settings["eval_split"])
+    elif task in POOLED_TASKS:
+        results = evaluate_pooled_retrieval(
+            encoder_source, task, languages, data_dir, split=settings["eval_split"],
+            max_queries=evaluation["max_examples"], batch_size=evaluation["batch_size"],
+            resamples=evaluation["bootstrap_resamples"], seed=settings["seed"],
+            predictions_dir=run_dir / "predictions")
     else:
         results = evaluate_tatoeba(encoder_source, languages, data_dir,
                                    max_pairs=evaluation["max_examples"],
@@ -184,12 +192,13 @@ def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path 
 
 
 def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | None,
-               run_dir: Path) -> tuple[list[MetricRow], dict]:
+               run_dir: Path, *, keep_checkpoint: bool = False) -> tuple[list[MetricRow], dict]:
     """Phase 3: fine-tune on the target's English data, then evaluate every language.
 
-    Retrieval targets have no phase 3: the encoder itself is pooled and evaluated.
+    Retrieval targets have no phase 3: the encoder itself is pooled and evaluated. With
+    ``keep_checkpoint`` the fine-tuned model (encoder + head) is kept in ``run_dir/model``.
     """
-    task = get_task(settings["task"])
+    task = resolve_task(settings["task"], data_dir)
     if task.type == TaskType.RETRIEVAL:
         return run_retrieval(settings, encoder_source, data_dir, run_dir)
     options = TrainingOptions(**settings["training"])
@@ -205,6 +214,9 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
     result = train_model(model, [stream], options, seed=settings["seed"],
                          pad_id=tokenizer.pad_token_id, log_path=run_dir / "log.jsonl",
                          resume_dir=run_dir / "resume", description=f"phase 3 {task.name}")
+    if keep_checkpoint:
+        save_task_model(model, tokenizer, run_dir / TARGET_MODEL_DIR, task=task,
+                        pair_encoding=options.pair_encoding)
     common = {"handler": stream.handler, "feature_options": feature_options(options),
               "batch_size": evaluation["batch_size"], "max_examples": evaluation["max_examples"],
               "bootstrap_resamples": evaluation["bootstrap_resamples"],

@@ -24,12 +24,12 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import set_seed
-from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from xstilts.errors import TrainingError
 from xstilts.evaluation.predict import predict
 from xstilts.models.heads import TaskModel
+from xstilts.progress import progress_bar
 from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import Features, TaskTypeHandler
 from xstilts.training.options import MixOptions, TrainingOptions
@@ -166,7 +166,7 @@ def train_model(
              if smoothing and smoothing.noise_sigma else nullcontext())
     log_file = log_path.open("a", encoding="utf-8") if log_path else None
     start = time.perf_counter() - progress.elapsed
-    bar = tqdm(total=total_steps, initial=progress.step, desc=description, unit="step",
+    bar = progress_bar(total=total_steps, initial=progress.step, desc=description, unit="step",
                leave=False, disable=not accelerator.is_local_main_process)
     model.train()
     try:
@@ -193,9 +193,9 @@ def train_model(
                 if accelerator.sync_gradients:
                     progress.step += 1
                     elapsed = time.perf_counter() - start
-                    bar.update(1)
                     bar.set_postfix(loss=f"{progress.loss:.3f}",
-                                    ex_s=f"{progress.seen / elapsed:.1f}")
+                                    ex_s=f"{progress.seen / elapsed:.1f}", refresh=False)
+                    bar.update(1)  # redraws (postfix included) at the bar's own pace
                     if log_file and (progress.step % options.log_every == 0
                                      or progress.step == total_steps):
                         log_file.write(json.dumps({

@@ -6,8 +6,12 @@ would teach the model wrong spans. None of the real XQuAD, MLQA or TyDiQA-GoldP 
 a span, so there is no silent repair: an off-by-N start is an error naming file and question
 id (use ``skip_bad_rows`` to drop such questions with a warning). Questions whose ``answers``
 key is absent are unlabeled (``answers=None``); SQuAD 2.0's ``is_impossible`` questions get
-``answers=()``. Question ids need not be unique (the TyDiQA-GoldP train files in the shared
-data reuse small integers): a repeated id gets a ``#n`` suffix so example ids stay unique.
+``answers=()``. XTREME's download script (``utils_preprocess.py``,
+``remove_qa_test_annotations``) withholds the XQuAD, MLQA test and TyDiQA-GoldP dev answers by
+replacing them with the placeholder ``[{"answer_start": 0, "text": ""}]``: such questions are
+read as unlabeled too (one INFO line per file counts them), never as an empty gold answer.
+Question ids need not be unique (the TyDiQA-GoldP train files in the shared data reuse small
+integers): a repeated id gets a ``#n`` suffix so example ids stay unique.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from typing import Any
 
 from xstilts.errors import DataFormatError
 from xstilts.tasks.base import Answer, QAExample
-from xstilts.tasks.readers import RowProblems, read_text, require_examples
+from xstilts.tasks.readers import RowProblems, logger, read_text, require_examples
+
+# XTREME's stand-in for a withheld answer (``remove_qa_test_annotations``).
+PLACEHOLDER_ANSWER = {"answer_start": 0, "text": ""}
 
 
 def read_squad(
@@ -33,6 +40,7 @@ def read_squad(
     problems = RowProblems(path, skip_bad_rows)
     examples: list[QAExample] = []
     seen: dict[str, int] = {}
+    placeholders: list[str] = []
     for a, article in enumerate(_list_field(path, document, "data", "the document")):
         where = f"data[{a}]"
         paragraphs = _guard(
@@ -41,7 +49,11 @@ def read_squad(
         for p, paragraph in enumerate(paragraphs or ()):
             examples.extend(_read_paragraph(
                 path, paragraph, f"{where}.paragraphs[{p}]", language, problems, seen,
+                placeholders,
             ))
+    if placeholders:
+        logger.info("%s: %d question(s) carry XTREME's placeholder answer %s (labels "
+                    "withheld); read as unlabeled", path, len(placeholders), PLACEHOLDER_ANSWER)
     return require_examples(path, examples, problems)
 
 
@@ -82,7 +94,7 @@ def _str_field(path: Path, obj: dict, key: str, where: str) -> str:
 
 def _read_paragraph(
     path: Path, paragraph: Any, where: str, language: str, problems: RowProblems,
-    seen: dict[str, int],
+    seen: dict[str, int], placeholders: list[str],
 ) -> list[QAExample]:
     def parse_header() -> tuple[str, list]:
         qas = _list_field(path, paragraph, "qas", where)
@@ -96,7 +108,7 @@ def _read_paragraph(
     for q, qa in enumerate(qas):
         example = _guard(
             problems, lambda qa=qa, q=q: _read_question(path, qa, f"{where}.qas[{q}]", context,
-                                                        language)
+                                                        language, placeholders)
         )
         if example is None:
             continue
@@ -109,7 +121,8 @@ def _read_paragraph(
     return examples
 
 
-def _read_question(path: Path, qa: Any, where: str, context: str, language: str) -> QAExample:
+def _read_question(path: Path, qa: Any, where: str, context: str, language: str,
+                   placeholders: list[str]) -> QAExample:
     if not isinstance(qa, dict):
         raise DataFormatError(path, None, f"{where}: expected a JSON object")
     raw_id = qa.get("id")
@@ -122,10 +135,18 @@ def _read_question(path: Path, qa: Any, where: str, context: str, language: str)
         answers = ()
     elif "answers" not in qa:
         answers = None
+    elif _is_placeholder(qa["answers"]):
+        answers = None
+        placeholders.append(qid)
     else:
         answers = _read_answers(path, qa["answers"], qid, context)
     return QAExample(id=qid, question=question, context=context, answers=answers,
                      language=language)
+
+
+def _is_placeholder(raw: Any) -> bool:
+    """Whether ``answers`` is only XTREME's withheld-answer placeholder (see the module doc)."""
+    return isinstance(raw, list) and bool(raw) and all(a == PLACEHOLDER_ANSWER for a in raw)
 
 
 def _read_answers(path: Path, raw: Any, qid: str, context: str) -> tuple[Answer, ...]:
