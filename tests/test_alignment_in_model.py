@@ -17,6 +17,7 @@ from xstilts.alignment.in_model import (
 )
 from xstilts.alignment.projections import METHODS, Projection
 from xstilts.errors import StudyConfigError, XstiltsError
+from xstilts.evaluation.settings import EvaluationSettings
 from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models import load_encoder
 from xstilts.models.heads import TaskModel
@@ -50,13 +51,12 @@ def _predictions(folder: Path, language: str) -> list[float]:
 
 def _run(sts_model: tuple, data_dir: Path, out: Path, projections=None) -> list:
     model, tokenizer = sts_model
-    common = {"handler": handler_for(STS17, "siamese"), "feature_options": FOPTS,
-              "max_examples": 8, "bootstrap_resamples": 20}
+    how = EvaluationSettings(FOPTS, handler=handler_for(STS17, "siamese"), max_examples=8,
+                             bootstrap_resamples=20)
     if projections is None:
-        return evaluate_languages(model, tokenizer, STS17, LANGS, "test", data_dir, out,
-                                  **common)
+        return evaluate_languages(model, tokenizer, STS17, LANGS, "test", data_dir, out, how)
     return evaluate_aligned(model, tokenizer, STS17, LANGS, "test", data_dir, out, projections,
-                            **common)
+                            how)
 
 
 def test_projection_changes_the_projected_side_only(sts_model: tuple, shared_data: Path,
@@ -103,7 +103,7 @@ def test_cross_encoders_are_refused(shared_data: Path) -> None:
     model, tokenizer = load_encoder("tiny:random")
     with pytest.raises(XstiltsError, match="cross-encoder"):
         evaluate_aligned(TaskModel(model), tokenizer, STS17, LANGS, "test", shared_data,
-                         Path("unused"), {}, handler=handler_for(STS17), feature_options=FOPTS)
+                         Path("unused"), {}, EvaluationSettings(FOPTS, handler=handler_for(STS17)))
     spec = StudySpec.model_validate({"name": "s", "targets": [{"task": "sts17"}],
                                      "evaluation": {"align": {}}})
     with pytest.raises(StudyConfigError, match="pair_encoding: siamese"):

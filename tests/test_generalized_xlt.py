@@ -10,6 +10,7 @@ import torch
 
 from xstilts.errors import StudyConfigError, XstiltsError
 from xstilts.evaluation.generalized import check_parallel, evaluate_generalized, matrix_table
+from xstilts.evaluation.settings import EvaluationSettings
 from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models import load_encoder
 from xstilts.models.heads import TaskModel
@@ -40,8 +41,8 @@ def xnli_model() -> tuple:
 def _evaluate(evaluate, model_tok, languages, out: Path, data_dir: Path) -> list[MetricRow]:
     model, tokenizer = model_tok
     return evaluate(model, tokenizer, XNLI, languages, "test", data_dir, out,
-                    feature_options=FeatureOptions(max_seq_length=32), max_examples=CAP,
-                    bootstrap_resamples=20)
+                    EvaluationSettings(FeatureOptions(max_seq_length=32), max_examples=CAP,
+                                       bootstrap_resamples=20))
 
 
 def test_matrix_has_every_ordered_pair_and_its_diagonal_is_the_plain_evaluation(

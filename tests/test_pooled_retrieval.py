@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xstilts.cli import app
-from xstilts.errors import UnlabeledSplitError, XstiltsError
+from xstilts.errors import StudyConfigError, UnlabeledSplitError, XstiltsError
 from xstilts.evaluation import pooled_retrieval
 from xstilts.evaluation.pooled_retrieval import (
     ap_from_top_k,
@@ -22,7 +22,9 @@ from xstilts.evaluation.retrieval import retrieve
 from xstilts.evaluation.retrieval_metrics import ap_at_k_per_query, cosine_similarity
 from xstilts.models import load_encoder
 from xstilts.report.summary import write_report
+from xstilts.studies.dryrun import describe_plan
 from xstilts.studies.executor import run_study
+from xstilts.studies.planner import check_study, plan_study
 from xstilts.studies.spec import load_study
 from xstilts.tasks import get_task
 
@@ -311,3 +313,56 @@ def test_lareqa_study_target_scores_map_and_writes_predictions(tmp_path):
         rows = list(csv.DictReader(f))
     assert sorted((r["language"], r["metric"], r["split"]) for r in rows) == [
         ("de", "map@20", "test"), ("en", "map@20", "test")]
+
+
+def _target_plan(tmp_path: Path, target: str, max_examples: int | None):
+    study = tmp_path / "plan.yaml"
+    cap = f"max_examples: {max_examples}, " if max_examples else ""
+    study.write_text(f"name: pooled-plan\nencoder: tiny:random\ntargets: [{target}]\n"
+                     f"evaluation: {{{cap}bootstrap_resamples: 50}}\n", encoding="utf-8")
+    return plan_study(load_study(study))
+
+
+def test_dry_run_counts_queries_and_the_pool_once(tmp_path):
+    lareqa = _lareqa(tmp_path / "l")
+    target = "{task: lareqa, languages: [de, en]}"
+    # 3 questions per language (capped to 2) and a pool of 11 x 6 sentences, embedded once.
+    for cap, expected in ((None, 3 + 3 + 66), (2, 2 + 2 + 66)):
+        lines = describe_plan(_target_plan(tmp_path, target, cap), tmp_path / "out", lareqa)
+        assert f"and {expected} evaluation examples" in lines[-1], lines[-1]
+    mewslix = _mewslix(tmp_path / "m")
+    plan = _target_plan(tmp_path, "{task: mewsli-x, languages: [de, es], eval_split: dev}", None)
+    assert "and 8 evaluation examples" in describe_plan(plan, tmp_path / "out", mewslix)[-1]
+
+
+def test_check_study_needs_every_lareqa_file(tmp_path):
+    data = _lareqa(tmp_path)
+    study = tmp_path / "study.yaml"
+    study.write_text(STUDY, encoding="utf-8")
+    spec = load_study(study)
+    check_study(spec, study, data)
+    missing = data / "lareqa" / "xquad-r" / "th.json"
+    missing.unlink()
+    with pytest.raises(StudyConfigError, match=r"candidate pool data not found: .*th\.json") \
+            as err:
+        check_study(spec, study, data)
+    assert len(err.value.problems) == 1
+
+
+def test_retrieve_split_option(tiny, tmp_path):
+    data = _mewslix(tmp_path)  # Mewsli-X dev mentions only
+    payload = retrieve("tiny:random", "mewsli-x", ["de"], data, split="dev", model=tiny)
+    assert payload["split"] == "dev" and payload["results"][0]["split"] == "dev"
+    result = CliRunner().invoke(app, ["retrieve", "--model", "tiny:random", "--task",
+                                      "mewsli-x", "--langs", "de,es", "--split", "dev",
+                                      "--data-dir", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [r["n"] for r in json.loads(result.stdout)["results"]] == [2, 2]
+    missing = CliRunner().invoke(app, ["retrieve", "--model", "tiny:random", "--task",
+                                       "mewsli-x", "--langs", "de", "--data-dir", str(data)])
+    assert missing.exit_code == 2 and "wikinews_mentions-test.jsonl" in missing.stderr
+    wrong = CliRunner().invoke(app, ["retrieve", "--model", "tiny:random", "--task", "tatoeba",
+                                     "--langs", "de", "--split", "dev", "--data-dir",
+                                     str(data)])
+    assert wrong.exit_code == 2
+    assert "task 'tatoeba' has no split 'dev'; it has test" in wrong.stderr

@@ -81,3 +81,20 @@ def test_unknown_language_and_task() -> None:
         get_task("xnli").load("dev", "xx", Path("."))
     with pytest.raises(XstiltsError, match="Did you mean 'xnli'"):
         get_task("xnlii")
+
+
+def test_tydiqa_finds_xtremes_older_file_names(tmp_path: Path) -> None:
+    # Older copies of XTREME's utils_preprocess.py write tydiqa.L.{train,dev}.json.
+    tydiqa = get_task("tydiqa")
+    train = tmp_path / "tydiqa/tydiqa-goldp-v1.1-train"
+    dev = tmp_path / "tydiqa/tydiqa-goldp-v1.1-dev"
+    for folder, name in ((train, "tydiqa.sw.train.json"), (dev, "tydiqa.sw.dev.json")):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("{}")
+    assert tydiqa.data_path("train", "sw", tmp_path) == train / "tydiqa.sw.train.json"
+    assert tydiqa.data_path("dev", "sw", tmp_path) == dev / "tydiqa.sw.dev.json"
+    assert tydiqa.has_data("dev", "sw", tmp_path) and not tydiqa.has_data("dev", "ko", tmp_path)
+    # The current names win where both exist; with neither, errors name the current one.
+    (train / "tydiqa.goldp.sw.train.json").write_text("{}")
+    assert tydiqa.data_path("train", "sw", tmp_path) == train / "tydiqa.goldp.sw.train.json"
+    assert tydiqa.data_path("train", "ko", tmp_path) == train / "tydiqa.goldp.ko.train.json"

@@ -181,3 +181,111 @@ def test_scaling_and_overall(out: Path) -> None:
     assert overall["none"] == pytest.approx(_zero_shot(acc, "none"))
     predictors = {c["predictor"] for c in analysis["correlations"]}
     assert {"resource_level", "typological_distance"} <= predictors
+
+
+TATOEBA = ("de", "fr", "es", "it", "ru", "hi", "zh", "ja", "ar", "he", "fi", "hu")
+
+
+def _one_seed_study(changes: dict[str, dict[str, tuple[int, int]]], sizes: dict[str, int],
+                    ) -> tuple[list[dict], dict]:
+    """Rows and per-example scores of a one-seed study: ``changes[config][lang] = (lost, won)``
+    turns ``lost`` examples the baseline got right wrong and ``won`` wrong ones right."""
+    rng = np.random.default_rng(3)
+    rows, scores = [], {}
+    base = {g: (rng.random(n) < 0.8).astype(float) for g, n in sizes.items()}
+    for config, by_lang in {"none": {}, **changes}.items():
+        for g, n in sizes.items():
+            ok = base[g].copy()
+            lost, won = by_lang.get(g, (0, 0))
+            ok[np.flatnonzero(ok == 1)[:lost]] = 0
+            ok[np.flatnonzero(base[g] == 0)[:won]] = 1
+            rows.append({**_row(g, config, float(ok.mean())), "n": n, "target_task": "tatoeba"})
+            scores[("m", config, "tatoeba", "accuracy", g)] = {
+                0: {f"{g}-{i}": v for i, v in enumerate(ok)}}
+    return rows, scores
+
+
+def test_a_consistent_drop_in_a_two_language_family_is_significant() -> None:
+    """A family of 2 languages, each 25-30 points worse on 500 examples: its p must be tiny
+    even after Holm over every family of a 12-language study. (Before: a Monte-Carlo p floor of
+    1/1001 times 96 comparisons in one Holm family gave p_adj = 0.096.)"""
+    drop = {"fi": (150, 0), "hu": (125, 0)}
+    changes = {"drop-a": drop, "drop-b": drop, "noise": {"fi": (12, 10), "hu": (10, 11)},
+               "same": {}}
+    rows, scores = _one_seed_study(changes, dict.fromkeys(TATOEBA, 500))
+    analysis = analyse_rows(rows, scores, resamples=200)
+    uralic = {d["config"]: d for d in analysis["deltas"] if d["scope"] == "family=Uralic"}
+    assert uralic["drop-a"]["languages"] == ["fi", "hu"]
+    assert uralic["drop-a"]["delta"] == pytest.approx(-100 * (150 + 125) / 1000)
+    assert uralic["drop-a"]["test"] == "exact" and uralic["drop-a"]["p_adj"] < 1e-20
+    assert uralic["drop-a"]["significant"]
+    assert uralic["noise"]["p"] > 0.5 and not uralic["noise"]["significant"]
+    assert uralic["same"]["p"] == 1.0
+    # the exact p of the pooled test is the two-sided sign test over the 275 changed examples
+    assert uralic["drop-a"]["p"] == pytest.approx(2 * 0.5 ** 275, rel=1e-6)
+
+
+def test_each_grouping_is_its_own_correction_family() -> None:
+    rows, scores = _one_seed_study({"drop": {"fi": (150, 0), "hu": (125, 0)}},
+                                   dict.fromkeys(TATOEBA, 500))
+    analysis = analyse_rows(rows, scores, resamples=100)
+    families = {d["family"] for d in analysis["deltas"]}
+    assert {"vs baseline: per family", "vs baseline: per genus", "vs baseline: per script",
+            "vs baseline: per resource level"} <= families
+    genus = [d for d in analysis["deltas"] if d["family"] == "vs baseline: per genus"]
+    assert {d["attribute"] for d in genus} == {"genus"}
+    assert [d["p_adj"] for d in genus] == pytest.approx(list(holm([d["p"] for d in genus])))
+
+
+def test_a_monte_carlo_p_states_its_floor() -> None:
+    """Twelve languages of different sizes: no common lattice, so the zero-shot test draws
+    sign patterns; its p cannot go below 1/(B+1), and the record says so."""
+    sizes = {g: 480 + 7 * i for i, g in enumerate(TATOEBA)}
+    rows, scores = _one_seed_study({"drop": {g: (100, 0) for g in TATOEBA}}, sizes)
+    analysis = analyse_rows(rows, scores, resamples=100, permutations=999)
+    zs = next(d for d in analysis["deltas"] if d["scope"] == "zero-shot avg")
+    assert zs["test"] == "Monte Carlo" and zs["permutations"] == 999
+    assert zs["min_p"] == pytest.approx(1e-3) and zs["p"] == pytest.approx(1e-3)
+    per_language = [d for d in analysis["deltas"] if d["family"] == "vs baseline: per language"]
+    assert all(d["test"] == "exact" and d["p"] < 1e-20 for d in per_language)
+
+
+def test_generalized_rows_are_a_matrix_not_languages() -> None:
+    rows = [_row(g, c, v) for g, c, v in (("de", "none", 0.6), ("fr", "none", 0.7),
+                                          ("de", "x", 0.65), ("fr", "x", 0.72))]
+    for config, shift in (("none", 0.0), ("x", 0.05)):
+        for a in ("en", "de"):
+            for b in ("en", "de"):
+                value = (0.8 if a == b else 0.6) + shift
+                rows += [{**_row(f"{a}-{b}", config, value + 0.02 * s, seed=s),
+                          "split": "test+generalized"} for s in (0, 1)]
+    analysis = analyse_rows(rows)
+    assert {b["split"] for b in analysis["blocks"]} == {"test"}
+    assert {d["scope"] for d in analysis["deltas"]
+            if d["family"] == "vs baseline: per language"} == {"de", "fr"}
+    matrices = {m["config"]: m for m in analysis["generalized"]}
+    assert list(matrices) == ["none", "x"]
+    m = matrices["x"]
+    assert m["first"] == ["en", "de"] and m["second"] == ["en", "de"] and m["seeds"] == 2
+    assert m["values"] == [[pytest.approx(86.0), pytest.approx(66.0)],
+                           [pytest.approx(66.0), pytest.approx(86.0)]]
+    assert m["diagonal"] - m["off_diagonal"] == pytest.approx(20.0)
+
+
+def test_tagging_micro_accuracy_gets_token_weighted_sentence_scores(tmp_path: Path) -> None:
+    """Token accuracy over all tokens is not the mean of per-sentence accuracies; sentences
+    weighted by n_sentences / n_tokens reproduce it, so POS tagging gets an example-level test."""
+    sentences = [(["A", "B", "C", "D"], ["A", "B", "X", "X"]), (["A"], ["A"]),
+                 (["A", "B", "C"], ["A", "B", "C"])]
+    path = tmp_path / "runs" / "r" / "predictions" / "de.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps({"id": f"s{i}", "gold": g, "prediction": p}) + "\n"
+                            for i, (g, p) in enumerate(sentences)))
+    micro = 6 / 8
+    row = {**_row("de", "none", micro), "run_id": "r", "metric": "token_accuracy"}
+    scores = load_example_scores(tmp_path, [row])[("m", "none", "t", "token_accuracy", "de")][0]
+    assert scores == pytest.approx({"s0": 2 * 3 / 8, "s1": 3 / 8, "s2": 3 * 3 / 8})
+    per_sentence = {**row, "value": (0.5 + 1 + 1) / 3}
+    assert load_example_scores(tmp_path, [per_sentence])[
+        ("m", "none", "t", "token_accuracy", "de")][0] == pytest.approx(
+        {"s0": 0.5, "s1": 1.0, "s2": 1.0})

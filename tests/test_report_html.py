@@ -14,8 +14,12 @@ from test_report_analysis import build_out
 from typer.testing import CliRunner
 
 from xstilts.cli import app
-from xstilts.report.html import HEATMAP_CAPTION
+from xstilts.report.analysis import analyse_rows
+from xstilts.report.html import GENERALIZED_CAPTION, HEATMAP_CAPTION, render_html
+from xstilts.report.matrix import matrix_key
+from xstilts.report.plots import all_plots
 from xstilts.report.summary import write_report
+from xstilts.report.summary_md import analysis_markdown
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +38,9 @@ def test_all_formats_are_written(report: Path) -> None:
     assert summary["environment"]["seeds"] == [0, 1]
     md = (report / "summary.md").read_text()
     assert "Per language family" in md and "(Holm)" in md and "Delta vs baseline" in md
+    assert "Per language genus" in md and "Per language resource level" in md
+    assert "- vs baseline: per family: 6 comparisons; paired sign-flip test" in md
+    assert "; p exact for 6; Holm over the 6 tested." in md
 
 
 def test_page_is_self_contained_and_holds_the_headline(report: Path) -> None:
@@ -45,6 +52,10 @@ def test_page_is_self_contained_and_holds_the_headline(report: Path) -> None:
     assert headline in page
     assert "mix(cldr-units+cldr-names+humaneval-match)" in page
     assert "German (de)" in page and "Swahili" in page
+    for grouping in ("family", "genus", "script", "resource-level"):
+        assert f'id="{grouping}-table"' in page, grouping
+    assert "Romance" in page and "Latn" in page  # a genus and a script of the study
+    assert "exact sign-flip test" in page and "Tests and correction families" in page
 
 
 def test_text_is_escaped(tmp_path: Path) -> None:
@@ -92,6 +103,63 @@ def test_page_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None
     assert re.search(r'<img src="data:image/png;base64,[^"]+" alt="Heatmap', html)
     assert HEATMAP_CAPTION in html
     assert 'id="family-table"' in html and "Indo-European" in html
+    assert 'id="genus-table"' in html and 'id="resource-level-table"' in html
     shot = tmp_path / "report.png"
     result = _run_chromium(binary, tmp_path, f"--screenshot={shot}", url)
     assert result.returncode == 0 and shot.stat().st_size > 10_000
+
+
+def _rows(model: str, language: str, config: str, value: float, split: str = "test") -> dict:
+    return {"study": "s", "run_id": f"{model}/{config}", "model": model, "intermediate": config,
+            "target_task": "xnli", "language": language, "split": split, "metric": "accuracy",
+            "value": value, "ci_low": None, "ci_high": None, "n": 10, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def two_encoders() -> dict:
+    """Two encoders × {none, x} × {en, de, fr}, plus en/de generalized rows for one of them."""
+    rows = [_rows(model, g, config, base + (0.1 if config == "x" else 0.0))
+            for model, base in (("enc-a", 0.5), ("enc-b", 0.7))
+            for config in ("none", "x") for g in ("en", "de", "fr")]
+    rows += [_rows("enc-a", f"{a}-{b}", config, (0.86 if a == b else 0.66) - shift,
+                   "test+generalized")
+             for config, shift in (("none", 0.1), ("x", 0.0))
+             for a in ("en", "de") for b in ("en", "de")]
+    return analyse_rows(rows)
+
+
+def _table(page: str, table_id: str) -> str:
+    match = re.search(rf'<table id="{table_id}".*?</table>', page, re.S)
+    assert match, table_id
+    return match.group(0)
+
+
+def test_generalized_matrix_is_drawn_and_tabled(two_encoders: dict) -> None:
+    plots = all_plots(two_encoders)
+    key = matrix_key(two_encoders["generalized"][0])
+    assert plots[key].startswith(b"\x89PNG")
+    page = render_html(two_encoders, plots, None, {}, [], "t")
+    caption = re.escape(GENERALIZED_CAPTION)
+    assert re.search(rf'<img src="data:image/png;base64,[^"]+" alt="{caption}', page)
+    assert "accuracy: first \\ second" in page and ">86.0</td>" in page
+    assert "same-language mean 86.0, mixed-language mean 66.0" in page
+    md = analysis_markdown(two_encoders)
+    assert "| accuracy (first \\ second) | en | de |" in md
+    assert "| en | 86.0 | 66.0 |" in md
+
+
+def test_several_encoders_get_a_model_column(two_encoders: dict) -> None:
+    page = render_html(two_encoders, {}, None, {}, [], "t")
+    for table_id in ("family-table", "genus-table", "language-table", "averages-table"):
+        table = _table(page, table_id)
+        assert "<th class=l>model</th>" in table, table_id
+        assert "enc-a" in table and "enc-b" in table, table_id
+    languages = _table(page, "language-table")
+    # both encoders' German rows, each with its own score (60.0 vs 80.0 for "x")
+    assert re.search(r"enc-a</td><td class=\"l\">xnli</td><td class=\"l\">German \(de\)"
+                     r"</td><td class=\"l\">x</td><td[^>]*>60\.0", languages)
+    assert re.search(r"enc-b</td><td class=\"l\">xnli</td><td class=\"l\">German \(de\)"
+                     r"</td><td class=\"l\">x</td><td[^>]*>80\.0", languages)
+    single = render_html(analyse_rows([_rows("enc-a", "de", "none", 0.5)]), {}, None, {}, [],
+                         "t")
+    assert "<th class=l>model</th>" not in single

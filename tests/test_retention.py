@@ -8,6 +8,7 @@ import pytest
 
 import xstilts
 from xstilts.errors import ModelLoadError
+from xstilts.evaluation.settings import EvaluationSettings
 from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.studies.executor import run_study
 from xstilts.studies.planner import plan_study
@@ -69,8 +70,8 @@ def test_target_model_is_dropped_by_default_and_kept_on_request(tmp_path: Path) 
     model, tokenizer, task = xstilts.load_task_model(model_dir)
     assert task.name == "cldr-continents" and len(task.labels) > 1
     evaluate_languages(model, tokenizer, task, ["de"], "test", None, tmp_path / "again",
-                       feature_options=FeatureOptions(max_seq_length=24), max_examples=20,
-                       bootstrap_resamples=20)
+                       EvaluationSettings(FeatureOptions(max_seq_length=24), max_examples=20,
+                                          bootstrap_resamples=20))
     written = (fresh / "runs" / kept.done[0] / "predictions" / "de.jsonl").read_text()
     assert (tmp_path / "again" / "de.jsonl").read_text() == written
 

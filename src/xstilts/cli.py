@@ -207,8 +207,7 @@ def retrieve(
     model: Annotated[str, typer.Option("--model", help="Encoder name, hub id or folder.")],
     task: Annotated[str, typer.Option(
         "--task", help="tatoeba, bucc2018, mewsli-x or lareqa (the last two: mAP@20 of each "
-        "query against a shared candidate pool, test split; --max-pairs caps queries "
-        "only).")] = "tatoeba",
+        "query against a shared candidate pool; --max-pairs caps queries only).")] = "tatoeba",
     langs: Langs = "de,fr",
     layer: Annotated[int | None, typer.Option(
         "--layer", help="Hidden state to pool (0 = embeddings, -1 = last). Default: last "
@@ -220,6 +219,10 @@ def retrieve(
                                                "sentence (e.g. 'query: ' for e5).")] = None,
     data_dir: DataDir = None,
     max_pairs: MaxPairs = None,
+    split: Annotated[str | None, typer.Option(
+        "--split", help="Split to score. Default: the task's test split (BUCC: dev, as its "
+        "test gold is withheld). Tatoeba and LAReQA have test only; Mewsli-X dev and "
+        "test.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Sentence retrieval without training: Tatoeba accuracy, BUCC mining F1, or Mewsli-X /
@@ -229,7 +232,7 @@ def retrieve(
     try:
         payload = run_retrieval(model, task, langs.split(","), data_dir, layer=layer,
                                 pooling=pooling, direction=direction, prefix=prefix,
-                                max_pairs=max_pairs)
+                                max_pairs=max_pairs, split=split)
     except (XstiltsError, ValueError) as err:
         _fail(err)
         return
@@ -237,8 +240,8 @@ def retrieve(
         _print_json(payload)
         return
     proto = payload["protocol"]
-    table = Table(title=f"{task} · {model} · layer {proto['layer']}, {proto['pooling']} "
-                  f"pooling, prefix {proto['prefix']!r}")
+    table = Table(title=f"{task} {payload['split']} · {model} · layer {proto['layer']}, "
+                  f"{proto['pooling']} pooling, prefix {proto['prefix']!r}")
     for col in ("language", "direction", "metric", "value %", "95% CI", "n"):
         table.add_column(col)
     for r in payload["results"]:

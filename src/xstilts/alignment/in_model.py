@@ -39,12 +39,13 @@ from transformers import PreTrainedTokenizerBase
 from xstilts.alignment.projections import Projection, fit_projection
 from xstilts.errors import XstiltsError
 from xstilts.evaluation.embeddings import embed_sentences
+from xstilts.evaluation.settings import EvaluationSettings
 from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models.heads import TaskModel
 from xstilts.models.pooling import pool
 from xstilts.studies.store import MetricRow
 from xstilts.tasks import Task, get_task
-from xstilts.tasktypes import FeatureOptions, TaskTypeHandler
+from xstilts.tasktypes import TaskTypeHandler, handler_for
 from xstilts.tasktypes.siamese import SiameseHandler
 
 SPLIT_SUFFIX = "+align"
@@ -122,6 +123,7 @@ def fit_tatoeba_projections(
     encoder: nn.Module, tokenizer: PreTrainedTokenizerBase, languages: Sequence[str],
     data_dir: Path | None, *, method: str = "procrustes", n_train: int | None = 1000,
     pooling: str = "mean", max_length: int = 128, batch_size: int = 64, seed: int = 0,
+    skip_bad_rows: bool = False,
 ) -> tuple[dict[str, Projection], dict[str, Any]]:
     """One projection per non-English language among the texts of ``languages`` that has
     Tatoeba data, fitted on the first ``n_train`` pairs embedded as the task head embeds
@@ -136,7 +138,7 @@ def fit_tatoeba_projections(
                 "test", lang, data_dir):
             info["skipped"].append(lang)
             continue
-        pairs = tatoeba.load("test", lang, data_dir)[:n_train]
+        pairs = tatoeba.load("test", lang, data_dir, skip_bad_rows=skip_bad_rows)[:n_train]
 
         def embed(texts: list[str], side: str) -> np.ndarray:
             return embed_sentences(encoder, tokenizer, texts, pooling=pooling,
@@ -151,37 +153,19 @@ def fit_tatoeba_projections(
 
 
 def evaluate_aligned(
-    model: TaskModel,
-    tokenizer: PreTrainedTokenizerBase,
-    task: Task,
-    languages: Sequence[str],
-    split: str,
-    data_dir: Path | None,
-    predictions_dir: Path,
-    projections: Mapping[str, Projection],
-    *,
-    handler: TaskTypeHandler,
-    feature_options: FeatureOptions,
-    batch_size: int = 64,
-    max_examples: int | None = None,
-    bootstrap_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    autocast_bf16: bool = False,
+    model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task, languages: Sequence[str],
+    split: str, data_dir: Path | None, predictions_dir: Path,
+    projections: Mapping[str, Projection], settings: EvaluationSettings,
 ) -> list[MetricRow]:
     """The ordinary evaluation with the projections applied; rows tagged ``<split>+align``.
 
     Every language is reported, including those with nothing to project (their scores equal
-    the plain ones, a built-in sanity check).
+    the plain ones, a built-in sanity check). ``settings.handler`` must be the siamese one.
     """
-    require_siamese(handler)
+    require_siamese(settings.handler or handler_for(task))
     rows: list[MetricRow] = []
     for code in languages:
         with projected(model, task, code, projections):
-            rows += evaluate_languages(
-                model, tokenizer, task, [code], split, data_dir, predictions_dir,
-                handler=handler, feature_options=feature_options, batch_size=batch_size,
-                max_examples=max_examples, bootstrap_resamples=bootstrap_resamples,
-                confidence=confidence, seed=seed,
-                autocast_bf16=autocast_bf16)
+            rows += evaluate_languages(model, tokenizer, task, [code], split, data_dir,
+                                       predictions_dir, settings)
     return [dataclasses.replace(r, split=r.split + SPLIT_SUFFIX) for r in rows]

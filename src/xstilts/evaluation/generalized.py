@@ -28,12 +28,12 @@ from pathlib import Path
 from transformers import PreTrainedTokenizerBase
 
 from xstilts.errors import XstiltsError
+from xstilts.evaluation.settings import EvaluationSettings
 from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models.heads import TaskModel
 from xstilts.studies.store import MetricRow
 from xstilts.tasks import Task
 from xstilts.tasks.base import Example
-from xstilts.tasktypes import FeatureOptions, TaskTypeHandler
 
 SPLIT_SUFFIX = "+generalized"
 
@@ -92,10 +92,13 @@ def mixed_pairs(first: Sequence[Example], second: Sequence[Example], code: str) 
             for a, b in zip(first, second, strict=True)]
 
 
-def generalized_task(task: Task, split: str, languages: Sequence[str],
-                     data_dir: Path | None) -> tuple[Task, list[str]]:
+def generalized_task(task: Task, split: str, languages: Sequence[str], data_dir: Path | None,
+                     *, skip_bad_rows: bool = False) -> tuple[Task, list[str]]:
     """A view of ``task`` whose "languages" are the A-B codes and whose reader serves the mixed
-    pairs, so the ordinary evaluation loop (featurise, predict, write, score) runs unchanged."""
+    pairs, so the ordinary evaluation loop (featurise, predict, write, score) runs unchanged.
+
+    With ``skip_bad_rows`` a language's malformed rows are dropped as it is read; the files
+    must still be parallel afterwards (:func:`check_parallel` says where they are not)."""
     if len(set(languages)) != len(languages) or not languages:
         raise XstiltsError(f"generalized evaluation: give distinct languages, got {languages}")
     missing = [lang for lang in languages if lang not in task.languages]
@@ -103,7 +106,8 @@ def generalized_task(task: Task, split: str, languages: Sequence[str],
         raise XstiltsError(f"generalized evaluation: task {task.name!r} has no language(s) "
                            f"{', '.join(missing)}")
     by_language, _ = drop_untranslated(
-        {lang: task.load(split, lang, data_dir) for lang in languages})
+        {lang: task.load(split, lang, data_dir, skip_bad_rows=skip_bad_rows)
+         for lang in languages})
     check_parallel(task, split, by_language)
     pairs = {pair_code(a, b): mixed_pairs(by_language[a], by_language[b], pair_code(a, b))
              for a in languages for b in languages}
@@ -117,30 +121,14 @@ def generalized_task(task: Task, split: str, languages: Sequence[str],
 
 
 def evaluate_generalized(
-    model: TaskModel,
-    tokenizer: PreTrainedTokenizerBase,
-    task: Task,
-    languages: Sequence[str],
-    split: str,
-    data_dir: Path | None,
-    predictions_dir: Path,
-    *,
-    handler: TaskTypeHandler | None = None,
-    feature_options: FeatureOptions,
-    batch_size: int = 64,
-    max_examples: int | None = None,
-    bootstrap_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    autocast_bf16: bool = False,
+    model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task, languages: Sequence[str],
+    split: str, data_dir: Path | None, predictions_dir: Path, settings: EvaluationSettings,
 ) -> list[MetricRow]:
     """Score every ordered language pair (A, B): |languages|² cells per metric."""
-    view, codes = generalized_task(task, split, languages, data_dir)
-    rows = evaluate_languages(
-        model, tokenizer, view, codes, split, None, predictions_dir, handler=handler,
-        feature_options=feature_options, batch_size=batch_size, max_examples=max_examples,
-        bootstrap_resamples=bootstrap_resamples, confidence=confidence, seed=seed,
-        autocast_bf16=autocast_bf16)
+    view, codes = generalized_task(task, split, languages, data_dir,
+                                   skip_bad_rows=settings.skip_bad_rows)
+    rows = evaluate_languages(model, tokenizer, view, codes, split, None, predictions_dir,
+                              settings)
     return [dataclasses.replace(r, split=r.split + SPLIT_SUFFIX) for r in rows]
 
 

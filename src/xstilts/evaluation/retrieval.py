@@ -272,39 +272,56 @@ def evaluate_bucc(
     return results
 
 
+def retrieval_split(task: str, split: str | None) -> str:
+    """The split ``retrieve`` scores: ``split`` if the task has it, else a clear error; by
+    default the task's test split, except BUCC's dev (its test gold is withheld)."""
+    definition = get_task(task)
+    if split is None:
+        return "dev" if task == "bucc2018" else definition.test_split
+    if split not in definition.splits:
+        raise ValueError(f"task {task!r} has no split {split!r}; it has "
+                         f"{', '.join(definition.splits)}")
+    return split
+
+
 def retrieve(
     model_name: str, task: str, languages: Sequence[str], data_dir: Path | str | None, *,
     layer: int | None = None, pooling: str | None = None, direction: str = "xx2en",
     prefix: str | None = None, max_pairs: int | None = None, batch_size: int = 64,
     model: tuple[PreTrainedModel, PreTrainedTokenizerBase] | None = None,
+    split: str | None = None,
 ) -> dict:
-    """The ``xstilts retrieve`` payload: ``task``, ``model``, ``protocol`` and ``results``.
+    """The ``xstilts retrieve`` payload: ``task``, ``split``, ``model``, ``protocol`` and
+    ``results``.
 
-    Pooled mAP@20 tasks (``mewsli-x``, ``lareqa``: :mod:`.pooled_retrieval`) score the test
-    split; their protocol has ``direction = "query2pool"``, ``rank_cutoff`` (the k of mAP@k)
-    instead of BUCC's margin ``k``, and ``max_pairs`` caps queries only (``max_queries``).
+    ``split`` defaults as :func:`retrieval_split` says (Tatoeba has test only, BUCC dev,
+    Mewsli-X dev and test). Pooled mAP@20 tasks (``mewsli-x``, ``lareqa``:
+    :mod:`.pooled_retrieval`) have ``direction = "query2pool"``, ``rank_cutoff`` (the k of
+    mAP@k) instead of BUCC's margin ``k``, and ``max_pairs`` caps queries only
+    (``max_queries``).
     """
     from xstilts.evaluation import pooled_retrieval as pooled  # lazy: it imports this module
 
     if task not in ("tatoeba", "bucc2018", *pooled.POOLED_TASKS):
         raise ValueError(f"retrieve supports tatoeba, bucc2018, "
                          f"{', '.join(pooled.POOLED_TASKS)}, not {task!r}")
+    split = retrieval_split(task, split)  # before loading a model: a typo fails at once
     name, encoder, tokenizer = load_model(model if model is not None else model_name)
     if task != "tatoeba":
         direction = "xx2en"
     protocol = resolve_protocol(model_name, encoder, layer=layer, pooling=pooling,
                                 prefix=prefix, direction=direction)
     pair = (encoder, tokenizer)
-    if task == "tatoeba":
+    if task == "tatoeba":  # one split, test: the split check above is all it needs
         results = evaluate_tatoeba(pair, languages, data_dir, max_pairs=max_pairs,
                                    batch_size=batch_size, protocol=protocol)
     elif task == "bucc2018":
-        results = evaluate_bucc(pair, languages, data_dir, max_pairs=max_pairs,
+        results = evaluate_bucc(pair, languages, data_dir, split=split, max_pairs=max_pairs,
                                 batch_size=batch_size, protocol=protocol)
     else:
         protocol = replace(protocol, direction=pooled.DIRECTION)
         results = pooled.evaluate_pooled_retrieval(pair, task, languages, data_dir,
-                                                   max_queries=max_pairs,
+                                                   split=split, max_queries=max_pairs,
                                                    batch_size=batch_size, protocol=protocol)
     info = protocol.to_dict()
     if task != "bucc2018":
@@ -315,4 +332,5 @@ def retrieve(
             info["max_queries"] = max_pairs
     elif max_pairs:
         info["max_pairs"] = max_pairs
-    return {"task": task, "model": model_name, "protocol": info, "results": results}
+    return {"task": task, "split": split, "model": model_name, "protocol": info,
+            "results": results}

@@ -7,55 +7,45 @@ every number can be re-scored later, and returns metric rows with bootstrap inte
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
 from xstilts.evaluation.predict import predict
+from xstilts.evaluation.settings import EvaluationSettings
 from xstilts.models.heads import TaskModel
 from xstilts.progress import progress_bar
 from xstilts.studies.store import MetricRow
 from xstilts.tasks import Task
-from xstilts.tasktypes import FeatureOptions, TaskTypeHandler, handler_for
+from xstilts.tasktypes import handler_for
 
 
 def evaluate_languages(
-    model: TaskModel,
-    tokenizer: PreTrainedTokenizerBase,
-    task: Task,
-    languages: list[str],
-    split: str,
-    data_dir: Path | None,
-    predictions_dir: Path,
-    *,
-    handler: TaskTypeHandler | None = None,
-    feature_options: FeatureOptions,
-    batch_size: int = 64,
-    max_examples: int | None = None,
-    bootstrap_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    autocast_bf16: bool = False,
+    model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task, languages: Sequence[str],
+    split: str, data_dir: Path | None, predictions_dir: Path, settings: EvaluationSettings,
 ) -> list[MetricRow]:
     """Predict and score ``task`` on each language; write ``predictions_dir/LANG.jsonl``."""
-    handler = handler or handler_for(task)
+    handler = settings.handler or handler_for(task)
     predictions_dir.mkdir(parents=True, exist_ok=True)
     rows: list[MetricRow] = []
     for language in progress_bar(languages, desc=f"evaluate {task.name}", unit="lang",
                                  leave=False):
-        examples = task.load(split, language, data_dir)
-        if max_examples is not None:
-            examples = examples[:max_examples]
-        features = handler.featurize(task, examples, tokenizer, feature_options, training=False)
+        examples = task.load(split, language, data_dir, skip_bad_rows=settings.skip_bad_rows)
+        if settings.max_examples is not None:
+            examples = examples[:settings.max_examples]
+        features = handler.featurize(task, examples, tokenizer, settings.feature_options,
+                                     training=False)
         predicted = predict(model, task, handler, examples, features,
-                            pad_id=tokenizer.pad_token_id, batch_size=batch_size,
-                            autocast_bf16=autocast_bf16)
+                            pad_id=tokenizer.pad_token_id, batch_size=settings.batch_size,
+                            autocast_bf16=settings.autocast_bf16)
         with (predictions_dir / f"{language}.jsonl").open("w", encoding="utf-8") as out:
             for ex, pred in zip(examples, predicted, strict=True):
                 out.write(json.dumps({"id": ex.id, "gold": handler.gold(task, ex),
                                       "prediction": pred}, ensure_ascii=False) + "\n")
-        for score in handler.score(task, examples, predicted, resamples=bootstrap_resamples,
-                                   confidence=confidence, seed=seed):
+        for score in handler.score(task, examples, predicted,
+                                   resamples=settings.bootstrap_resamples,
+                                   confidence=settings.confidence, seed=settings.seed):
             rows.append(MetricRow(task.name, language, split, score.metric, score.value,
                                   score.ci_low, score.ci_high, score.n))
     return rows

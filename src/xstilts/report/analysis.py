@@ -8,10 +8,16 @@ Conventions (stated in every report):
 * Averages over languages are macro averages (each language weighs the same). "Zero-shot" means
   every evaluated language except English (the training language); group aggregates (family,
   genus, script, resource level) also leave English out, so they measure transfer only.
-* Deltas carry a two-level bootstrap interval and a paired sign-flip test (see
+* Deltas carry a two-level bootstrap interval and a paired sign-flip test on the per-example
+  differences pooled over the compared languages, also for a language group (see
   :mod:`xstilts.report.comparisons`); p-values are corrected per comparison family (vs baseline
-  on the zero-shot average; vs baseline per language; vs baseline per group; between
-  configurations) by Holm (family-wise error) or Benjamini-Hochberg (false discovery rate).
+  on the zero-shot average; vs baseline per language; vs baseline per family, per genus, per
+  script, per resource level; between configurations) by Holm (family-wise error) or
+  Benjamini-Hochberg (false discovery rate). Each grouping is its own family: the four are
+  different partitions of the same languages, i.e. different questions, and one family over
+  all of them would multiply every group's p by the number of groups of all four.
+* Generalized cross-lingual rows (split ``<split>+generalized``) are kept out of all of the
+  above and shown as A×B matrices (:mod:`xstilts.report.matrix`).
 * Benchmark category follows XTREME-R (classification incl. multiple choice, structured
   prediction, QA, retrieval; regression is its own); the overall score is the mean of the
   category means of the zero-shot averages.
@@ -30,6 +36,7 @@ from scipy.stats import spearmanr
 from xstilts.evaluation.significance import benjamini_hochberg, holm
 from xstilts.report.comparisons import ExampleScores, compare, load_example_scores
 from xstilts.report.language_info import ATTRIBUTES, attribute, is_english, typology_vs_english
+from xstilts.report.matrix import generalized_matrices, is_generalized
 from xstilts.report.results import collect_results
 
 BASELINE = "none"
@@ -67,10 +74,13 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _blocks(rows: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
-    """One block per (model, task, metric, split); the primary metric is the first stored."""
+    """One block per (model, task, metric, split); the primary metric is the first stored.
+    Generalized cross-lingual rows are no block: they are matrices, not languages."""
     first_metric: dict[tuple, str] = {}
     blocks: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
+        if is_generalized(row):
+            continue
         first_metric.setdefault((row["model"], row["target_task"], row["split"]), row["metric"])
         blocks[(row["model"], row["target_task"], row["metric"], row["split"])].append(row)
     return {k: v for k, v in blocks.items() if first_metric[(k[0], k[1], k[3])] == k[2]}
@@ -143,7 +153,8 @@ def _delta(block: _Block, scores: ExampleScores, a: str, b: str, langs: list[str
     return {"model": block.model, "task": block.task, "metric": block.metric, "config": a,
             "versus": b, "delta": None if delta is None or reference is None else
             delta - reference, **pts, "p": result.p_value, "n_examples": result.n_examples,
-            "n_seeds": result.n_seeds, "method": result.method}
+            "n_seeds": result.n_seeds, "method": result.method, "test": result.test,
+            "permutations": result.permutations, "min_p": result.min_p}
 
 
 def _deltas(block: _Block, scores: ExampleScores, options: dict[str, Any]) -> list[dict]:
@@ -159,7 +170,7 @@ def _deltas(block: _Block, scores: ExampleScores, options: dict[str, Any]) -> li
             for attr in ATTRIBUTES:
                 for group, langs in _groups(block.zero_shot, attr).items():
                     out.append({**_delta(block, scores, config, BASELINE, langs, options),
-                                "family": "vs baseline: per group", "scope": f"{attr}={group}",
+                                "family": group_family(attr), "scope": f"{attr}={group}",
                                 "attribute": attr, "group": group, "languages": langs})
     for i, a in enumerate(others):
         for b in others[i + 1:]:
@@ -167,6 +178,16 @@ def _deltas(block: _Block, scores: ExampleScores, options: dict[str, Any]) -> li
                         "family": "between configurations: zero-shot avg",
                         "scope": "zero-shot avg"})
     return out
+
+
+def several_models(analysis: dict[str, Any]) -> bool:
+    """Whether the study compares encoders: then every table names the model of its rows."""
+    return len({b["model"] for b in analysis.get("blocks", [])}) > 1
+
+
+def group_family(attr: str) -> str:
+    """The correction family of the comparisons per group of ``attr`` (one per grouping)."""
+    return f"vs baseline: per {attr.replace('_', ' ')}"
 
 
 def _groups(langs: list[str], attr: str) -> dict[str, list[str]]:
@@ -261,17 +282,24 @@ def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def analyse_rows(rows: list[dict[str, Any]], scores: ExampleScores | None = None, *,
-                 correction: str = "holm", resamples: int = 1000, confidence: float = 0.95,
-                 seed: int = 0) -> dict[str, Any]:
-    """Everything the report shows, as JSON-ready lists of records (see the module doc)."""
+                 correction: str = "holm", resamples: int = 1000, permutations: int = 100_000,
+                 confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """Everything the report shows, as JSON-ready lists of records (see the module doc).
+
+    ``resamples``: bootstrap draws for the intervals; ``permutations``: random sign patterns
+    of a sign-flip test whose p cannot be computed exactly (its smallest p is 1/(B+1)).
+    """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {sorted(CORRECTIONS)}")
-    options = {"resamples": resamples, "confidence": confidence, "seed": seed}
+    options = {"resamples": resamples, "permutations": permutations, "confidence": confidence,
+               "seed": seed}
+    rows = _unique(rows)
     analysis: dict[str, Any] = {
         "baseline": BASELINE, "correction": correction, "alpha": ALPHA, "confidence": confidence,
-        "resamples": resamples, "units": "points (metric × 100)",
-        "blocks": [], "scores": [], "averages": [], "deltas": [], "correlations": []}
-    for key, block_rows in _blocks(_unique(rows)).items():
+        "resamples": resamples, "permutations": permutations, "units": "points (metric × 100)",
+        "blocks": [], "scores": [], "averages": [], "deltas": [], "correlations": [],
+        "generalized": generalized_matrices(rows)}
+    for key, block_rows in _blocks(rows).items():
         block = _Block(key, block_rows)
         head = {"model": block.model, "task": block.task, "metric": block.metric}
         category = task_category(block.task)

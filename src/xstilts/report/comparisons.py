@@ -8,10 +8,12 @@ What is computed (the report states the same):
 
 * Per-example score: correctness (1/0) for accuracy-type metrics (classification, pair
   classification, multiple choice, retrieval with an id as gold); per-question token F1 or exact
-  match for extractive QA (the official scores are means of those); per-sentence token accuracy
-  for tagging. A per-example score is only *used* when its mean reproduces the stored metric of
-  every run it comes from (span F1 and Pearson correlation do not decompose per example); other
-  metrics get an interval over seeds only (two seeds or more) and no example-level test.
+  match for extractive QA (the official scores are means of those); for tagging per-sentence
+  token accuracy or, for accuracy over all tokens, each sentence's correct tokens weighted by
+  n_sentences / n_tokens (their mean is the micro accuracy). A per-example score is only
+  *used* when its mean reproduces the stored metric of every run it comes from (span F1 and
+  Pearson correlation do not decompose per example); other metrics get an interval over seeds
+  only (two seeds or more) and no example-level test.
 * Interval: a two-level bootstrap over seeds AND examples. Each resample draws seeds with
   replacement (the same seed draw for both configurations when they ran the same seeds, since
   seed s of A and seed s of B share the target data order), then, per language, examples with
@@ -19,8 +21,11 @@ What is computed (the report states the same):
   languages of mean(A) - mean(B). Percentile interval.
 * Test: a paired sign-flip (permutation) test on per-example differences with seeds averaged
   (each configuration's score of an example is its mean over that configuration's seeds),
-  weighted so the statistic is the same macro average over languages; see
-  :func:`xstilts.evaluation.significance.paired_permutation_test`.
+  pooled over the compared languages and weighted so the statistic is the same macro average
+  over languages. A language group is therefore tested on all its examples, not on its 1-3
+  language means (a sign-flip over 2 languages could never go below p = 0.5). The p-value is
+  exact where the differences allow it, else Monte Carlo with its smallest reachable p stated;
+  see :mod:`xstilts.report.sign_flip`.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from xstilts.evaluation.qa_metrics import exact_match, token_f1
-from xstilts.evaluation.significance import paired_permutation_test
+from xstilts.report.sign_flip import sign_flip_test
 
 _MAX_CELLS = 2_000_000
 _TOLERANCE = 1e-6
@@ -54,6 +59,9 @@ class Comparison:
     n_examples: int
     n_seeds: int
     method: str
+    test: str | None = None
+    permutations: int | None = None  # Monte-Carlo draws; None for an exact p or no test
+    min_p: float | None = None  # smallest p the test could give: 1/(B+1), 0 if exact
 
 
 def example_score(gold: Any, prediction: Any, metric: str) -> float | None:
@@ -73,18 +81,34 @@ def example_score(gold: Any, prediction: Any, metric: str) -> float | None:
     return float(gold == prediction)
 
 
-def _read_predictions(path: Path, metric: str) -> dict[str, float] | None:
-    scores: dict[str, float] = {}
+def _token_weighted(records: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Tagging scored over all tokens (micro accuracy) as per-sentence scores: correct tokens
+    times n_sentences / n_tokens, whose plain mean is the micro accuracy. The weight is fixed by
+    the gold sentences, so the paired difference of two configurations is a sum over sentences
+    and the sign-flip test applies unchanged (the bootstrap then resamples that linearised
+    statistic)."""
+    pairs = [(r.get("gold"), r.get("prediction")) for r in records]
+    if not pairs or not all(isinstance(g, list) and isinstance(p, list) and len(g) == len(p)
+                            for g, p in pairs):
+        return None
+    tokens = sum(len(g) for g, _ in pairs)
+    if tokens == 0:
+        return None
+    weight = len(pairs) / tokens
+    return {str(r["id"]): weight * sum(a == b for a, b in zip(g, p, strict=True))
+            for r, (g, p) in zip(records, pairs, strict=True)}
+
+
+def _candidates(path: Path, metric: str) -> list[dict[str, float]]:
+    """Per-example score sets that might reproduce ``metric``: per example, and for tagging
+    also token-weighted (the first whose mean equals the stored value is used)."""
     with path.open(encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            score = example_score(record.get("gold"), record.get("prediction"), metric)
-            if score is None:
-                return None
-            scores[str(record["id"])] = score
-    return scores or None
+        records = [json.loads(line) for line in f if line.strip()]
+    values = [example_score(r.get("gold"), r.get("prediction"), metric) for r in records]
+    out = [{str(r["id"]): float(v) for r, v in zip(records, values, strict=True)}
+           ] if records and None not in values else []
+    weighted = _token_weighted(records)
+    return out + ([weighted] if weighted else [])
 
 
 def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> ExampleScores:
@@ -94,8 +118,10 @@ def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> Exampl
         path = out_dir / "runs" / row["run_id"] / "predictions" / f"{row['language']}.jsonl"
         if not path.is_file():
             continue
-        scores = _read_predictions(path, row["metric"])
-        if scores is None or abs(float(np.mean(list(scores.values()))) - row["value"]) > _TOLERANCE:
+        scores = next((c for c in _candidates(path, row["metric"])
+                       if abs(float(np.mean(list(c.values()))) - row["value"]) <= _TOLERANCE),
+                      None)
+        if scores is None:
             continue
         key = (row["model"], row["intermediate"], row["target_task"], row["metric"],
                row["language"])
@@ -154,7 +180,8 @@ def _seed_only(a_scores: list[float], b_scores: list[float], confidence: float,
 
 def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task: str,
             metric: str, languages: list[str], *, seed_values: tuple[list[float], list[float]],
-            resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Comparison:
+            resamples: int = 1000, permutations: int = 100_000, confidence: float = 0.95,
+            seed: int = 0) -> Comparison:
     """Compare configuration ``a`` = (model, intermediate) with ``b`` on ``languages``.
 
     ``seed_values`` holds each configuration's per-seed macro average over ``languages``; it is
@@ -185,7 +212,10 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
     total = sum(x.shape[1] for x, _ in pairs)
     diffs = np.concatenate([(x.mean(0) - y.mean(0)) * total / (len(pairs) * x.shape[1])
                             for x, y in pairs])
-    test = paired_permutation_test(diffs, np.zeros_like(diffs), resamples=resamples, seed=seed)
+    test = sign_flip_test(diffs, permutations=permutations, seed=seed)
     return Comparison(float(diffs.mean()), float(low), float(high), test.p_value, total,
                       min(len(seeds_a), len(seeds_b)),
-                      "paired sign-flip test, seeds averaged; bootstrap over seeds and examples")
+                      f"{test.name} on per-example differences pooled over {len(pairs)} "
+                      "language(s), seeds averaged; bootstrap over seeds and examples",
+                      "exact" if test.permutations is None else "Monte Carlo", test.permutations,
+                      test.min_p)

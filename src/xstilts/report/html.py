@@ -13,13 +13,16 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-from xstilts.report.analysis import CORRECTION_NAMES
+from xstilts.report.analysis import group_family, several_models
 from xstilts.report.headline import p_text, signed
-from xstilts.report.language_info import display_name, label
+from xstilts.report.language_info import ATTRIBUTES, display_name, label
+from xstilts.report.matrix import matrix_key
+from xstilts.report.methods import family_lines, family_note, general_lines
 from xstilts.report.plots import data_uri
 
 HEATMAP_CAPTION = "Heatmap: zero-shot gain over the baseline per intermediate configuration " \
                   "and target task"
+GENERALIZED_CAPTION = "Generalized cross-lingual matrix (first text in A, second in B)"
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -92,105 +95,167 @@ def _figure(plots: dict[str, bytes], name: str, caption: str) -> str:
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
-def _family_table(analysis: dict[str, Any]) -> str:
+def _model(rec: dict[str, Any], multi: bool) -> str:
+    """The model cell, present only when the study compares several encoders."""
+    return _cell(rec["model"], left=True) if multi else ""
+
+
+def _group_table(analysis: dict[str, Any], attribute: str) -> str:
+    """Deltas per group of ``attribute`` (family, genus, script, resource level), with the
+    group's score and a note on the test and correction family behind its p-values."""
+    multi = several_models(analysis)
+    scores = {(s["model"], s["task"], s["config"], s["language"]): s["mean"]
+              for s in analysis["scores"]}
     rows = []
-    scores = {(s["task"], s["config"], s["language"]): s["mean"] for s in analysis["scores"]}
     for d in analysis["deltas"]:
-        if d.get("attribute") != "family":
+        if d.get("attribute") != attribute:
             continue
         langs = d["languages"]
-        mean = [scores.get((d["task"], d["config"], g)) for g in langs]
+        mean = [scores.get((d["model"], d["task"], d["config"], g)) for g in langs]
         avg = sum(mean) / len(mean) if mean and None not in mean else None
         names = ", ".join(display_name(g) for g in langs)
-        rows.append(_cell(d["task"], left=True) + _cell(d["group"], left=True)
-                    + _cell(names, left=True) + _cell(d["config"], left=True)
-                    + _cell(_num(avg), sort=avg) + _delta_cells(d))
-    header = ["task", "family", "languages", "intermediate", "score (pts)", "Δ vs baseline",
-              "95 % CI", "p (adj.)"]
-    return table(header, rows, table_id="family-table", left=4)
+        rows.append(_model(d, multi) + _cell(d["task"], left=True)
+                    + _cell(d["group"], left=True) + _cell(names, left=True)
+                    + _cell(d["config"], left=True) + _cell(_num(avg), sort=avg)
+                    + _delta_cells(d))
+    header = ["model"] * multi + ["task", attribute.replace("_", " "), "languages",
+                                  "intermediate", "score (pts)", "Δ vs baseline", "95 % CI",
+                                  "p (adj.)"]
+    return (table(header, rows, table_id=f"{attribute.replace('_', '-')}-table", left=4 + multi)
+            + _note(analysis, group_family(attribute)))
+
+
+def _note(analysis: dict[str, Any], family: str) -> str:
+    if not any(d["family"] == family for d in analysis["deltas"]):
+        return ""
+    return f'<p class="muted">Test: {escape(family_note(analysis, family))}</p>'
+
+
+def _other_groups(analysis: dict[str, Any]) -> str:
+    return "".join(f'<h3 id="{a.replace("_", "-")}">Per {a.replace("_", " ")}</h3>'
+                   + _group_table(analysis, a) for a in ATTRIBUTES if a != "family")
 
 
 def _language_table(analysis: dict[str, Any]) -> str:
-    deltas = {(d["task"], d["config"], d["scope"]): d for d in analysis["deltas"]
+    multi = several_models(analysis)
+    deltas = {(d["model"], d["task"], d["config"], d["scope"]): d for d in analysis["deltas"]
               if d["family"] == "vs baseline: per language"}
     rows = []
-    for s in sorted(analysis["scores"], key=lambda s: (s["task"], s["language"], s["config"])):
+    for s in sorted(analysis["scores"],
+                    key=lambda s: (s["model"], s["task"], s["language"], s["config"])):
         spread = "" if s["std"] is None else f" ± {s['std']:.1f}"
-        rows.append(_cell(s["task"], left=True) + _cell(label(s["language"]), left=True)
-                    + _cell(s["config"], left=True)
+        rows.append(_model(s, multi) + _cell(s["task"], left=True)
+                    + _cell(label(s["language"]), left=True) + _cell(s["config"], left=True)
                     + _cell(f"{s['mean']:.1f}{spread}", sort=s["mean"]) + _cell(s["seeds"])
-                    + _cell(s["n"]) + _delta_cells(deltas.get((s["task"], s["config"],
-                                                                 s["language"]))))
-    header = ["task", "language", "intermediate", "score (pts, mean ± sd over seeds)", "seeds",
-              "examples", "Δ vs baseline", "95 % CI", "p (adj.)"]
-    return table(header, rows, table_id="language-table", left=3)
+                    + _cell(s["n"]) + _delta_cells(deltas.get((s["model"], s["task"],
+                                                                 s["config"], s["language"]))))
+    header = ["model"] * multi + ["task", "language", "intermediate",
+                                  "score (pts, mean ± sd over seeds)", "seeds", "examples",
+                                  "Δ vs baseline", "95 % CI", "p (adj.)"]
+    return (table(header, rows, table_id="language-table", left=3 + multi)
+            + _note(analysis, "vs baseline: per language"))
 
 
 def _summary_tables(analysis: dict[str, Any]) -> str:
-    avg_rows = [_cell(a["task"], left=True) + _cell(a["config"], left=True)
+    multi = several_models(analysis)
+    avg_rows = [_model(a, multi) + _cell(a["task"], left=True) + _cell(a["config"], left=True)
                 + _cell(_num(a["avg"]), sort=a["avg"])
                 + _cell(_num(a["zero_shot_avg"]), sort=a["zero_shot_avg"])
                 + _cell(_num(a["zero_shot_std"])) + _cell(_num(a["english"]))
                 + _cell(_num(a["transfer_gap"]), sort=a["transfer_gap"])
                 for a in analysis["averages"]]
-    overall = [_cell(o["config"], left=True) + _cell(_num(o["score"]), sort=o["score"])
-               + _cell(o["categories"]) for o in analysis["overall"]]
-    cats = [_cell(c["category"], left=True) + _cell(c["config"], left=True)
+    overall = [_model(o, multi) + _cell(o["config"], left=True)
+               + _cell(_num(o["score"]), sort=o["score"]) + _cell(o["categories"])
+               for o in analysis["overall"]]
+    cats = [_model(c, multi) + _cell(c["category"], left=True) + _cell(c["config"], left=True)
             + _cell(_num(c["score"]), sort=c["score"]) for c in analysis["categories"]]
-    return (table(["task", "intermediate", "avg", "zero-shot avg", "sd over seeds", "English",
-                   "transfer gap"], avg_rows, table_id="averages-table", left=2)
+    model = ["model"] * multi
+    return (table([*model, "task", "intermediate", "avg", "zero-shot avg", "sd over seeds",
+                   "English", "transfer gap"], avg_rows, table_id="averages-table",
+                  left=2 + multi)
             + "<h3>Benchmark categories and XTREME-R style overall score</h3>"
-            + table(["category", "intermediate", "zero-shot avg (pts)"], cats, left=2)
-            + table(["intermediate", "overall (mean of category means)", "categories"],
-                    overall))
+            + table([*model, "category", "intermediate", "zero-shot avg (pts)"], cats,
+                    left=2 + multi)
+            + table([*model, "intermediate", "overall (mean of category means)", "categories"],
+                    overall, left=1 + multi))
 
 
 def _comparisons(analysis: dict[str, Any]) -> str:
-    rows = [_cell(d["task"], left=True) + _cell(d["config"], left=True)
+    multi = several_models(analysis)
+    rows = [_model(d, multi) + _cell(d["task"], left=True) + _cell(d["config"], left=True)
             + _cell(d["versus"], left=True) + _delta_cells(d) + _cell(d["method"], left=True)
             for d in analysis["deltas"] if d["scope"] == "zero-shot avg"]
-    return table(["task", "configuration A", "configuration B", "Δ A − B (pts)", "95 % CI",
-                  "p (adj.)", "method"], rows, left=3)
+    return (table(["model"] * multi + ["task", "configuration A", "configuration B",
+                                       "Δ A − B (pts)", "95 % CI", "p (adj.)", "method"],
+                  rows, left=3 + multi)
+            + _note(analysis, "vs baseline: zero-shot avg")
+            + _note(analysis, "between configurations: zero-shot avg"))
 
 
 def _correlation_table(analysis: dict[str, Any]) -> str:
-    rows = [_cell(c["task"], left=True) + _cell(c["config"], left=True)
+    multi = several_models(analysis)
+    rows = [_model(c, multi) + _cell(c["task"], left=True) + _cell(c["config"], left=True)
             + _cell(c["predictor"].replace("_", " "), left=True)
             + _cell(_num(c["rho"], 2), sort=c["rho"]) + _cell(_num(c["p"], 3)) + _cell(c["n"])
             for c in analysis["correlations"]]
-    return table(["task", "intermediate", "predictor", "Spearman ρ", "p (uncorrected)",
-                  "languages"], rows, left=3)
+    return table(["model"] * multi + ["task", "intermediate", "predictor", "Spearman ρ",
+                                      "p (uncorrected)", "languages"], rows, left=3 + multi)
 
 
 def _scaling_table(analysis: dict[str, Any]) -> str:
-    rows = [_cell(s["task"], left=True) + _cell(s["family"], left=True) + _cell(s["n_tasks"])
-            + _cell(signed(s["mean_gain"]), sort=s["mean_gain"])
+    multi = several_models(analysis)
+    rows = [_model(s, multi) + _cell(s["task"], left=True) + _cell(s["family"], left=True)
+            + _cell(s["n_tasks"]) + _cell(signed(s["mean_gain"]), sort=s["mean_gain"])
             + _cell(", ".join(s["configs"]), left=True) for s in analysis["scaling"]]
-    return table(["task", "languages", "intermediate tasks", "mean Δ (pts)", "configurations"],
-                 rows, left=2)
+    return table(["model"] * multi + ["task", "languages", "intermediate tasks",
+                                      "mean Δ (pts)", "configurations"], rows, left=2 + multi)
+
+
+def _matrix_table(m: dict[str, Any]) -> str:
+    rows = [_cell(label(a), left=True) + "".join(_cell(_num(v), sort=v) for v in values)
+            for a, values in zip(m["first"], m["values"], strict=True)]
+    return table([f"{m['metric']}: first \\ second", *m["second"]], rows, sortable=False)
+
+
+def _generalized(analysis: dict[str, Any], plots: dict[str, bytes]) -> str:
+    """Heatmap and tables of the A×B matrices; nothing when the study has none."""
+    matrices = analysis.get("generalized", [])
+    if not matrices:
+        return ""
+    parts = ['<h2 id="generalized">Generalized cross-lingual evaluation</h2>',
+             '<p class="muted">First text in language A (rows), second in B (columns), '
+             "points, mean over seeds; the diagonal is the ordinary evaluation of A.</p>"]
+    for key in dict.fromkeys(matrix_key(m) for m in matrices):
+        group = [m for m in matrices if matrix_key(m) == key]
+        head = group[0]
+        parts.append(f"<h3>{escape(head['task'])} ({escape(head['split'])}), model "
+                     f"{escape(head['model'])}</h3>")
+        parts.append(_figure(plots, key, f"{GENERALIZED_CAPTION}: {head['task']}"))
+        for m in group:
+            parts.append(f"<p>{escape(m['config'])}: same-language mean {_num(m['diagonal'])}, "
+                         f"mixed-language mean {_num(m['off_diagonal'])}</p>" + _matrix_table(m))
+    return "".join(parts)
 
 
 def _methods(analysis: dict[str, Any]) -> str:
-    correction = CORRECTION_NAMES[analysis["correction"]]
     items = [
         f"Scores are in points (metric × 100), mean over seeds; {analysis['confidence']:.0%} "
         "intervals from a two-level bootstrap (seeds, then examples within each language, "
         f"paired across configurations; {analysis['resamples']} resamples).",
-        "p-values: paired sign-flip (permutation) test on per-example differences, each "
-        "configuration's per-example score averaged over its seeds, weighted so the statistic "
-        "is the macro average over languages.",
-        f"Multiple comparisons: {correction} correction within each comparison family "
-        "(vs baseline on the zero-shot average; per language; per language group; between "
-        f"configurations); significant means adjusted p ≤ {analysis['alpha']}. Bold deltas "
-        "are significant.",
+        *general_lines(analysis),
+        "Bold deltas are significant after correction.",
         "Per-example scores: correctness for accuracy-type metrics, per-question F1/EM for QA, "
-        "per-sentence token accuracy for tagging; a metric whose mean they do not reproduce "
+        "per-sentence token accuracy for tagging (each sentence's correct tokens weighted by "
+        "sentences / tokens when the metric counts all tokens); a metric whose mean they do "
+        "not reproduce "
         "(span F1, correlations) gets a seed-only interval and no test.",
         "Zero-shot average and language groups leave English (the training language) out. "
         "Typological distance from English is the count of {different family, different "
         "genus, different script} (0–3): xstilts has no finer typological data.",
     ]
-    return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
+    families = "".join(f"<li>{escape(line)}</li>" for line in family_lines(analysis))
+    return ("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
+            + (f"<h3>Tests and correction families</h3><ul>{families}</ul>" if families else ""))
 
 
 def _environment(env: dict[str, Any], runs: list[dict[str, Any]]) -> str:
@@ -218,12 +283,14 @@ def render_html(analysis: dict[str, Any], plots: dict[str, bytes], spec: dict[st
         "<h2>Averages and transfer gap</h2>", _summary_tables(analysis),
         _figure(plots, "transfer_gap", "Transfer gap: English score minus zero-shot average "
                                        "(points) per configuration"),
-        '<h2 id="families">Per language family</h2>', _family_table(analysis),
+        '<h2 id="families">Per language family</h2>', _group_table(analysis, "family"),
         _figure(plots, "families", "Gain over the baseline per language family, with 95 % "
                                    "confidence intervals"),
+        '<h2 id="groups">Per genus, script and resource level</h2>', _other_groups(analysis),
         '<h2 id="languages">Per language</h2>',
         '<p class="muted">Click a column header to sort.</p>', _language_table(analysis),
         "<h2>All comparisons (zero-shot average)</h2>", _comparisons(analysis),
+        _generalized(analysis, plots),
         "<h2>Scaling: number of intermediate tasks</h2>",
         _figure(plots, "scaling", "Scaling curve: number of intermediate tasks vs mean zero-shot "
                                   "gain (points)"), _scaling_table(analysis),

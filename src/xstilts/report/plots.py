@@ -19,9 +19,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from xstilts.report.analysis import several_models  # noqa: E402
+from xstilts.report.matrix import matrix_key  # noqa: E402
+
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
              "#000000")
 DIVERGING = "PuOr"
+SEQUENTIAL = "cividis"
 
 
 def _png(fig: Any) -> bytes:
@@ -35,6 +39,12 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+def _series(rec: dict[str, Any], multi: bool, field: str = "config") -> str:
+    """A row/bar/line label: the configuration (or task), prefixed by the model when a study
+    compares several encoders (their values must not overwrite each other)."""
+    return f"{rec['model']} · {rec[field]}" if multi else str(rec[field])
+
+
 def _zero_shot_deltas(analysis: dict[str, Any]) -> list[dict[str, Any]]:
     return [d for d in analysis["deltas"] if d["versus"] == analysis["baseline"]
             and d["scope"] == "zero-shot avg" and d["delta"] is not None]
@@ -45,20 +55,18 @@ def heatmap(analysis: dict[str, Any]) -> bytes | None:
     deltas = _zero_shot_deltas(analysis)
     if not deltas:
         return None
-    configs = sorted({d["config"] for d in deltas})
+    multi = several_models(analysis)
+    configs = sorted({_series(d, multi) for d in deltas})
     tasks = sorted({d["task"] for d in deltas})
     grid = np.full((len(configs), len(tasks)), np.nan)
-    marks: dict[tuple[int, int], str] = {}
+    marks = np.full(grid.shape, "", dtype=object)
     for d in deltas:
-        i, j = configs.index(d["config"]), tasks.index(d["task"])
+        i, j = configs.index(_series(d, multi)), tasks.index(d["task"])
         grid[i, j] = d["delta"]
-        marks[(i, j)] = "*" if d["significant"] else ""
+        marks[i, j] = "*" if d["significant"] else ""
     limit = max(1.0, float(np.nanmax(np.abs(grid))))
     fig, ax = plt.subplots(figsize=(2.2 + 1.6 * len(tasks), 1.2 + 0.55 * len(configs)))
-    image = ax.imshow(grid, cmap=DIVERGING, vmin=-limit, vmax=limit, aspect="auto")
-    for (i, j), mark in marks.items():
-        colour = "white" if abs(grid[i, j]) > 0.6 * limit else "black"
-        ax.text(j, i, f"{grid[i, j]:+.1f}{mark}", ha="center", va="center", color=colour)
+    image = _annotated_grid(ax, grid, marks, DIVERGING, (-limit, limit), "{:+.1f}")
     ax.set_xticks(range(len(tasks)), tasks, rotation=20, ha="right")
     ax.set_yticks(range(len(configs)), configs)
     ax.set_xlabel("target task")
@@ -68,21 +76,67 @@ def heatmap(analysis: dict[str, Any]) -> bytes | None:
     return _png(fig)
 
 
+def _annotated_grid(ax: Any, grid: np.ndarray, marks: np.ndarray, cmap: str,
+                    limits: tuple[float, float], fmt: str, fontsize: float | None = None) -> Any:
+    """Colour the cells and write each value in a colour that stays legible on it."""
+    image = ax.imshow(grid, cmap=cmap, vmin=limits[0], vmax=limits[1], aspect="auto")
+    low, high = limits
+    for (i, j), value in np.ndenumerate(grid):
+        if np.isnan(value):
+            continue
+        dark = (abs(value) > 0.6 * high if low == -high
+                else (value - low) < 0.45 * (high - low))
+        ax.text(j, i, fmt.format(value) + marks[i, j], ha="center", va="center",
+                color="white" if dark else "black", fontsize=fontsize)
+    return image
+
+
+def generalized_heatmaps(analysis: dict[str, Any]) -> dict[str, bytes]:
+    """Per (model, task, split): one A×B panel per configuration on one colour scale.
+
+    Scores, not gains, so a sequential map (cividis: readable under colour-vision
+    deficiencies) instead of the diverging one of the gain heatmap.
+    """
+    out = {}
+    matrices = analysis.get("generalized", [])
+    for key in dict.fromkeys(matrix_key(m) for m in matrices):
+        group = [m for m in matrices if matrix_key(m) == key]
+        grids = [np.array(m["values"], dtype=float) for m in group]
+        limits = (float(min(np.nanmin(g) for g in grids)),
+                  float(max(np.nanmax(g) for g in grids)) + 1e-9)
+        size = max(max(g.shape) for g in grids)
+        fig, axes = plt.subplots(1, len(group), squeeze=False, layout="constrained",
+                                 figsize=(1 + len(group) * (1.6 + 0.55 * size), 1.6 + 0.5 * size))
+        for ax, m, grid in zip(axes[0], group, grids, strict=True):
+            image = _annotated_grid(ax, grid, np.full(grid.shape, "", dtype=object),
+                                    SEQUENTIAL, limits, "{:.1f}", fontsize=8)
+            ax.set_xticks(range(len(m["second"])), m["second"])
+            ax.set_yticks(range(len(m["first"])), m["first"])
+            ax.set_xlabel("language of the second text (B)")
+            if ax is axes[0, 0]:
+                ax.set_ylabel("language of the first text (A)")
+            ax.set_title(f"{m['task']} · {m['config']}", fontsize=9)
+        fig.colorbar(image, ax=axes[0].tolist(), label=f"{group[0]['metric']} (points)")
+        out[key] = _png(fig)
+    return out
+
+
 def family_bars(analysis: dict[str, Any], attribute: str = "family") -> bytes | None:
     """Per target task: gain over the baseline per language group, with CI error bars."""
     groups = [d for d in analysis["deltas"] if d.get("attribute") == attribute
               and d["delta"] is not None]
     if not groups:
         return None
+    multi = several_models(analysis)
     tasks = sorted({d["task"] for d in groups})
     fig, axes = plt.subplots(len(tasks), 1, figsize=(10, 3.8 * len(tasks)), squeeze=False)
     for ax, task in zip(axes[:, 0], tasks, strict=True):
         rows = [d for d in groups if d["task"] == task]
         names = sorted({d["group"] for d in rows})
-        configs = sorted({d["config"] for d in rows})
+        configs = sorted({_series(d, multi) for d in rows})
         width = 0.8 / len(configs)
         for k, config in enumerate(configs):
-            by_group = {d["group"]: d for d in rows if d["config"] == config}
+            by_group = {d["group"]: d for d in rows if _series(d, multi) == config}
             x = np.array([i for i, g in enumerate(names) if g in by_group]) + (k - (
                 len(configs) - 1) / 2) * width
             ds = [by_group[g] for g in names if g in by_group]
@@ -110,9 +164,10 @@ def scaling_curve(analysis: dict[str, Any]) -> bytes | None:
     points = [p for p in analysis["scaling"] if p["family"] == "all languages"]
     if not points:
         return None
+    multi = several_models(analysis)
     lines: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for p in points:
-        lines[p["task"]].append((p["n_tasks"], p["mean_gain"]))
+        lines[_series(p, multi, "task")].append((p["n_tasks"], p["mean_gain"]))
     fig, ax = plt.subplots(figsize=(7, 4))
     for k, (task, xy) in enumerate(sorted(lines.items())):
         xy = [(0, 0.0), *sorted(xy)]
@@ -132,12 +187,14 @@ def transfer_gap(analysis: dict[str, Any]) -> bytes | None:
     rows = [a for a in analysis["averages"] if a["transfer_gap"] is not None]
     if not rows:
         return None
+    multi = several_models(analysis)
     tasks = sorted({a["task"] for a in rows})
-    configs = sorted({a["config"] for a in rows}, key=lambda c: (c != analysis["baseline"], c))
+    configs = sorted({_series(a, multi) for a in rows},
+                     key=lambda c: (not c.endswith(analysis["baseline"]), c))
     width = 0.8 / len(configs)
     fig, ax = plt.subplots(figsize=(2.5 + 1.8 * len(tasks), 4))
     for k, config in enumerate(configs):
-        by_task = {a["task"]: a["transfer_gap"] for a in rows if a["config"] == config}
+        by_task = {a["task"]: a["transfer_gap"] for a in rows if _series(a, multi) == config}
         x = [i + (k - (len(configs) - 1) / 2) * width for i, t in enumerate(tasks)
              if t in by_task]
         ax.bar(x, [by_task[t] for t in tasks if t in by_task], width,
@@ -155,4 +212,5 @@ def all_plots(analysis: dict[str, Any]) -> dict[str, bytes]:
     """Every figure that has data, by name."""
     figures = {"heatmap": heatmap(analysis), "families": family_bars(analysis),
                "scaling": scaling_curve(analysis), "transfer_gap": transfer_gap(analysis)}
+    figures.update(generalized_heatmaps(analysis))
     return {name: png for name, png in figures.items() if png is not None}

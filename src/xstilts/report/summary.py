@@ -18,6 +18,7 @@ from typing import Any
 
 from xstilts.errors import XstiltsError
 from xstilts.languages import language_name
+from xstilts.report.matrix import is_generalized
 from xstilts.report.results import RESULT_COLUMNS, collect_results, run_table
 
 BASELINE = "none"
@@ -26,8 +27,12 @@ FORMATS = ("html", "md", "csv", "json")
 
 def write_report(out_dir: Path, study: str | None = None,
                  formats: Iterable[str] = FORMATS, *, correction: str = "holm",
-                 resamples: int = 1000) -> Path:
-    """Write the report files in ``formats`` under ``OUT/report`` and return that folder."""
+                 resamples: int = 1000, permutations: int = 100_000) -> Path:
+    """Write the report files in ``formats`` under ``OUT/report`` and return that folder.
+
+    ``resamples``: bootstrap draws of each interval; ``permutations``: random sign patterns of
+    a sign-flip test whose p is not computed exactly (smallest reachable p = 1/(B+1)).
+    """
     formats = set(formats)
     if unknown := formats - set(FORMATS):
         raise XstiltsError(f"unknown report format(s) {', '.join(sorted(unknown))}; "
@@ -45,7 +50,8 @@ def write_report(out_dir: Path, study: str | None = None,
         from xstilts.report.comparisons import load_example_scores
 
         analysis = analyse_rows(rows, load_example_scores(out_dir, rows),
-                                correction=correction, resamples=resamples)
+                                correction=correction, resamples=resamples,
+                                permutations=permutations)
         analysis["study"] = study
     if "md" in formats:
         text = render_summary(rows, runs)
@@ -127,6 +133,8 @@ def render_summary(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> st
         lines += ["No finished target runs yet.", ""]
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
+        if is_generalized(row):  # an A×B matrix, in the analysis part
+            continue
         groups[(row["study"], row["model"], row["target_task"], row["metric"],
                 row["split"])].append(row)
     for (study, model, task, metric, split), group in groups.items():

@@ -1,4 +1,4 @@
-"""The analysis part of ``summary.md``: headline, significance statements, family table.
+"""The analysis part of ``summary.md``: headline, significance statements, group tables.
 
 Why Markdown too: it pastes into a README or a paper draft; the numbers are the same records
 as in the HTML page and ``summary.json``.
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from xstilts.report.analysis import CORRECTION_NAMES
+from xstilts.report.analysis import CORRECTION_NAMES, group_family, several_models
 from xstilts.report.headline import p_text, signed
-from xstilts.report.language_info import display_name
+from xstilts.report.language_info import ATTRIBUTES, display_name
+from xstilts.report.matrix import matrix_markdown
+from xstilts.report.methods import family_lines, family_note, general_lines
 
 
 def _ci(d: dict[str, Any]) -> str:
@@ -23,55 +25,88 @@ def _p(d: dict[str, Any]) -> str:
 
 def _statements(analysis: dict[str, Any]) -> list[str]:
     correction = CORRECTION_NAMES[analysis["correction"]]
+    multi = several_models(analysis)
     lines = []
     for d in analysis["deltas"]:
         if d["scope"] != "zero-shot avg" or d["delta"] is None:
             continue
         verdict = ("no test" if d["significant"] is None
                    else "significant" if d["significant"] else "not significant")
-        lines.append(f"- {d['task']}: `{d['config']}` vs `{d['versus']}`: "
+        model = f" (`{d['model']}`)" if multi else ""
+        lines.append(f"- {d['task']}{model}: `{d['config']}` vs `{d['versus']}`: "
                      f"{signed(d['delta'])} points zero-shot avg, 95 % CI {_ci(d)}, "
                      f"p {p_text(d['p_adj'])} ({correction}) — {verdict}.")
     return lines
 
 
-def _family_rows(analysis: dict[str, Any]) -> list[str]:
-    rows = ["| task | family | languages | intermediate | Δ vs baseline | 95 % CI | p (adj.) |",
-            "|---|---|---|---|---|---|---|"]
+def _group_rows(analysis: dict[str, Any], attribute: str) -> list[str]:
+    """One row per (model, task, group, configuration) of one grouping, e.g. family."""
+    multi = several_models(analysis)
+    head = ["model"] * multi + ["task", attribute.replace("_", " "), "languages",
+                                "intermediate", "Δ vs baseline", "95 % CI", "p (adj.)"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for d in analysis["deltas"]:
-        if d.get("attribute") == "family":
+        if d.get("attribute") == attribute:
             names = ", ".join(display_name(g) for g in d["languages"])
-            rows.append(f"| {d['task']} | {d['group']} | {names} | `{d['config']}` | "
-                        f"{signed(d['delta'])} | {_ci(d)} | {_p(d)} |")
+            model = [f"`{d['model']}`"] * multi
+            rows.append("| " + " | ".join([*model, d["task"], d["group"], names,
+                                           f"`{d['config']}`", signed(d["delta"]), _ci(d),
+                                           _p(d)]) + " |")
     return rows if len(rows) > 2 else []
 
 
 def _gap_rows(analysis: dict[str, Any]) -> list[str]:
-    rows = ["| task | intermediate | English | zero-shot avg | transfer gap |",
-            "|---|---|---|---|---|"]
+    multi = several_models(analysis)
+    head = ["model"] * multi + ["task", "intermediate", "English", "zero-shot avg",
+                                "transfer gap"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for a in analysis["averages"]:
         if a["transfer_gap"] is not None:
-            rows.append(f"| {a['task']} | `{a['config']}` | {a['english']:.1f} | "
-                        f"{a['zero_shot_avg']:.1f} | {a['transfer_gap']:.1f} |")
+            rows.append("| " + " | ".join([*[f"`{a['model']}`"] * multi, a["task"],
+                                           f"`{a['config']}`", f"{a['english']:.1f}",
+                                           f"{a['zero_shot_avg']:.1f}",
+                                           f"{a['transfer_gap']:.1f}"]) + " |")
     return rows if len(rows) > 2 else []
+
+
+def _generalized(analysis: dict[str, Any]) -> list[str]:
+    out = []
+    for m in analysis.get("generalized", []):
+        out += [f"### {m['task']} ({m['split']}) · `{m['config']}` · model `{m['model']}`", "",
+                f"Rows: language of the first text; columns: of the second; mean over "
+                f"{m['seeds']} seed(s). Same-language (diagonal) mean "
+                f"{_num(m['diagonal'])}, mixed-language mean {_num(m['off_diagonal'])}.", "",
+                matrix_markdown(m), ""]
+    return (["## Generalized cross-lingual evaluation (first text in A, second in B)", ""]
+            + out) if out else []
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
 
 
 def analysis_markdown(analysis: dict[str, Any]) -> str:
     """Markdown sections appended to ``summary.md``."""
-    correction = CORRECTION_NAMES[analysis["correction"]]
     out = ["## Answer", ""] + [f"**{h['text']}**" for h in analysis["headlines"]] + [""]
     statements = _statements(analysis)
     if statements:
         out += ["## Significance (zero-shot average)", "",
-                f"Paired sign-flip test on per-example differences (seeds averaged); 95 % "
-                f"intervals from a bootstrap over seeds and examples; p-values {correction}-"
-                f"corrected within each comparison family, significant at α = "
-                f"{analysis['alpha']}.", ""] + statements + [""]
-    family = _family_rows(analysis)
-    if family:
-        out += ["## Per language family (zero-shot languages, macro average; points)", ""]
-        out += family + [""]
+                f"{round(100 * analysis['confidence'])} % intervals from a bootstrap over "
+                "seeds and examples.", ""]
+        for line in general_lines(analysis):
+            out += [line, ""]
+        out += statements + [""]
+    for attribute in ATTRIBUTES:
+        rows = _group_rows(analysis, attribute)
+        if rows:
+            note = family_note(analysis, group_family(attribute))
+            out += [f"## Per language {attribute.replace('_', ' ')} (zero-shot languages, "
+                    "macro average; points)", "", f"Test: {note}", ""] + rows + [""]
     gap = _gap_rows(analysis)
     if gap:
         out += ["## Transfer gap (English minus zero-shot average; points)", ""] + gap + [""]
+    out += _generalized(analysis)
+    lines = family_lines(analysis)
+    if lines:
+        out += ["## Tests and correction families", ""] + [f"- {line}" for line in lines] + [""]
     return "\n".join(out) + "\n"

@@ -11,9 +11,10 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from xstilts.studies.planner import PlannedRun, StudyPlan
+from xstilts.studies.planner import PlannedRun, StudyPlan, skips_bad_rows
 from xstilts.studies.store import ResultStore
 from xstilts.tasks import TaskType, get_task
+from xstilts.tasks.xtreme_r_retrieval import RetrievalItem
 
 
 def _training_passes(run: PlannedRun, data_dir: Path | None) -> int:
@@ -25,20 +26,34 @@ def _training_passes(run: PlannedRun, data_dir: Path | None) -> int:
         "train_split": run.settings["train_split"]}]
     total = 0
     for m in members:
-        n = len(get_task(m["task"]).load(m["train_split"], m["language"], data_dir))
+        n = len(get_task(m["task"]).load(m["train_split"], m["language"], data_dir,
+                                         skip_bad_rows=skips_bad_rows(run.settings)))
         cap = training["max_train_examples"]
         total += min(n, cap) if cap else n
     return total * training["epochs"]
 
 
+def _pooled_candidate(item: object) -> bool:
+    return isinstance(item, RetrievalItem) and item.side == "candidate"
+
+
 def _evaluation_examples(run: PlannedRun, data_dir: Path | None) -> int:
+    """Examples a target run embeds or predicts. A pooled retrieval task (Mewsli-X, LAReQA)
+    returns each language's queries followed by the shared candidate pool; the run embeds the
+    pool once and caps queries only, so that is what is counted."""
     if run.kind != "target":
         return 0
     task = get_task(run.settings["task"])
     cap = run.settings["evaluation"]["max_examples"]
-    counts = [len(task.load(run.settings["eval_split"], lang, data_dir))
-              for lang in run.settings["languages"]]
-    return sum(min(c, cap) if cap else c for c in counts)
+    counts: list[int] = []
+    pool: set[str] = set()
+    for lang in run.settings["languages"]:
+        items = task.load(run.settings["eval_split"], lang, data_dir,
+                          skip_bad_rows=skips_bad_rows(run.settings))
+        pool.update(i.id for i in items if _pooled_candidate(i))
+        items = [i for i in items if not _pooled_candidate(i)]
+        counts.append(len(items))
+    return sum(min(c, cap) if cap else c for c in counts) + len(pool)
 
 
 def _measured_rate(store: ResultStore) -> float | None:

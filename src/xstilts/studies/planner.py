@@ -55,9 +55,20 @@ class StudyPlan:
         return [r for r in self.runs if r.kind == "target"]
 
 
+# Tasks whose reader, for any one language, also reads every other language's file: LAReQA's
+# candidate pool is the sentences of all 11 XQuAD-R files, so all must be there to evaluate.
+POOLS_EVERY_LANGUAGE = ("lareqa",)
+
+
 def run_id(kind: str, settings: dict[str, Any], parent: str) -> str:
     payload = json.dumps({"kind": kind, "settings": settings, "parent": parent}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def skips_bad_rows(settings: dict[str, Any]) -> bool:
+    """Whether a run drops malformed data rows (the study's ``data.skip_bad_rows``; the key is
+    in a run's settings only when on, so older runs keep their ids)."""
+    return bool(settings.get("data", {}).get("skip_bad_rows", False))
 
 
 def evaluation_settings(spec: StudySpec, task: Task) -> dict[str, Any]:
@@ -77,6 +88,7 @@ def evaluation_settings(spec: StudySpec, task: Task) -> dict[str, Any]:
 def plan_study(spec: StudySpec) -> StudyPlan:
     """Expand encoders × intermediate configurations × targets × seeds into ordered runs."""
     runs: list[PlannedRun] = []
+    data = spec.data.run_settings()  # empty unless an option is on: ids stay as they were
     for encoder in spec.encoders:
         for seed in spec.seeds:
             for inter in spec.intermediate:
@@ -101,6 +113,8 @@ def plan_study(spec: StudySpec) -> StudyPlan:
                     }
                     if inter.mlm:  # only when asked, so existing run ids stay the same
                         settings["mlm"] = {"probability": inter.mlm_probability}
+                    if data:
+                        settings["data"] = data
                     label = inter.label
                     parent = PlannedRun(run_id("intermediate", settings, encoder), "intermediate",
                                         encoder, label, label, seed, None, settings)
@@ -123,6 +137,8 @@ def plan_study(spec: StudySpec) -> StudyPlan:
                         "evaluation": evaluation_settings(spec, task),
                         "seed": seed,
                     }
+                    if data and task.type != TaskType.RETRIEVAL:  # retrieval reads strictly
+                        settings["data"] = data
                     parent_key = parent.id if parent else encoder
                     runs.append(PlannedRun(run_id("target", settings, parent_key), "target",
                                            encoder, label, task.name, seed,
@@ -223,8 +239,14 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
             else:
                 need(task, target.dev_split or task.dev_split, dev_language,
                      ("targets", i), "dev")
-        for lang in target.languages or task.languages:
-            need(task, target.eval_split or task.test_split, lang, ("targets", i), "evaluation")
+        eval_split = target.eval_split or task.test_split
+        evaluated = target.languages or task.languages
+        for lang in evaluated:
+            need(task, eval_split, lang, ("targets", i), "evaluation")
+        if task.name in POOLS_EVERY_LANGUAGE and eval_split in task.splits and data_dir:
+            for lang in task.languages:
+                if lang not in evaluated:
+                    need(task, eval_split, lang, ("targets", i), "candidate pool")
         if not retrieval:
             problems += _evaluation_option_problems(spec, target, task, where(("targets", i)))
     if problems:

@@ -157,6 +157,21 @@ class EvaluationOptions(_Strict):
         return dumped
 
 
+class DataOptions(_Strict):
+    """How runs read their data files. Part of the ids of the runs whose data it changes."""
+
+    skip_bad_rows: bool = Field(
+        False, description="drop malformed rows (each file's count and first problems are "
+        "logged and recorded in run.json under info.skipped_rows) instead of failing the run; "
+        "applies to training, dev and evaluation files of trained tasks (retrieval targets "
+        "read theirs strictly)")
+
+    def run_settings(self) -> dict[str, Any]:
+        """The options that are on: a run's settings hold only these (under ``data``), so a
+        study that leaves them off keeps its run ids."""
+        return {key: value for key, value in self.model_dump().items() if value}
+
+
 class ResourceOptions(_Strict):
     """What one run asks of an executor (Ray schedules runs by these)."""
 
@@ -190,6 +205,7 @@ class StudySpec(_Strict):
     intermediate_training: TrainingOverrides | None = None  # type: ignore[valid-type]
     target_training: TrainingOverrides | None = None  # type: ignore[valid-type]
     evaluation: EvaluationOptions = Field(default_factory=EvaluationOptions)
+    data: DataOptions = Field(default_factory=DataOptions)
     resources: ResourceOptions = Field(default_factory=ResourceOptions)
     retention: RetentionOptions = Field(default_factory=RetentionOptions)
     task_files: list[str] = Field(

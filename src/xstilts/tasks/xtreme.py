@@ -162,13 +162,18 @@ def _mlqa_path(split: str, language: str, data_dir: Path) -> Path:
 
 
 def _tydiqa_path(split: str, language: str, data_dir: Path) -> Path:
+    """XTREME splits the GoldP train file per language and renames the release's dev files:
+    ``tydiqa.goldp.L.{train,dev}.json`` now, ``tydiqa.L.{train,dev}.json`` in older copies of
+    its scripts; dev also accepts the release's own ``tydiqa-goldp-dev-LANGUAGE.json``."""
     base = data_dir / "tydiqa"
     if split == "train":
-        return base / "tydiqa-goldp-v1.1-train" / f"tydiqa.goldp.{language}.train.json"
+        folder = base / "tydiqa-goldp-v1.1-train"
+        return first_existing(folder / f"tydiqa.goldp.{language}.train.json",
+                              folder / f"tydiqa.{language}.train.json")
     folder = base / "tydiqa-goldp-v1.1-dev"
-    # XTREME renames the release's per-language dev files; accept both names.
     return first_existing(
         folder / f"tydiqa.goldp.{language}.dev.json",
+        folder / f"tydiqa.{language}.dev.json",
         folder / f"tydiqa-goldp-dev-{TYDIQA_NAMES.get(language, language)}.json",
     )
 

@@ -11,6 +11,8 @@ import json
 import logging
 import random
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,13 @@ from accelerate.utils import set_seed
 from transformers import PreTrainedTokenizerBase
 
 from xstilts.errors import XstiltsError
+from xstilts.evaluation.settings import EvaluationSettings
 from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models.encoders import load_encoder, load_mlm_encoder
 from xstilts.models.heads import TaskModel
+from xstilts.studies.planner import skips_bad_rows
 from xstilts.studies.store import MetricRow
-from xstilts.tasks import TaskType, resolve_task
+from xstilts.tasks import Task, TaskType, resolve_task
 from xstilts.tasktypes import FeatureOptions, handler_for
 from xstilts.tasktypes.mlm import MlmHandler
 from xstilts.training.checkpoint import TARGET_MODEL_DIR, save_encoder, save_task_model
@@ -69,20 +73,22 @@ def feature_options(options: TrainingOptions) -> FeatureOptions:
 
 
 def build_stream(member: dict[str, Any], options: TrainingOptions,
-                 tokenizer: PreTrainedTokenizerBase, data_dir: Path | None) -> TrainingStream:
+                 tokenizer: PreTrainedTokenizerBase, data_dir: Path | None, *,
+                 skip_bad_rows: bool = False) -> TrainingStream:
     """Read, subsample and featurise one task's training (and dev) data."""
-    return _build_stream(member, options, tokenizer, data_dir)[0]
+    return _build_stream(member, options, tokenizer, data_dir, skip_bad_rows=skip_bad_rows)[0]
 
 
 def _build_stream(member: dict[str, Any], options: TrainingOptions,
-                  tokenizer: PreTrainedTokenizerBase,
-                  data_dir: Path | None) -> tuple[TrainingStream, list]:
+                  tokenizer: PreTrainedTokenizerBase, data_dir: Path | None, *,
+                  skip_bad_rows: bool = False) -> tuple[TrainingStream, list]:
     """The stream plus its training examples (an MLM stream masks the very same texts)."""
     task = resolve_task(member["task"], data_dir)
     handler = handler_for(task, options.pair_encoding)
     language, train_split, dev_split = member["language"], member["train_split"], \
         member.get("dev_split")
-    train = select_examples(task.load(train_split, language, data_dir),
+    train = select_examples(task.load(train_split, language, data_dir,
+                                      skip_bad_rows=skip_bad_rows),
                             options.max_train_examples)
     if not handler.labeled(task, train):
         raise XstiltsError(f"{task.name}/{train_split}/{language} has no labels: cannot train")
@@ -97,7 +103,8 @@ def _build_stream(member: dict[str, Any], options: TrainingOptions,
     distinct = dev_split != train_split or dev_language != language
     if dev_split and distinct and dev_split in task.splits and (
             task.has_data(dev_split, dev_language, data_dir)):
-        dev = select_examples(task.load(dev_split, dev_language, data_dir),
+        dev = select_examples(task.load(dev_split, dev_language, data_dir,
+                                        skip_bad_rows=skip_bad_rows),
                               options.max_dev_examples)
         if not handler.labeled(task, dev):
             dev = None  # an unlabeled dev split cannot select models
@@ -109,6 +116,43 @@ def _build_stream(member: dict[str, Any], options: TrainingOptions,
         dev=handler.featurize(task, dev, tokenizer, fopts, training=False) if dev else None,
     )
     return stream, train
+
+
+class _SkippedRows(logging.Handler):
+    """Collects the readers' "skipped N bad row(s)" warnings (file -> N), so that a run's
+    info (run.json) says what it dropped; the warnings still reach the log as before.
+
+    A file read several times (evaluation, then the generalized matrix) skips the same rows
+    each time, so the last count stands rather than a sum.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The readers' message is "%s: skipped %d bad row(s) ...": (file, count, ...).
+        args = record.args
+        if ("bad row" in str(record.msg) and isinstance(args, tuple) and len(args) >= 2
+                and isinstance(args[1], int)):
+            self.counts[str(args[0])] = args[1]
+
+
+@contextmanager
+def recording_skipped_rows() -> Iterator[dict[str, Any]]:
+    """Yields a dict that, after the block, holds ``skipped_rows`` (file -> count) for the rows
+    any reader skipped within it; it stays empty for clean data, so a run's info can take it
+    as is (``{**info, **skipped}``) and clean runs' info is unchanged."""
+    handler = _SkippedRows()
+    readers_logger = logging.getLogger("xstilts.tasks")
+    readers_logger.addHandler(handler)
+    skipped: dict[str, Any] = {}
+    try:
+        yield skipped
+    finally:
+        readers_logger.removeHandler(handler)
+        if handler.counts:
+            skipped["skipped_rows"] = handler.counts
 
 
 def mlm_stream(task_stream: TrainingStream, train: list, handler: MlmHandler,
@@ -143,7 +187,10 @@ def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: P
     else:
         encoder, tokenizer = load_encoder(settings["encoder"])
     truncate_layers(encoder, options.num_layers)
-    built = [_build_stream(m, options, tokenizer, data_dir) for m in settings["tasks"]]
+    with recording_skipped_rows() as skipped:
+        built = [_build_stream(m, options, tokenizer, data_dir,
+                               skip_bad_rows=skips_bad_rows(settings))
+                 for m in settings["tasks"]]
     streams = [stream for stream, _ in built]
     if mlm:
         handler = MlmHandler(predictor, tokenizer, seed=settings["seed"],
@@ -158,7 +205,7 @@ def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: P
                          description=f"phase 2 {names}")
     save_encoder(model, tokenizer, run_dir / "encoder")
     shutil.rmtree(run_dir / "resume", ignore_errors=True)
-    return {"training": result.__dict__}
+    return {"training": result.__dict__, **skipped}
 
 
 def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path | None,
@@ -201,6 +248,16 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
     task = resolve_task(settings["task"], data_dir)
     if task.type == TaskType.RETRIEVAL:
         return run_retrieval(settings, encoder_source, data_dir, run_dir)
+    with recording_skipped_rows() as skipped:
+        rows, info = train_and_evaluate(task, settings, encoder_source, data_dir, run_dir,
+                                        keep_checkpoint=keep_checkpoint)
+    return rows, {**info, **skipped}
+
+
+def train_and_evaluate(task: Task, settings: dict[str, Any], encoder_source: str,
+                       data_dir: Path | None, run_dir: Path, *, keep_checkpoint: bool = False
+                       ) -> tuple[list[MetricRow], dict]:
+    """Phase 3 of a trainable target: fine-tune, keep the model if asked, evaluate."""
     options = TrainingOptions(**settings["training"])
     evaluation = settings["evaluation"]
     encoder, tokenizer = load_encoder(encoder_source)
@@ -209,7 +266,7 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
                            "train_split": settings["train_split"],
                            "dev_split": settings["dev_split"],
                            "dev_language": settings.get("dev_language")},
-                          options, tokenizer, data_dir)
+                          options, tokenizer, data_dir, skip_bad_rows=skips_bad_rows(settings))
     model = _model_with_heads(encoder, [stream], options.pooling, settings["seed"])
     result = train_model(model, [stream], options, seed=settings["seed"],
                          pad_id=tokenizer.pad_token_id, log_path=run_dir / "log.jsonl",
@@ -217,15 +274,16 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
     if keep_checkpoint:
         save_task_model(model, tokenizer, run_dir / TARGET_MODEL_DIR, task=task,
                         pair_encoding=options.pair_encoding)
-    common = {"handler": stream.handler, "feature_options": feature_options(options),
-              "batch_size": evaluation["batch_size"], "max_examples": evaluation["max_examples"],
-              "bootstrap_resamples": evaluation["bootstrap_resamples"],
-              "confidence": evaluation["confidence"], "seed": settings["seed"],
-              "autocast_bf16": options.precision == "bf16"}
+    how = EvaluationSettings(
+        feature_options=feature_options(options), handler=stream.handler,
+        batch_size=evaluation["batch_size"], max_examples=evaluation["max_examples"],
+        bootstrap_resamples=evaluation["bootstrap_resamples"],
+        confidence=evaluation["confidence"], seed=settings["seed"],
+        autocast_bf16=options.precision == "bf16", skip_bad_rows=skips_bad_rows(settings))
     rows = evaluate_languages(model, tokenizer, task, settings["languages"],
-                              settings["eval_split"], data_dir, run_dir / "predictions", **common)
+                              settings["eval_split"], data_dir, run_dir / "predictions", how)
     extra_rows, summary = extra_evaluations(model, tokenizer, task, settings, data_dir, run_dir,
-                                            options, common)
+                                            options, how)
     rows += extra_rows
     (run_dir / "metrics.json").write_text(
         json.dumps([r.__dict__ for r in rows], indent=2), encoding="utf-8")
@@ -233,9 +291,9 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
     return rows, {"training": result.__dict__, **summary}
 
 
-def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Any,
+def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task,
                       settings: dict[str, Any], data_dir: Path | None, run_dir: Path,
-                      options: TrainingOptions, common: dict[str, Any]
+                      options: TrainingOptions, how: EvaluationSettings
                       ) -> tuple[list[MetricRow], dict[str, Any]]:
     """The optional evaluations after the per-language one: the generalized cross-lingual
     matrix (split ``<split>+generalized``, predictions/generalized/A-B.jsonl) and the
@@ -248,7 +306,7 @@ def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task
         from xstilts.evaluation.generalized import evaluate_generalized
 
         rows += evaluate_generalized(model, tokenizer, task, evaluation["generalized"], split,
-                                     data_dir, run_dir / "predictions" / "generalized", **common)
+                                     data_dir, run_dir / "predictions" / "generalized", how)
     if evaluation.get("align"):
         from xstilts.alignment.in_model import (
             evaluate_aligned,
@@ -256,13 +314,13 @@ def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task
             require_siamese,
         )
 
-        require_siamese(common["handler"])
+        require_siamese(how.handler)
         align = evaluation["align"]
         projections, summary["alignment"] = fit_tatoeba_projections(
             model.encoder, tokenizer, settings["languages"], data_dir, method=align["method"],
             n_train=align["n_train"], pooling=options.pooling,
             max_length=options.max_seq_length, batch_size=evaluation["batch_size"],
-            seed=settings["seed"])
+            seed=settings["seed"], skip_bad_rows=how.skip_bad_rows)
         rows += evaluate_aligned(model, tokenizer, task, settings["languages"], split, data_dir,
-                                 run_dir / "predictions" / "align", projections, **common)
+                                 run_dir / "predictions" / "align", projections, how)
     return rows, summary

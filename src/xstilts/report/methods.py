@@ -1,0 +1,87 @@
+"""What test produced each level's p-values, in words: one text for summary.md and the page.
+
+Why spelled out per level: a p-value of a language family means little unless the reader knows
+whether it came from the family's 2 language means (it could then never be small) or from its
+examples, how it was computed (exact or Monte Carlo, and the smallest p reachable), and how
+many comparisons Holm / Benjamini-Hochberg corrected it with.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from xstilts.report.analysis import CORRECTION_NAMES
+
+_POOLED = ("the per-example differences of all its zero-shot languages pooled, each language "
+           "weighted equally (the statistic is the macro average)")
+_UNITS = {
+    "vs baseline: zero-shot avg": _POOLED,
+    "between configurations: zero-shot avg": _POOLED,
+    "vs baseline: per language": "that language's per-example differences",
+}
+_GROUP_UNITS = ("the per-example differences of the group's zero-shot languages pooled, each "
+                "language weighted equally (not on its language means: a sign-flip test over "
+                "1-3 means could never go below p = 0.25)")
+
+
+def _how(members: list[dict[str, Any]]) -> str:
+    exact = sum(d["test"] == "exact" for d in members)
+    drawn = [d["permutations"] for d in members if d["test"] == "Monte Carlo"]
+    untested = sum(d["test"] is None for d in members)
+    parts = [f"p exact for {exact}"] if exact else []
+    if drawn:
+        parts.append(f"Monte Carlo for {len(drawn)} (B = {min(drawn)}"
+                     + ("" if min(drawn) == max(drawn) else f"–{max(drawn)}")
+                     + f" sign patterns, smallest reachable p = 1/(B+1) = "
+                     f"{1 / (min(drawn) + 1):.1g})")
+    if untested:
+        parts.append(f"no test for {untested} (no per-example scores)")
+    return ", ".join(parts)
+
+
+def family_lines(analysis: dict[str, Any]) -> list[str]:
+    """One sentence per correction family: level, test unit, exact/Monte Carlo, size."""
+    correction = CORRECTION_NAMES[analysis["correction"]]
+    families: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for d in analysis["deltas"]:
+        families[d["family"]].append(d)
+    lines = []
+    for name, members in families.items():
+        tested = sum(d["p"] is not None for d in members)
+        unit = _UNITS.get(name, _GROUP_UNITS)
+        size = f"{len(members)} comparison{'s' * (len(members) != 1)}"
+        corrected = (f"{correction} over the {tested} tested" if tested else
+                     "nothing to correct")
+        lines.append(f"{name}: {size}; paired sign-flip test on {unit}; {_how(members)}; "
+                     f"{corrected}.")
+    return lines
+
+
+def general_lines(analysis: dict[str, Any]) -> list[str]:
+    """How the sign-flip p-values are computed, and what the correction families are."""
+    correction = CORRECTION_NAMES[analysis["correction"]]
+    permutations = analysis.get("permutations")
+    floor = "" if not permutations else (
+        f" Where it cannot (many distinct differences, e.g. F1 scores, or many languages of "
+        f"different sizes), {permutations} random sign patterns (fewer where one test would "
+        f"take over ~2 s; stated per family), p = (1 + hits)/(1 + B), so the smallest "
+        f"reachable p is 1/(B+1) = {1 / (permutations + 1):.1g}.")
+    return [
+        "p-values: paired sign-flip (permutation) test on per-example differences, each "
+        "configuration's per-example score averaged over its seeds; for several languages the "
+        "differences are pooled and weighted so the statistic is the macro average over "
+        "languages. The test is exact (all 2^n sign patterns, from a convolution of binomials) "
+        "where the differences take few distinct values, as 0/1 scores do." + floor,
+        f"Multiple comparisons: {correction} correction within each comparison family (vs "
+        "baseline on the zero-shot average; per language; per family; per genus; per script; "
+        "per resource level; between configurations); significant means adjusted p ≤ "
+        f"{analysis['alpha']}.",
+    ]
+
+
+def family_note(analysis: dict[str, Any], family: str) -> str:
+    """The caption of a table of one correction family: its test and its correction."""
+    return next((line for line in family_lines(analysis) if line.startswith(family + ":")),
+                f"{family}: no comparisons.")
+
