@@ -67,8 +67,6 @@ def test_a_bad_row_fails_the_run_naming_file_and_line(user_task: Path, tmp_path:
     assert where in error
 
 
-@pytest.mark.xfail(strict=True, reason="user-task readers (xstilts.tasks.user) do not take "
-                   "skip_bad_rows yet, so Task.load reads them strictly")
 def test_skip_bad_rows_reaches_a_user_task(user_task: Path, tmp_path: Path) -> None:
     study = _study(user_task, "skipping", "user-xnli-bad-row", data=SKIP,
                    task_files="task_files: [task.yaml]\n")

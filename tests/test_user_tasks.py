@@ -126,14 +126,35 @@ def test_unknown_label_names_file_line_and_allowed_labels(tmp_path: Path) -> Non
     assert "entailment, neutral, contradiction" in str(err.value)
 
 
+def test_bad_rows_raise_or_are_skipped_and_counted(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    good = [f"r{i}\ten\tp{i}\th{i}\tneutral" for i in range(4)]
+    rows = good[:2] + ["r-short\ten\tonly a premise\tneutral", "r-bad\ten\tp\th\tmaybe"]
+    _write(tmp_path / "test-en.tsv", rows + good[2:])  # the bad rows are lines 4 and 5
+    path = tmp_path / "t.yaml"
+    path.write_text(_task_yaml("user-bad-rows", "{split}-{language}.tsv"))
+    (task,) = load_task_file(path)
+    with pytest.raises(DataFormatError, match=r"test-en\.tsv:4: expected 5 fields"):
+        task.load("test", "en", None)
+
+    with caplog.at_level("WARNING", logger="xstilts.tasks"):
+        examples = task.load("test", "en", None, skip_bad_rows=True)
+    assert [ex.id for ex in examples] == ["r0", "r1", "r2", "r3"]
+    [warning] = [r.getMessage() for r in caplog.records if "bad row" in r.getMessage()]
+    assert f"{tmp_path / 'test-en.tsv'}: skipped 2 bad row(s)" in warning
+    assert "line 4: expected 5 fields" in warning and "line 5: unknown label 'maybe'" in warning
+
+
 def test_missing_column_names_the_header(tmp_path: Path) -> None:
     (tmp_path / "test-en.tsv").write_text("id\tpremise\tlabel\na\tp\tneutral\n")
     path = tmp_path / "t.yaml"
     path.write_text(_task_yaml("user-missing-column", "{split}-{language}.tsv"))
     (task,) = load_task_file(path)
-    with pytest.raises(DataFormatError, match=r"test-en\.tsv:2: missing column 'hypothesis'; "
-                       "the header has id, premise, label"):
-        task.load("test", "en", None)
+    # a column missing from the header is a file-level problem: skipping rows cannot help
+    for skip in (False, True):
+        with pytest.raises(DataFormatError, match=r"test-en\.tsv:1: missing column "
+                           "'hypothesis'; the header has id, premise, label"):
+            task.load("test", "en", None, skip_bad_rows=skip)
     with pytest.raises(MissingDataError):
         task.load("dev", "en", None)
 

@@ -10,7 +10,9 @@ Conventions (stated in every report):
   genus, script, resource level) also leave English out, so they measure transfer only.
 * Deltas carry a two-level bootstrap interval and a paired sign-flip test on the per-example
   differences pooled over the compared languages, also for a language group (see
-  :mod:`xstilts.report.comparisons`); p-values are corrected per comparison family (vs baseline
+  :mod:`xstilts.report.comparisons`), or for a corpus-level ratio metric (entity F1) a paired
+  bootstrap and approximate-randomization test over sentences
+  (:mod:`xstilts.report.ratio_metrics`); p-values are corrected per comparison family (vs baseline
   on the zero-shot average; vs baseline per language; vs baseline per family, per genus, per
   script, per resource level; between configurations) by Holm (family-wise error) or
   Benjamini-Hochberg (false discovery rate). Each grouping is its own family: the four are
@@ -154,7 +156,8 @@ def _delta(block: _Block, scores: ExampleScores, a: str, b: str, langs: list[str
             "versus": b, "delta": None if delta is None or reference is None else
             delta - reference, **pts, "p": result.p_value, "n_examples": result.n_examples,
             "n_seeds": result.n_seeds, "method": result.method, "test": result.test,
-            "permutations": result.permutations, "min_p": result.min_p}
+            "permutations": result.permutations, "min_p": result.min_p,
+            "test_name": result.test_name}
 
 
 def _deltas(block: _Block, scores: ExampleScores, options: dict[str, Any]) -> list[dict]:
@@ -287,7 +290,8 @@ def analyse_rows(rows: list[dict[str, Any]], scores: ExampleScores | None = None
     """Everything the report shows, as JSON-ready lists of records (see the module doc).
 
     ``resamples``: bootstrap draws for the intervals; ``permutations``: random sign patterns
-    of a sign-flip test whose p cannot be computed exactly (its smallest p is 1/(B+1)).
+    of a sign-flip test whose p cannot be computed exactly, and random swaps of an
+    approximate-randomization test (their smallest p is 1/(B+1)).
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {sorted(CORRECTIONS)}")

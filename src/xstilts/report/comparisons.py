@@ -11,9 +11,11 @@ What is computed (the report states the same):
   match for extractive QA (the official scores are means of those); for tagging per-sentence
   token accuracy or, for accuracy over all tokens, each sentence's correct tokens weighted by
   n_sentences / n_tokens (their mean is the micro accuracy). A per-example score is only
-  *used* when its mean reproduces the stored metric of every run it comes from (span F1 and
-  Pearson correlation do not decompose per example); other metrics get an interval over seeds
-  only (two seeds or more) and no example-level test.
+  *used* when its mean reproduces the stored metric of every run it comes from. Corpus-level
+  ratio metrics (entity F1) get per-sentence counts instead, used when the metric of their sums
+  reproduces the stored value, with the same interval over recomputed metrics and an
+  approximate-randomization test (:mod:`xstilts.report.ratio_metrics`). Other metrics (Pearson
+  correlation) get an interval over seeds only (two seeds or more) and no example-level test.
 * Interval: a two-level bootstrap over seeds AND examples. Each resample draws seeds with
   replacement (the same seed draw for both configurations when they ran the same seeds, since
   seed s of A and seed s of B share the target data order), then, per language, examples with
@@ -31,7 +33,7 @@ What is computed (the report states the same):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,13 +41,23 @@ from typing import Any
 import numpy as np
 
 from xstilts.evaluation.qa_metrics import exact_match, token_f1
+from xstilts.report.ratio_metrics import (
+    RATIO_METRICS,
+    TEST_NAME,
+    bootstrap_delta,
+    corpus_value,
+    example_counts,
+    randomization_test,
+)
 from xstilts.report.sign_flip import sign_flip_test
 
 _MAX_CELLS = 2_000_000
 _TOLERANCE = 1e-6
 
-# (model, intermediate, task, metric, language) -> {seed: {example id: score}}
-ExampleScores = dict[tuple[str, str, str, str, str], dict[int, dict[str, float]]]
+# (model, intermediate, task, metric, language) -> {seed: {example id: score}}; for a ratio
+# metric the score is the example's vector of counts (see ratio_metrics)
+ExampleScores = dict[tuple[str, str, str, str, str], dict[int, dict[str, float | np.ndarray]]]
+SIGN_FLIP = "paired sign-flip test"
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class Comparison:
     test: str | None = None
     permutations: int | None = None  # Monte-Carlo draws; None for an exact p or no test
     min_p: float | None = None  # smallest p the test could give: 1/(B+1), 0 if exact
+    test_name: str | None = None  # SIGN_FLIP or ratio_metrics.TEST_NAME; None for no test
 
 
 def example_score(gold: Any, prediction: Any, metric: str) -> float | None:
@@ -99,16 +112,20 @@ def _token_weighted(records: list[dict[str, Any]]) -> dict[str, float] | None:
             for r, (g, p) in zip(records, pairs, strict=True)}
 
 
-def _candidates(path: Path, metric: str) -> list[dict[str, float]]:
-    """Per-example score sets that might reproduce ``metric``: per example, and for tagging
-    also token-weighted (the first whose mean equals the stored value is used)."""
+def _candidates(path: Path, metric: str) -> list[tuple[dict[str, Any], float]]:
+    """(per-example scores, the metric they give) that might reproduce ``metric``: counts for
+    a ratio metric; else per example, and for tagging also token-weighted (the mean is the
+    metric). The first whose metric equals the stored value is used."""
     with path.open(encoding="utf-8") as f:
         records = [json.loads(line) for line in f if line.strip()]
+    if metric in RATIO_METRICS:
+        counts = example_counts(records, RATIO_METRICS[metric])
+        return [] if counts is None else [(counts, corpus_value(counts, RATIO_METRICS[metric]))]
     values = [example_score(r.get("gold"), r.get("prediction"), metric) for r in records]
     out = [{str(r["id"]): float(v) for r, v in zip(records, values, strict=True)}
            ] if records and None not in values else []
     weighted = _token_weighted(records)
-    return out + ([weighted] if weighted else [])
+    return [(c, float(np.mean(list(c.values())))) for c in out + ([weighted] if weighted else [])]
 
 
 def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> ExampleScores:
@@ -118,9 +135,8 @@ def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> Exampl
         path = out_dir / "runs" / row["run_id"] / "predictions" / f"{row['language']}.jsonl"
         if not path.is_file():
             continue
-        scores = next((c for c in _candidates(path, row["metric"])
-                       if abs(float(np.mean(list(c.values()))) - row["value"]) <= _TOLERANCE),
-                      None)
+        scores = next((c for c, value in _candidates(path, row["metric"])
+                       if abs(value - row["value"]) <= _TOLERANCE), None)
         if scores is None:
             continue
         key = (row["model"], row["intermediate"], row["target_task"], row["metric"],
@@ -129,8 +145,8 @@ def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> Exampl
     return found
 
 
-def _matrix(by_seed: dict[int, dict[str, float]], ids: list[str]) -> np.ndarray:
-    """Seeds (sorted) × examples (in ``ids`` order)."""
+def _matrix(by_seed: dict[int, dict[str, Any]], ids: list[str]) -> np.ndarray:
+    """Seeds (sorted) × examples (in ``ids`` order), × counts for a ratio metric."""
     return np.array([[by_seed[s][i] for i in ids] for s in sorted(by_seed)], dtype=np.float64)
 
 
@@ -143,9 +159,21 @@ def _seed_weights(n_seeds: int, draws: int, rng: np.random.Generator) -> np.ndar
     return counts / n_seeds
 
 
+LanguageDelta = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                        np.ndarray]
+
+
+def _mean_delta(a: np.ndarray, b: np.ndarray, w_a: np.ndarray, w_b: np.ndarray,
+                idx: np.ndarray) -> np.ndarray:
+    """Draws of mean(A) − mean(B) of one language: seed-weighted, examples resampled."""
+    return np.take_along_axis(w_a @ a - w_b @ b, idx, axis=1).mean(axis=1)
+
+
 def _bootstrap(pairs: list[tuple[np.ndarray, np.ndarray]], paired_seeds: bool, resamples: int,
-               rng: np.random.Generator) -> np.ndarray:
-    """Two-level (seeds, then examples per language) bootstrap of the macro-average delta."""
+               rng: np.random.Generator, language_delta: LanguageDelta = _mean_delta
+               ) -> np.ndarray:
+    """Two-level (seeds, then examples per language) bootstrap of the macro-average delta;
+    ``language_delta`` turns one language's seed weights and example draws into deltas."""
     n_a, n_b = pairs[0][0].shape[0], pairs[0][1].shape[0]
     widest = max(a.shape[1] for a, _ in pairs)
     chunk = max(1, _MAX_CELLS // max(widest, 1))
@@ -156,9 +184,8 @@ def _bootstrap(pairs: list[tuple[np.ndarray, np.ndarray]], paired_seeds: bool, r
         w_b = w_a if paired_seeds else _seed_weights(n_b, m, rng)
         total = np.zeros(m)
         for a, b in pairs:
-            per_example = w_a @ a - w_b @ b  # m × n: seed-weighted differences
-            idx = rng.integers(0, a.shape[1], size=(m, a.shape[1]))
-            total += np.take_along_axis(per_example, idx, axis=1).mean(axis=1)
+            idx = rng.integers(0, a.shape[1], size=(m, a.shape[1]))  # the same ids for A and B
+            total += language_delta(a, b, w_a, w_b, idx)
         out.append(total / len(pairs))
     return np.concatenate(out)
 
@@ -204,18 +231,30 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
         seeds_b |= set(by_b)
     if not pairs:
         return _seed_only(*seed_values, confidence, resamples, rng)
+    ratio = RATIO_METRICS.get(metric)
     paired_seeds = seeds_a == seeds_b
-    draws = _bootstrap(pairs, paired_seeds, resamples, rng)
+    draws = _bootstrap(pairs, paired_seeds, resamples, rng,
+                       _mean_delta if ratio is None else bootstrap_delta(ratio))
     alpha = (1 - confidence) / 2
     low, high = np.quantile(draws, [alpha, 1 - alpha])
-    # Seed-averaged per-example differences, scaled so their plain mean is the macro average.
     total = sum(x.shape[1] for x, _ in pairs)
+    n_seeds = min(len(seeds_a), len(seeds_b))
+    if ratio is not None:
+        test = randomization_test(pairs, ratio, permutations=permutations, seed=seed)
+        delta = float(np.mean([ratio.value(x.sum(axis=1)).mean() - ratio.value(y.sum(axis=1))
+                               .mean() for x, y in pairs]))
+        return Comparison(delta, float(low), float(high), test.p_value, total, n_seeds,
+                          f"{TEST_NAME} (B = {test.permutations}) on {ratio.name} recomputed "
+                          f"from summed counts, {len(pairs)} language(s), seeds' counts "
+                          "averaged; paired bootstrap over seeds and sentences", "Monte Carlo",
+                          test.permutations, test.min_p, TEST_NAME)
+    # Seed-averaged per-example differences, scaled so their plain mean is the macro average.
     diffs = np.concatenate([(x.mean(0) - y.mean(0)) * total / (len(pairs) * x.shape[1])
                             for x, y in pairs])
     test = sign_flip_test(diffs, permutations=permutations, seed=seed)
     return Comparison(float(diffs.mean()), float(low), float(high), test.p_value, total,
-                      min(len(seeds_a), len(seeds_b)),
+                      n_seeds,
                       f"{test.name} on per-example differences pooled over {len(pairs)} "
                       "language(s), seeds averaged; bootstrap over seeds and examples",
                       "exact" if test.permutations is None else "Monte Carlo", test.permutations,
-                      test.min_p)
+                      test.min_p, SIGN_FLIP)

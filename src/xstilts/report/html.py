@@ -246,9 +246,9 @@ def _methods(analysis: dict[str, Any]) -> str:
         "Bold deltas are significant after correction.",
         "Per-example scores: correctness for accuracy-type metrics, per-question F1/EM for QA, "
         "per-sentence token accuracy for tagging (each sentence's correct tokens weighted by "
-        "sentences / tokens when the metric counts all tokens); a metric whose mean they do "
-        "not reproduce "
-        "(span F1, correlations) gets a seed-only interval and no test.",
+        "sentences / tokens when the metric counts all tokens); per-sentence counts for "
+        "entity F1 (a ratio of corpus sums, recomputed from resampled or swapped sentences); "
+        "a metric neither reproduces (correlations) gets a seed-only interval and no test.",
         "Zero-shot average and language groups leave English (the training language) out. "
         "Typological distance from English is the count of {different family, different "
         "genus, different script} (0–3): xstilts has no finer typological data.",

@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from xstilts.report.analysis import CORRECTION_NAMES
+from xstilts.report.ratio_metrics import RATIO_METRICS, TEST_NAME
 
 _POOLED = ("the per-example differences of all its zero-shot languages pooled, each language "
            "weighted equally (the statistic is the macro average)")
@@ -23,9 +24,19 @@ _UNITS = {
 _GROUP_UNITS = ("the per-example differences of the group's zero-shot languages pooled, each "
                 "language weighted equally (not on its language means: a sign-flip test over "
                 "1-3 means could never go below p = 0.25)")
+_POOLED_SENTENCES = ("the sentences of all its zero-shot languages (the metric recomputed per "
+                     "language from summed counts, then macro-averaged)")
+_SENTENCE_UNITS = {
+    "vs baseline: zero-shot avg": _POOLED_SENTENCES,
+    "between configurations: zero-shot avg": _POOLED_SENTENCES,
+    "vs baseline: per language": "that language's sentences (the metric recomputed from "
+                                 "summed counts)",
+}
+_GROUP_SENTENCES = ("the sentences of the group's zero-shot languages (the metric recomputed per "
+                    "language from summed counts, then macro-averaged)")
 
 
-def _how(members: list[dict[str, Any]]) -> str:
+def _how(members: list[dict[str, Any]], draws: str = "sign patterns") -> str:
     exact = sum(d["test"] == "exact" for d in members)
     drawn = [d["permutations"] for d in members if d["test"] == "Monte Carlo"]
     untested = sum(d["test"] is None for d in members)
@@ -33,7 +44,7 @@ def _how(members: list[dict[str, Any]]) -> str:
     if drawn:
         parts.append(f"Monte Carlo for {len(drawn)} (B = {min(drawn)}"
                      + ("" if min(drawn) == max(drawn) else f"–{max(drawn)}")
-                     + f" sign patterns, smallest reachable p = 1/(B+1) = "
+                     + f" {draws}, smallest reachable p = 1/(B+1) = "
                      f"{1 / (min(drawn) + 1):.1g})")
     if untested:
         parts.append(f"no test for {untested} (no per-example scores)")
@@ -49,17 +60,45 @@ def family_lines(analysis: dict[str, Any]) -> list[str]:
     lines = []
     for name, members in families.items():
         tested = sum(d["p"] is not None for d in members)
-        unit = _UNITS.get(name, _GROUP_UNITS)
         size = f"{len(members)} comparison{'s' * (len(members) != 1)}"
         corrected = (f"{correction} over the {tested} tested" if tested else
                      "nothing to correct")
-        lines.append(f"{name}: {size}; paired sign-flip test on {unit}; {_how(members)}; "
-                     f"{corrected}.")
+        flips = [d for d in members if d.get("test_name") != TEST_NAME]
+        ratios = [d for d in members if d.get("test_name") == TEST_NAME]
+        tests = [f"paired sign-flip test on {_UNITS.get(name, _GROUP_UNITS)}; {_how(flips)}"
+                 ] if flips else []
+        if ratios:
+            metrics = ", ".join(sorted({d["metric"] for d in ratios}))
+            tests.append(f"{TEST_NAME} ({metrics}) on "
+                         f"{_SENTENCE_UNITS.get(name, _GROUP_SENTENCES)}; "
+                         f"{_how(ratios, 'permutations')}")
+        lines.append(f"{name}: {size}; {'; '.join(tests)}; {corrected}.")
     return lines
 
 
+def _ratio_line(analysis: dict[str, Any]) -> list[str]:
+    """How ratio metrics (entity F1) get intervals and p-values, when the study has any."""
+    metrics = sorted({d["metric"] for d in analysis["deltas"] if d.get("test_name") == TEST_NAME})
+    if not metrics:
+        return []
+    counts = "; ".join(f"{m}: {', '.join(RATIO_METRICS[m].statistics)}" for m in metrics)
+    b = analysis["permutations"]
+    return [
+        f"Corpus-level ratio metrics ({', '.join(metrics)}) are not means of per-example scores: "
+        f"each sentence contributes counts ({counts}) and the metric is recomputed from summed "
+        "counts. Interval: paired bootstrap over sentences (the same resampled sentence ids for "
+        "both configurations, within each language; seeds resampled as above). p-value: "
+        f"{TEST_NAME} (approximate randomization, Riezler & Maxwell 2005): each sentence's "
+        "counts are swapped between the two configurations with probability ½ and the "
+        "difference of the metrics (macro-averaged over the compared languages; seeds' counts "
+        f"averaged) recomputed; {b} random permutations (fewer where one test would take over "
+        f"~3 s; stated per family), p = (1 + hits)/(1 + B), so the smallest reachable p is "
+        f"1/(B+1) = {1 / (b + 1):.1g}."]
+
+
 def general_lines(analysis: dict[str, Any]) -> list[str]:
-    """How the sign-flip p-values are computed, and what the correction families are."""
+    """How the p-values (sign-flip, approximate randomization) are computed, and what the
+    correction families are."""
     correction = CORRECTION_NAMES[analysis["correction"]]
     permutations = analysis.get("permutations")
     floor = "" if not permutations else (
@@ -67,12 +106,16 @@ def general_lines(analysis: dict[str, Any]) -> list[str]:
         f"different sizes), {permutations} random sign patterns (fewer where one test would "
         f"take over ~2 s; stated per family), p = (1 + hits)/(1 + B), so the smallest "
         f"reachable p is 1/(B+1) = {1 / (permutations + 1):.1g}.")
-    return [
+    tested = [d for d in analysis["deltas"] if d["p"] is not None]
+    sign_flip = [] if tested and all(d.get("test_name") == TEST_NAME for d in tested) else [
         "p-values: paired sign-flip (permutation) test on per-example differences, each "
         "configuration's per-example score averaged over its seeds; for several languages the "
         "differences are pooled and weighted so the statistic is the macro average over "
         "languages. The test is exact (all 2^n sign patterns, from a convolution of binomials) "
-        "where the differences take few distinct values, as 0/1 scores do." + floor,
+        "where the differences take few distinct values, as 0/1 scores do." + floor]
+    return [
+        *sign_flip,
+        *_ratio_line(analysis),
         f"Multiple comparisons: {correction} correction within each comparison family (vs "
         "baseline on the zero-shot average; per language; per family; per genus; per script; "
         "per resource level; between configurations); significant means adjusted p ≤ "

@@ -4,7 +4,8 @@ A task file lists tasks (schema: :class:`UserTaskSpec`; guide: ``docs/user-tasks
 declaration is validated up front (unknown keys refused, every problem reported with its line)
 and turned into an ordinary :class:`~xstilts.tasks.base.Task` in the one registry, so a study
 names it like any built-in task. Rows are read lazily, when a phase needs a split, and a bad
-row raises :class:`~xstilts.errors.DataFormatError` with its file and line.
+row raises :class:`~xstilts.errors.DataFormatError` with its file and line, or, read with
+``skip_bad_rows=True``, is dropped and counted in a warning (:mod:`xstilts.tasks.user_rows`).
 
 Paths: a relative ``path`` resolves against the task file's folder, so a task file and its data
 travel together; a path starting with ``{data_dir}/`` resolves against ``--data-dir`` (the
@@ -13,9 +14,8 @@ task then needs one, like the XTREME tasks), and an absolute path is taken as is
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,17 +25,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from xstilts.errors import DataFormatError, XstiltsError
 from xstilts.languages import get_language
 from xstilts.tasks.base import Example, Task, TaskType
-from xstilts.tasks.code import read_jsonl_objects
-from xstilts.tasks.readers import iter_lines
+from xstilts.tasks.readers import RowProblems
 from xstilts.tasks.registry import get_task, register_task
+from xstilts.tasks.user_rows import (
+    Row,
+    converter,
+    examples_of,
+    of_language,
+    parse_rows,
+    required_columns,
+)
 from xstilts.yaml_lines import line_of, read_yaml_mapping
 
 # Row-level types the readers below can build today (the others need their own example shape).
 READABLE_TYPES = (TaskType.CLASSIFICATION, TaskType.PAIR_CLASSIFICATION, TaskType.REGRESSION)
 DATA_DIR_PREFIX = "{data_dir}/"
-
-# A row: (line number or row index, field name -> value).
-Row = tuple[int, Mapping[str, Any]]
 
 
 class TaskFileError(XstiltsError):
@@ -202,14 +206,15 @@ def build_task(spec: UserTaskSpec, base: Path) -> Task:
     labels = tuple(spec.labels)
     needs_data_dir = spec.files is not None and spec.files.path.startswith(DATA_DIR_PREFIX)
     rows_of = _hf_rows(spec, base) if spec.hf is not None else _file_rows(spec, base)
-    convert = _converter(spec)
+    convert = converter(spec)
 
-    def reader(split: str, language: str, data_dir: Path | None) -> list[Example]:
-        where, rows = rows_of(split, language, data_dir)
-        examples = [convert(where, number, row, split, language) for number, row in rows]
+    def reader(split: str, language: str, data_dir: Path | None, *,
+               skip_bad_rows: bool = False) -> list[Example]:
+        problems, rows = rows_of(split, language, data_dir, skip_bad_rows)
+        examples = examples_of(rows, convert, problems, split, language)
         if not examples:
-            raise DataFormatError(where, None, f"no rows for split {split!r}, language "
-                                  f"{language!r} in task {spec.name!r}")
+            raise DataFormatError(problems.path, None, f"no rows for split {split!r}, "
+                                  f"language {language!r} in task {spec.name!r}")
         return examples
 
     locate = None
@@ -233,9 +238,10 @@ def _default_metric(task_type: TaskType) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# rows from files
+# rows (parsing and conversion: xstilts.tasks.user_rows)
 
-RowSource = Callable[[str, str, "Path | None"], tuple[str, Iterable[Row]]]
+# (split, language, data_dir, skip_bad_rows) -> (where row problems go, the split's rows)
+RowSource = Callable[[str, str, "Path | None", bool], tuple[RowProblems, Iterable[Row]]]
 
 
 def _file_path(spec: UserTaskSpec, base: Path, split: str, language: str,
@@ -253,116 +259,31 @@ def _file_path(spec: UserTaskSpec, base: Path, split: str, language: str,
 def _file_rows(spec: UserTaskSpec, base: Path) -> RowSource:
     assert spec.files is not None
     files = spec.files
+    hint = f"task {spec.name!r}: files.path is {files.path!r} (relative to {base})"
+    required = required_columns(spec)
 
-    def rows(split: str, language: str, data_dir: Path | None) -> tuple[str, Iterable[Row]]:
+    def rows(split: str, language: str, data_dir: Path | None,
+             skip: bool) -> tuple[RowProblems, Iterable[Row]]:
         path = _file_path(spec, base, split, language, data_dir)
-        hint = f"task {spec.name!r}: files.path is {files.path!r} (relative to {base})"
-        parsed = _parse(path, spec.format, hint)
-        return str(path), _of_language(parsed, files.language_column, language, str(path))
+        problems = RowProblems(path, skip)
+        parsed = parse_rows(path, spec.format, hint, required, problems)
+        return problems, of_language(parsed, files.language_column, language, str(path))
 
     return rows
-
-
-def _parse(path: Path, fmt: str, hint: str) -> Iterator[Row]:
-    if fmt == "jsonl":
-        return iter(read_jsonl_objects(path, hint))
-    return _delimited(path, "\t" if fmt == "tsv" else ",", hint)
-
-
-def _delimited(path: Path, delimiter: str, hint: str) -> Iterator[Row]:
-    """Header-based rows. TSV is split on tabs only (no quoting: NLI text is full of quotes);
-    CSV follows RFC 4180 quoting."""
-    lines = iter_lines(path, hint)
-    header: list[str] | None = None
-    for number, line in lines:
-        if not line.strip():
-            continue
-        if delimiter == "\t":
-            fields = line.split("\t")
-        else:
-            fields = next(csv.reader([line]))
-        if header is None:
-            header = [f.strip() for f in fields]
-            continue
-        if len(fields) != len(header):
-            raise DataFormatError(path, number, f"expected {len(header)} fields (header: "
-                                  f"{', '.join(header)}), found {len(fields)}")
-        yield number, dict(zip(header, fields, strict=True))
-
-
-def _of_language(rows: Iterable[Row], column: str | None, language: str,
-                 where: str) -> Iterator[Row]:
-    """Keep the rows of one language when one file holds several."""
-    for number, row in rows:
-        if column is None:
-            yield number, row
-            continue
-        value = _column(row, column, where, number)
-        if _canonical_or_self(str(value)) == language:
-            yield number, row
-
-
-def _canonical_or_self(code: str) -> str:
-    try:
-        return get_language(code.strip()).code
-    except XstiltsError:
-        return code.strip()
-
-
-def _column(row: Mapping[str, Any], column: str, where: str, number: int) -> Any:
-    if column not in row:
-        raise DataFormatError(where, number, f"missing column {column!r}; the header has "
-                              f"{', '.join(map(str, row))}")
-    return row[column]
-
-
-# --------------------------------------------------------------------------------------------
-# rows -> examples
-
-
-Converter = Callable[[str, int, Mapping[str, Any], str, str], Example]
-
-
-def _converter(spec: UserTaskSpec) -> Converter:
-    """Build the row -> Example function once per task (columns and label map fixed)."""
-    columns = spec.columns
-    label_index = {label: i for i, label in enumerate(spec.labels)}
-    text_columns = [columns.text_a] + ([columns.text_b] if columns.text_b else [])
-
-    def label_of(value: Any, where: str, number: int) -> int | float | None:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None  # an unlabeled row: never scored by accident
-        if spec.type is TaskType.REGRESSION:
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                raise DataFormatError(where, number, f"label {value!r} is not a number") from None
-        key = str(value).strip()
-        if key in label_index:
-            return label_index[key]
-        if isinstance(value, int) and 0 <= value < len(spec.labels):
-            return value  # a dataset's class index (HF ClassLabel)
-        raise DataFormatError(where, number, f"unknown label {key!r}; expected one of "
-                              f"{', '.join(spec.labels)}")
-
-    def convert(where: str, number: int, row: Mapping[str, Any], split: str,
-                language: str) -> Example:
-        texts = tuple(str(_column(row, c, where, number)) for c in text_columns)
-        label = None
-        if columns.label is not None:
-            label = label_of(_column(row, columns.label, where, number), where, number)
-        ident = (str(_column(row, columns.id, where, number)) if columns.id
-                 else f"{split}-{language}-{number}")
-        return Example(id=ident, texts=texts, label=label, language=language)
-
-    return convert
 
 
 def _hf_rows(spec: UserTaskSpec, base: Path) -> RowSource:
     from xstilts.tasks.hf import hf_rows  # lazy: `datasets` is an optional dependency
 
     assert spec.hf is not None
-    return hf_rows(spec.hf, base, _of_language)
+    hub = hf_rows(spec.hf, base, of_language)
+
+    def rows(split: str, language: str, data_dir: Path | None,
+             skip: bool) -> tuple[RowProblems, Iterable[Row]]:
+        where, found = hub(split, language, data_dir)
+        return RowProblems(where, skip), found  # type: ignore[arg-type]  # where: "hf:name/split"
+
+    return rows
 
 
 def placeholders(template: str) -> set[str]:

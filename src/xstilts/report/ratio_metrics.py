@@ -1,0 +1,161 @@
+"""Corpus-level ratio metrics (entity F1): per-sentence counts, paired bootstrap, AR test.
+
+Why a module of its own: entity F1 is 2·TP / (predicted + gold) over the *whole corpus*, not a
+mean of per-sentence scores, so the per-example machinery of
+:mod:`xstilts.report.comparisons` (means of per-example differences, sign-flip test) does not
+apply. What does decompose is the counts: each sentence contributes a small vector of sufficient
+statistics (true positives, predicted entities, gold entities) and the metric is a function of
+their sums. So:
+
+* interval: a paired bootstrap that draws sentences with replacement (the same ids for both
+  configurations, within each language) and recomputes each side's metric from the resampled
+  summed counts; the two-level seed resampling of :mod:`~xstilts.report.comparisons` wraps it;
+* test: paired approximate randomization (Riezler & Maxwell 2005), the standard significance
+  test for F1: under the null the two systems' outputs on a sentence are exchangeable, so each
+  sentence's counts are swapped between the configurations with probability ½ and the
+  statistic (difference of metrics, macro-averaged over the languages) is recomputed;
+  p = (1 + hits) / (1 + B). Swapping sentence i moves side A's sums by (b_i − a_i) and B's by
+  the opposite, so a permutation's sums are ``base ± mask @ diff``; sentences where both systems
+  agree (diff = 0) drop out, and the product is done by table look-ups per byte of the mask.
+  With several seeds the test uses each configuration's counts averaged over its seeds (the
+  metric of the averaged counts is the metric of the counts pooled over seeds).
+
+A new sums-based metric plugs in by adding a :class:`RatioMetric` to :data:`RATIO_METRICS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xstilts.evaluation.tagging_metrics import _prf, sentence_entity_counts
+
+TEST_NAME = "paired approximate randomization over sentences"
+_BUDGET = 2_000_000_000  # sentence swaps per test (~3 s); fewer permutations beyond it
+_CHUNK = 1_000_000  # random bytes (8 swaps each) per chunk (~8 MB of indices)
+
+
+@dataclass(frozen=True)
+class RatioMetric:
+    """A metric computed from summed per-example counts (the last axis of ``counts``)."""
+
+    name: str
+    statistics: tuple[str, ...]  # what each count is, for the report's methods notes
+    counts: Callable[[Sequence[Any], Sequence[Any]], np.ndarray]  # (gold, pred) -> (n, k)
+    value: Callable[[np.ndarray], np.ndarray]  # (..., k) summed counts -> (...) metric
+
+
+def _entity_f1(sums: np.ndarray) -> np.ndarray:
+    return _prf(sums[..., 0], sums[..., 1], sums[..., 2])[2]
+
+
+RATIO_METRICS: dict[str, RatioMetric] = {
+    "entity_f1": RatioMetric("entity_f1", ("correct entities", "predicted entities",
+                                           "gold entities"), sentence_entity_counts, _entity_f1),
+}
+
+
+def example_counts(records: list[dict[str, Any]], metric: RatioMetric
+                   ) -> dict[str, np.ndarray] | None:
+    """Per example id, its count vector; None when the records cannot be scored so."""
+    if not records:
+        return None
+    try:
+        counts = metric.counts([r.get("gold") for r in records],
+                               [r.get("prediction") for r in records])
+    except (ValueError, TypeError, AttributeError, LookupError):
+        return None  # no gold, unequal lengths, not BIO: the metric is not these counts
+    return {str(r["id"]): row for r, row in zip(records, counts, strict=True)}
+
+
+def corpus_value(counts: dict[str, np.ndarray], metric: RatioMetric) -> float:
+    """The metric of a whole file: computed from the counts summed over its examples."""
+    return float(metric.value(np.sum(list(counts.values()), axis=0)))
+
+
+def bootstrap_delta(metric: RatioMetric) -> Callable[..., np.ndarray]:
+    """Per-language draws of mean-over-seeds metric(A) − metric(B) for the seed-and-example
+    bootstrap of :mod:`xstilts.report.comparisons`: ``a``/``b`` are seeds × sentences × k,
+    ``w_a``/``w_b`` draws × seeds weights, ``idx`` draws × sentences (the same for A and B)."""
+
+    def delta(a: np.ndarray, b: np.ndarray, w_a: np.ndarray, w_b: np.ndarray,
+              idx: np.ndarray) -> np.ndarray:
+        m, n = idx.shape
+        flat = (idx + n * np.arange(m)[:, None]).ravel()
+        times = np.bincount(flat, minlength=m * n).reshape(m, n).astype(np.float64)
+        side_a = metric.value(times @ a)  # seeds × draws: the resampled sums of each seed
+        side_b = metric.value(times @ b)
+        return (w_a * side_a.T).sum(axis=1) - (w_b * side_b.T).sum(axis=1)
+
+    return delta
+
+
+@dataclass(frozen=True)
+class Randomization:
+    """Two-sided p of the approximate-randomization test and its number of permutations."""
+
+    p_value: float
+    permutations: int
+    observed: float
+
+    @property
+    def min_p(self) -> float:
+        return 1 / (self.permutations + 1)
+
+
+def _byte_tables(diff: np.ndarray) -> np.ndarray:
+    """k × (groups · 256): for each group of 8 sentences and each byte (which of the 8 are
+    swapped), the summed ``diff`` of the swapped ones. A random byte then swaps 8 sentences
+    with one look-up instead of 8 multiply-adds: ~15 times faster than ``mask @ diff``."""
+    n, k = diff.shape
+    groups = (n + 7) // 8
+    padded = np.zeros((groups * 8, k))
+    padded[:n] = diff  # padding sentences have no difference: swapping them changes nothing
+    bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float64)
+    tables = np.einsum("bj,gjk->kgb", bits, padded.reshape(groups, 8, k))
+    return tables.reshape(k, groups * 256)
+
+
+def randomization_test(pairs: list[tuple[np.ndarray, np.ndarray]], metric: RatioMetric, *,
+                       permutations: int = 100_000, seed: int = 0) -> Randomization:
+    """Paired approximate randomization of the macro-average difference (see module doc).
+
+    ``pairs``: per language, (A, B) counts as seeds × sentences × k, sentences aligned.
+    """
+    if permutations < 1:
+        raise ValueError("permutations must be at least 1")
+    languages = []
+    for a, b in pairs:
+        a_mean, b_mean = a.mean(axis=0), b.mean(axis=0)
+        diff = b_mean - a_mean
+        diff = diff[np.any(diff != 0, axis=1)]  # where both agree a swap changes nothing
+        languages.append((a_mean.sum(axis=0), b_mean.sum(axis=0), _byte_tables(diff),
+                          diff.shape[0]))
+    observed = float(np.mean([metric.value(sa) - metric.value(sb)
+                              for sa, sb, _, _ in languages]))
+    width = sum(n for *_, n in languages)
+    draws = max(1, min(permutations, _BUDGET // max(width, 1)))
+    if width == 0:  # the systems agree on every sentence: every permutation is the observed
+        return Randomization(1.0, draws, observed)
+    # Sums in another order differ in the last bits: the observed must count as extreme.
+    extreme = abs(observed) - 1e-9 * max(1.0, abs(observed))
+    rng = np.random.default_rng(seed)
+    groups = sum(t.shape[1] // 256 for _, _, t, _ in languages)
+    rows = max(1, _CHUNK // groups)
+    hits = 0
+    for start in range(0, draws, rows):
+        m = min(rows, draws - start)
+        swaps = rng.integers(0, 256, size=(m, groups), dtype=np.uint8)
+        stat = np.zeros(m)
+        col = 0
+        for sum_a, sum_b, tables, _ in languages:
+            g = tables.shape[1] // 256
+            index = swaps[:, col:col + g] + 256 * np.arange(g)
+            shift = np.stack([np.take(t, index).sum(axis=1) for t in tables], axis=1)
+            stat += metric.value(sum_a + shift) - metric.value(sum_b - shift)
+            col += g
+        hits += int((np.abs(stat / len(languages)) >= extreme).sum())
+    return Randomization((1 + hits) / (1 + draws), draws, observed)

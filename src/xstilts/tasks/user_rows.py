@@ -1,0 +1,173 @@
+"""Rows of a user task (:mod:`xstilts.tasks.user`) and their conversion to examples.
+
+Every per-row problem (wrong field count, a line that is not a JSON object, a missing or empty
+field, an unknown label, a label that is not a number) goes to a
+:class:`~xstilts.tasks.readers.RowProblems`: raised at once as a
+:class:`~xstilts.errors.DataFormatError` naming file and line, or, with ``skip_bad_rows``,
+dropped and counted in one warning per file. File-level problems (missing file, not UTF-8, a
+column missing from a TSV/CSV header) are always errors: no row could be read.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xstilts.errors import DataFormatError, XstiltsError
+from xstilts.languages import get_language
+from xstilts.tasks.base import Example, TaskType
+from xstilts.tasks.readers import RowProblems, iter_lines
+
+if TYPE_CHECKING:
+    from xstilts.tasks.user import UserTaskSpec
+
+# A row: (line number or row index, field name -> value).
+Row = tuple[int, Mapping[str, Any]]
+Converter = Callable[[int, Mapping[str, Any], str, str], Example]
+
+
+class BadRow(ValueError):
+    """One row's problem, reported through :class:`RowProblems` by :func:`examples_of`."""
+
+
+def required_columns(spec: UserTaskSpec) -> list[str]:
+    """Every column a row must have: texts, label, id and the language column if declared."""
+    columns = spec.columns
+    source = spec.files or spec.hf
+    named = [columns.text_a, columns.text_b, columns.label, columns.id,
+             source.language_column if source else None]
+    return list(dict.fromkeys(c for c in named if c is not None))
+
+
+# --------------------------------------------------------------------------------------------
+# files -> rows
+
+
+def parse_rows(path: Path, fmt: str, hint: str, required: list[str],
+               problems: RowProblems) -> Iterator[Row]:
+    if fmt == "jsonl":
+        return _jsonl(path, hint, problems)
+    return _delimited(path, "\t" if fmt == "tsv" else ",", hint, required, problems)
+
+
+def _jsonl(path: Path, hint: str, problems: RowProblems) -> Iterator[Row]:
+    for number, line in iter_lines(path, hint):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            problems.bad(number, f"not valid JSON: {err.msg}")
+            continue
+        if not isinstance(row, dict):
+            problems.bad(number, "expected a JSON object per line")
+            continue
+        yield number, row
+
+
+def _delimited(path: Path, delimiter: str, hint: str, required: list[str],
+               problems: RowProblems) -> Iterator[Row]:
+    """Header-based rows. TSV is split on tabs only (no quoting: NLI text is full of quotes);
+    CSV follows RFC 4180 quoting."""
+    header: list[str] | None = None
+    for number, line in iter_lines(path, hint):
+        if not line.strip():
+            continue
+        fields = line.split("\t") if delimiter == "\t" else next(csv.reader([line]))
+        if header is None:
+            header = [f.strip() for f in fields]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise DataFormatError(path, number, f"missing column {_names(missing)}; the "
+                                      f"header has {', '.join(header)}")
+            continue
+        if len(fields) != len(header):
+            problems.bad(number, f"expected {len(header)} fields (header: "
+                         f"{', '.join(header)}), found {len(fields)}")
+            continue
+        yield number, dict(zip(header, fields, strict=True))
+
+
+def _names(columns: list[str]) -> str:
+    return ", ".join(map(repr, columns))
+
+
+def of_language(rows: Iterable[Row], column: str | None, language: str,
+                where: str) -> Iterator[Row]:
+    """Keep the rows of one language when one file holds several. A row without the column is
+    kept: the conversion reports it (with its file and line) instead of dropping it unseen.
+    ``where`` is part of the filter signature :mod:`xstilts.tasks.hf` calls; unused here."""
+    for number, row in rows:
+        if column is None or column not in row or _canonical_or_self(row[column]) == language:
+            yield number, row
+
+
+def _canonical_or_self(value: Any) -> str:
+    code = str(value).strip()
+    try:
+        return get_language(code).code
+    except XstiltsError:
+        return code
+
+
+# --------------------------------------------------------------------------------------------
+# rows -> examples
+
+
+def examples_of(rows: Iterable[Row], convert: Converter, problems: RowProblems, split: str,
+                language: str) -> list[Example]:
+    """Convert every row; a bad row goes to ``problems`` (raised, or skipped and logged)."""
+    examples: list[Example] = []
+    for number, row in rows:
+        try:
+            examples.append(convert(number, row, split, language))
+        except BadRow as err:
+            problems.bad(number, str(err))
+    problems.finish()
+    return examples
+
+
+def converter(spec: UserTaskSpec) -> Converter:
+    """Build the row -> Example function once per task (columns and label map fixed); it
+    raises :class:`BadRow` with the problem of a row it cannot convert."""
+    columns = spec.columns
+    required = required_columns(spec)
+    label_index = {label: i for i, label in enumerate(spec.labels)}
+    text_columns = [columns.text_a] + ([columns.text_b] if columns.text_b else [])
+
+    def label_of(value: Any) -> int | float | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # an unlabeled row: never scored by accident
+        if spec.type is TaskType.REGRESSION:
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise BadRow(f"label {value!r} is not a number") from None
+        key = str(value).strip()
+        if key in label_index:
+            return label_index[key]
+        if isinstance(value, int) and 0 <= value < len(spec.labels):
+            return value  # a dataset's class index (HF ClassLabel)
+        raise BadRow(f"unknown label {key!r}; expected one of {', '.join(spec.labels)}")
+
+    def convert(number: int, row: Mapping[str, Any], split: str, language: str) -> Example:
+        missing = [c for c in required if c not in row]
+        if missing:
+            raise BadRow(f"missing column {_names(missing)}; the row has "
+                         f"{', '.join(map(str, row))}")
+        texts = tuple(_filled(row, c) for c in text_columns)
+        label = label_of(row[columns.label]) if columns.label is not None else None
+        ident = _filled(row, columns.id) if columns.id else f"{split}-{language}-{number}"
+        return Example(id=ident, texts=texts, label=label, language=language)
+
+    return convert
+
+
+def _filled(row: Mapping[str, Any], column: str) -> str:
+    value = row[column]
+    if value is None or not str(value).strip():
+        raise BadRow(f"column {column!r} is empty")
+    return str(value)
