@@ -169,6 +169,8 @@ def test_headline_sentence() -> None:
     assert headline_text(worse, "bh", 0.95).startswith(
         "No intermediate beats the baseline for xnli; best is mix(a+b), −0.3 points")
     assert "p = 0.004 (Benjamini-Hochberg) — significant" in headline_text(worse, "bh", 0.95)
+    borderline = {**d, "p_adj": 0.0462, "significant": True}
+    assert "p = 0.046 (Holm) — significant" in headline_text(borderline, "holm", 0.95)
 
 
 def test_scaling_and_overall(out: Path) -> None:

@@ -30,9 +30,10 @@ def signed(value: float | None, digits: int = 1) -> str:
 
 
 def p_text(p: float | None) -> str:
+    """Two significant digits below 0.1: p = 0.046 must not read "0.05 — significant"."""
     if p is None:
         return "n/a"
-    return "< 0.001" if p < 0.001 else f"= {p:.2g}" if p < 0.01 else f"= {p:.2f}"
+    return "< 0.001" if p < 0.001 else f"= {p:.2g}" if p < 0.1 else f"= {p:.2f}"
 
 
 def _interval(d: dict[str, Any], confidence: float) -> str:

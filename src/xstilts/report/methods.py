@@ -88,11 +88,11 @@ def _ratio_line(analysis: dict[str, Any]) -> list[str]:
         f"each sentence contributes counts ({counts}) and the metric is recomputed from summed "
         "counts. Interval: paired bootstrap over sentences (the same resampled sentence ids for "
         "both configurations, within each language; seeds resampled as above). p-value: "
-        f"{TEST_NAME} (approximate randomization, Riezler & Maxwell 2005): each sentence's "
+        f"{TEST_NAME} (Riezler & Maxwell 2005): each sentence's "
         "counts are swapped between the two configurations with probability ½ and the "
         "difference of the metrics (macro-averaged over the compared languages; seeds' counts "
         f"averaged) recomputed; {b} random permutations (fewer where one test would take over "
-        f"~3 s; stated per family), p = (1 + hits)/(1 + B), so the smallest reachable p is "
+        f"~4 s; stated per family), p = (1 + hits)/(1 + B), so the smallest reachable p is "
         f"1/(B+1) = {1 / (b + 1):.1g}."]
 
 

@@ -1,0 +1,232 @@
+"""Entity F1 in the report: per-sentence counts, paired bootstrap and approximate randomization."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xstilts.evaluation.tagging_metrics import score_entity_f1
+from xstilts.report.analysis import analyse
+from xstilts.report.comparisons import compare
+from xstilts.report.methods import family_lines, general_lines
+from xstilts.report.ratio_metrics import (
+    RATIO_METRICS,
+    TEST_NAME,
+    corpus_value,
+    example_counts,
+    randomization_test,
+)
+from xstilts.studies.planner import PlannedRun
+from xstilts.studies.store import MetricRow, ResultStore
+
+F1 = RATIO_METRICS["entity_f1"]
+TYPES = ("PER", "ORG", "LOC")
+
+
+def _gold(rng: np.random.Generator, n: int) -> list[list[str]]:
+    """``n`` BIO sentences of 3-12 words, about one word in four starting an entity."""
+    sentences = []
+    for _ in range(n):
+        tags: list[str] = []
+        length = rng.integers(3, 13)
+        while len(tags) < length:
+            if rng.random() < 0.25:
+                kind = TYPES[rng.integers(len(TYPES))]
+                tags += [f"B-{kind}"] + [f"I-{kind}"] * int(rng.integers(0, 3))
+            else:
+                tags.append("O")
+        sentences.append(tags)
+    return sentences
+
+
+def _predict(rng: np.random.Generator, gold: list[list[str]], quality: float
+             ) -> list[list[str]]:
+    """A system that keeps each gold entity with probability ``quality``, else retypes or drops
+    it, and tags some spurious entities, sometimes with a stray I- (lenient chunking)."""
+    out = []
+    for tags in gold:
+        pred = list(tags)
+        for i, tag in enumerate(tags):
+            if tag.startswith("B-") and rng.random() > quality:
+                end = i + 1
+                while end < len(tags) and tags[end].startswith("I-"):
+                    end += 1
+                kind = TYPES[rng.integers(len(TYPES))] if rng.random() < 0.5 else None
+                pred[i:end] = ([f"B-{kind}"] + [f"I-{kind}"] * (end - i - 1) if kind
+                               else ["O"] * (end - i))
+            elif tag == "O" and rng.random() < (1 - quality) / 4:
+                pred[i] = f"{'BI'[int(rng.integers(2))]}-{TYPES[rng.integers(len(TYPES))]}"
+        out.append(pred)
+    return out
+
+
+def _records(gold: list[list[str]], pred: list[list[str]], lang: str = "de") -> list[dict]:
+    return [{"id": f"{lang}-{i}", "gold": g, "prediction": p}
+            for i, (g, p) in enumerate(zip(gold, pred, strict=True))]
+
+
+def _counts(gold: list[list[str]], pred: list[list[str]]) -> np.ndarray:
+    """Seeds (1) × sentences × counts, the layout of the comparisons."""
+    return np.stack(list(example_counts(_records(gold, pred), F1).values()))[None]
+
+
+def test_f1_from_summed_counts_is_the_scored_entity_f1() -> None:
+    seqeval = pytest.importorskip("seqeval.metrics")
+    rng = np.random.default_rng(1)
+    gold = _gold(rng, 150)
+    pred = _predict(rng, gold, 0.6)
+    counts = example_counts(_records(gold, pred), F1)
+    assert counts is not None and len(counts) == 150
+    tp, n_pred, n_gold = np.sum(list(counts.values()), axis=0)
+    by_hand = 2 * tp / (n_pred + n_gold)
+    assert corpus_value(counts, F1) == pytest.approx(by_hand, abs=1e-12)
+    assert by_hand == pytest.approx(score_entity_f1(gold, pred, resamples=10).value, abs=1e-12)
+    assert by_hand == pytest.approx(seqeval.f1_score(gold, pred), abs=1e-9)
+    assert example_counts(_records([["O", "X-1"]], [["O", "O"]]), F1) is None  # not BIO
+
+
+def _compare(gold: list[list[str]], a: list[list[str]], b: list[list[str]], **options):
+    scores = {("m", config, "t", "entity_f1", "de"): {0: example_counts(_records(gold, p), F1)}
+              for config, p in (("a", a), ("none", b))}
+    return compare(scores, ("m", "a"), ("m", "none"), "t", "entity_f1", ["de"],
+                   seed_values=([], []), **options)
+
+
+def test_bootstrap_interval_holds_the_delta_and_shrinks_with_more_sentences() -> None:
+    widths = []
+    for n in (100, 1600):
+        rng = np.random.default_rng(n)
+        gold = _gold(rng, n)
+        a, b = _predict(rng, gold, 0.75), _predict(rng, gold, 0.65)
+        result = _compare(gold, a, b, resamples=2000, permutations=2000)
+        observed = score_entity_f1(gold, a, resamples=1).value - score_entity_f1(
+            gold, b, resamples=1).value
+        assert result.delta == pytest.approx(observed, abs=1e-12)
+        assert result.ci_low < observed < result.ci_high
+        assert result.n_examples == n and result.test_name == TEST_NAME
+        widths.append(result.ci_high - result.ci_low)
+    assert widths[1] < widths[0] / 2.5  # ~1/sqrt(16) of the width
+
+
+def test_several_seeds_average_each_seeds_f1() -> None:
+    """Two seeds: the delta is the mean over seeds of each seed's F1 (as the report's scores),
+    the interval also resamples seeds, and the test runs on the seeds' averaged counts."""
+    rng = np.random.default_rng(4)
+    gold = _gold(rng, 300)
+    preds = {(c, s): _predict(rng, gold, q) for c, q in (("a", 0.8), ("none", 0.7))
+             for s in (0, 1)}
+    scores = {("m", c, "t", "entity_f1", "de"): {s: example_counts(_records(gold, preds[(c, s)]),
+                                                                   F1) for s in (0, 1)}
+              for c in ("a", "none")}
+    result = compare(scores, ("m", "a"), ("m", "none"), "t", "entity_f1", ["de"],
+                     seed_values=([], []), resamples=500, permutations=2000)
+    expected = np.mean([score_entity_f1(gold, preds[("a", s)], resamples=1).value
+                        - score_entity_f1(gold, preds[("none", s)], resamples=1).value
+                        for s in (0, 1)])
+    assert result.delta == pytest.approx(expected, abs=1e-12)
+    assert result.ci_low < expected < result.ci_high and result.n_seeds == 2
+    assert result.p_value < 0.01
+
+
+def _naive_randomization(pairs: list[tuple[np.ndarray, np.ndarray]], draws: int) -> float:
+    """Swap each sentence's counts with probability ½, one permutation at a time."""
+    rng = np.random.default_rng(99)
+    observed = np.mean([F1.value(a[0].sum(0)) - F1.value(b[0].sum(0)) for a, b in pairs])
+    hits = 0
+    for _ in range(draws):
+        stat = []
+        for a, b in pairs:
+            swap = (rng.random(a.shape[1]) < 0.5)[:, None]
+            stat.append(F1.value(np.where(swap, b[0], a[0]).sum(0))
+                        - F1.value(np.where(swap, a[0], b[0]).sum(0)))
+        hits += abs(np.mean(stat)) >= abs(observed) - 1e-12
+    return (1 + hits) / (1 + draws)
+
+
+def test_randomization_p_for_a_real_gain_and_for_no_difference() -> None:
+    rng = np.random.default_rng(5)
+    gold = _gold(rng, 200)
+    good, poor = _predict(rng, gold, 0.85), _predict(rng, gold, 0.55)
+    gain = randomization_test([(_counts(gold, good), _counts(gold, poor))], F1,
+                              permutations=20_000)
+    assert gain.observed > 0.15 and gain.p_value < 0.001 and gain.permutations == 20_000
+    same = randomization_test([(_counts(gold, _predict(rng, gold, 0.7)),
+                                _counts(gold, _predict(rng, gold, 0.7)))], F1,
+                              permutations=20_000)
+    assert same.p_value > 0.2
+    identical = _counts(gold, good)
+    assert randomization_test([(identical, identical)], F1).p_value == 1.0
+
+
+def test_randomization_matches_swapping_sentences_one_by_one() -> None:
+    """The vectorised test (byte look-up tables, macro average over languages) against the
+    definition; three languages, one of them with no differing sentence."""
+    rng = np.random.default_rng(11)
+    pairs = []
+    for n, (qa, qb) in ((120, (0.7, 0.68)), (90, (0.8, 0.8)), (40, (0.7, 0.7))):
+        gold = _gold(rng, n)
+        a = _predict(rng, gold, qa)
+        pairs.append((_counts(gold, a), _counts(gold, a if n == 40 else _predict(rng, gold, qb))))
+    fast = randomization_test(pairs, F1, permutations=40_000, seed=3)
+    slow = _naive_randomization(pairs, 4000)
+    assert 0.1 < slow < 0.9  # a p in the middle, where a wrong statistic would show
+    assert fast.p_value == pytest.approx(slow, abs=0.03)
+
+
+def _build_out(out: Path) -> Path:
+    """One-seed study with entity F1 on en, de, fr, zh: 'better' is much better in de and zh."""
+    store = ResultStore(out)
+    quality = {"none": 0.6, "better": 0.8}
+    runs = [PlannedRun(id=hashlib.sha1(c.encode()).hexdigest()[:16], kind="target",
+                       encoder="tiny:random", intermediate=c, task="panx", seed=0, parent=None,
+                       settings={"seed": 0}) for c in quality]
+    store.register("ner", runs)
+    rng = np.random.default_rng(2)
+    gold = {lang: _gold(rng, 60) for lang in ("en", "de", "fr", "zh")}
+    for run in runs:
+        pred_dir = out / "runs" / run.id / "predictions"
+        pred_dir.mkdir(parents=True)
+        metrics = []
+        for lang, sentences in gold.items():
+            q = quality[run.intermediate] if lang in ("de", "zh") else 0.7
+            pred = _predict(rng, sentences, q)
+            (pred_dir / f"{lang}.jsonl").write_text("".join(
+                json.dumps(r) + "\n" for r in _records(sentences, pred, lang)))
+            score = score_entity_f1(sentences, pred, resamples=10)
+            metrics.append(MetricRow("panx", lang, "dev", "entity_f1", score.value,
+                                     score.ci_low, score.ci_high, score.n))
+        store.mark_running(run.id)
+        store.mark_done(run.id, metrics, {"wall_seconds": 1.0})
+    store.close()
+    (out / "studies").mkdir()
+    (out / "studies" / "ner.json").write_text(json.dumps({"name": "ner", "seeds": [0]}))
+    return out
+
+
+def test_report_gives_entity_f1_deltas_intervals_and_p_values(tmp_path: Path) -> None:
+    analysis = analyse(_build_out(tmp_path / "out"), "ner", resamples=300, permutations=2000)
+    deltas = analysis["deltas"]
+    assert {d["family"] for d in deltas} >= {"vs baseline: zero-shot avg",
+                                             "vs baseline: per language",
+                                             "vs baseline: per family"}
+    for d in deltas:
+        assert d["metric"] == "entity_f1" and d["test_name"] == TEST_NAME
+        assert d["ci_low"] <= d["delta"] <= d["ci_high"] and d["p_adj"] is not None
+        assert d["permutations"] == 2000 and d["n_seeds"] == 1
+    zs = next(d for d in deltas if d["scope"] == "zero-shot avg")
+    assert zs["config"] == "better" and zs["n_examples"] == 3 * 60
+    scores = {(s["config"], s["language"]): s["mean"] for s in analysis["scores"]}
+    expected = np.mean([scores[("better", g)] - scores[("none", g)] for g in ("de", "fr", "zh")])
+    assert zs["delta"] == pytest.approx(expected)
+    per_language = {d["scope"]: d for d in deltas if d["family"] == "vs baseline: per language"}
+    assert per_language["de"]["delta"] > 5 and per_language["de"]["p"] < 0.05
+    headline = analysis["headlines"][0]["text"]
+    assert "95 % CI" in headline and "p n/a" not in headline
+    assert any(TEST_NAME in line for line in family_lines(analysis))
+    assert any("Riezler" in line for line in general_lines(analysis))
+    assert not any(line.startswith("p-values: paired sign-flip") for line in
+                   general_lines(analysis))
