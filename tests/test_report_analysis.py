@@ -55,7 +55,8 @@ def build_out(out: Path) -> Path:
         store.mark_done(run.id, metrics, {"wall_seconds": 1.5})
     store.close()
     (out / "studies").mkdir()
-    (out / "studies" / "synth.json").write_text(json.dumps({"name": "synth", "seeds": [0, 1]}))
+    (out / "studies" / "synth.json").write_text(json.dumps(
+        {"name": "synth", "seeds": [0, 1], "description": "Synthetic study: 30 examples <n>."}))
     return out
 
 

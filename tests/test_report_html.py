@@ -14,12 +14,15 @@ from test_report_analysis import build_out
 from typer.testing import CliRunner
 
 from xstilts.cli import app
+from xstilts.errors import XstiltsError
 from xstilts.report.analysis import analyse_rows
 from xstilts.report.html import GENERALIZED_CAPTION, HEATMAP_CAPTION, render_html
 from xstilts.report.matrix import matrix_key
 from xstilts.report.plots import all_plots
 from xstilts.report.summary import write_report
 from xstilts.report.summary_md import analysis_markdown
+from xstilts.studies.planner import PlannedRun
+from xstilts.studies.store import ResultStore
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +59,23 @@ def test_page_is_self_contained_and_holds_the_headline(report: Path) -> None:
         assert f'id="{grouping}-table"' in page, grouping
     assert "Romance" in page and "Latn" in page  # a genus and a script of the study
     assert "exact sign-flip test" in page and "Tests and correction families" in page
+
+
+def test_report_of_one_study_shows_its_description_and_only_its_runs(tmp_path: Path) -> None:
+    out = build_out(tmp_path / "out")
+    store = ResultStore(out)
+    store.register("other", [PlannedRun(id="0123456789abcdef", kind="target",
+                                        encoder="tiny:random", intermediate="none",
+                                        task="xnli", seed=0, parent=None, settings={})])
+    store.close()
+    report = write_report(out, "synth", formats=["md", "html"], resamples=50)
+    md = (report / "summary.md").read_text()
+    assert "Synthetic study: 30 examples <n>." in md
+    assert "6 runs (6 done)" in md and "0123456789abcdef" not in md
+    page = (report / "index.html").read_text()
+    assert "Synthetic study: 30 examples &lt;n&gt;." in page and "0123456789abcdef" not in page
+    with pytest.raises(XstiltsError, match=r"no study named 'nope'; its studies: other, synth"):
+        write_report(out, "nope", formats=["md"])
 
 
 def test_text_is_escaped(tmp_path: Path) -> None:

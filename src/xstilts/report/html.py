@@ -276,8 +276,11 @@ def render_html(analysis: dict[str, Any], plots: dict[str, bytes], spec: dict[st
     heads = "".join(f'<p class="headline">{escape(h["text"])}</p>'
                     for h in analysis["headlines"]) or "<p>No finished target runs yet.</p>"
     spec_text = json.dumps(spec, indent=2, ensure_ascii=False) if spec else "(not found)"
+    about = (spec or {}).get("description", "").strip()
     parts = [
-        f"<h1>{escape(title)}</h1>", '<h2 id="answer">Answer</h2>', heads,
+        f"<h1>{escape(title)}</h1>",
+        *([f'<p class="description">{escape(about)}</p>'] if about else []),
+        '<h2 id="answer">Answer</h2>', heads,
         '<h2 id="heatmap">Gains over the baseline</h2>',
         _figure(plots, "heatmap", HEATMAP_CAPTION),
         "<h2>Averages and transfer gap</h2>", _summary_tables(analysis),

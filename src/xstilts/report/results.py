@@ -23,7 +23,11 @@ def collect_results(out_dir: Path, study: str | None = None) -> list[dict[str, A
     store = ResultStore(out_dir)
     try:
         rows: list[dict[str, Any]] = []
-        studies = [study] if study else store.studies()
+        known = store.studies()
+        if study and study not in known:
+            raise XstiltsError(f"{out_dir} has no study named {study!r}; its studies: "
+                               f"{', '.join(sorted(known)) or '(none)'}")
+        studies = [study] if study else known
         for name in studies:
             runs = {r["id"]: r for r in store.runs(name) if r["status"] == "done"}
             for metric in store.metrics(runs):
@@ -41,11 +45,11 @@ def collect_results(out_dir: Path, study: str | None = None) -> list[dict[str, A
         store.close()
 
 
-def run_table(out_dir: Path) -> list[dict[str, Any]]:
-    """Every run with its status and timing, for `xstilts status` and the report footer."""
+def run_table(out_dir: Path, study: str | None = None) -> list[dict[str, Any]]:
+    """Runs (of ``study``, or all) with status and timing, for `xstilts status` and the report."""
     store = ResultStore(out_dir)
     try:
-        runs = store.runs()
+        runs = store.runs(study)
         for run in runs:
             run["settings"] = json.loads(run["settings"])
         return runs

@@ -38,7 +38,7 @@ def write_report(out_dir: Path, study: str | None = None,
         raise XstiltsError(f"unknown report format(s) {', '.join(sorted(unknown))}; "
                            f"use some of {','.join(FORMATS)}")
     rows = collect_results(out_dir, study)
-    runs = run_table(out_dir)
+    runs = run_table(out_dir, study)
     report_dir = out_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     if "csv" in formats:
@@ -53,8 +53,9 @@ def write_report(out_dir: Path, study: str | None = None,
                                 correction=correction, resamples=resamples,
                                 permutations=permutations)
         analysis["study"] = study
+    spec = _study_spec(out_dir, study)
     if "md" in formats:
-        text = render_summary(rows, runs)
+        text = render_summary(rows, runs, (spec or {}).get("description", ""))
         if analysis is not None:
             from xstilts.report.summary_md import analysis_markdown
 
@@ -68,7 +69,7 @@ def write_report(out_dir: Path, study: str | None = None,
         _atomic_write(report_dir / "summary.json",
                       json.dumps({**analysis, "environment": env}, indent=2, default=str))
     if "html" in formats:
-        _write_html(out_dir, study, analysis, env, runs, report_dir / "index.html")
+        _write_html(out_dir, study, spec, analysis, env, runs, report_dir / "index.html")
     return report_dir
 
 
@@ -88,12 +89,12 @@ def _study_spec(out_dir: Path, study: str | None) -> dict[str, Any] | None:
     return json.loads(files[0].read_text(encoding="utf-8"))
 
 
-def _write_html(out_dir: Path, study: str | None, analysis: dict[str, Any],
-                env: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> None:
+def _write_html(out_dir: Path, study: str | None, spec: dict[str, Any] | None,
+                analysis: dict[str, Any], env: dict[str, Any], runs: list[dict[str, Any]],
+                path: Path) -> None:
     from xstilts.report.html import render_html
     from xstilts.report.plots import all_plots
 
-    spec = _study_spec(out_dir, study)
     name = study or (spec or {}).get("name") or out_dir.name
     _atomic_write(path, render_html(analysis, all_plots(analysis), spec, env, runs,
                                     f"xstilts report: {name}"))
@@ -126,9 +127,16 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
-def render_summary(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
-    """Markdown: per (study, model, task, metric) a per-language table and deltas vs baseline."""
+def render_summary(rows: list[dict[str, Any]], runs: list[dict[str, Any]],
+                   description: str = "") -> str:
+    """Markdown: per (study, model, task, metric) a per-language table and deltas vs baseline.
+
+    ``description`` is the study's own text (its scale, its caveats), printed first so the
+    numbers below are read with it.
+    """
     lines = ["# xstilts report", ""]
+    if description.strip():
+        lines += [description.strip(), ""]
     if not rows:
         lines += ["No finished target runs yet.", ""]
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
