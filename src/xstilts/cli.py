@@ -79,6 +79,11 @@ def run(
             outcome = run_study_ray(spec, out, data_dir=data_dir, study_path=study,
                                     address=address, log=log)
         elif executor == "inprocess":
+            from xstilts.distributed import is_main_process
+
+            if not is_main_process():  # a DDP follower: trains, the main process reports
+                run_study(spec, out, data_dir=data_dir, study_path=study)
+                return
             outcome = run_study(spec, out, data_dir=data_dir, study_path=study, log=log)
         else:
             raise XstiltsError(f"--executor must be 'inprocess' or 'ray', got {executor!r}")

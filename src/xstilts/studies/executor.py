@@ -6,6 +6,10 @@ an interrupted run resumes from the training state saved in its work folder. A r
 therefore skips done runs, adopts a finished folder whose 'done' mark was lost, and resumes or
 redoes anything else; a failed run keeps its log and does not block runs that do not depend
 on it.
+
+Launched on several processes (``accelerate launch -m xstilts.cli run ...`` or ``torchrun``),
+every process trains each run together (DDP); the main process alone decides what to run,
+writes the store and the run folders, and evaluates, while the others wait for it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xstilts import distributed
 from xstilts.studies.planner import PlannedRun, StudyPlan, check_study, plan_study
 from xstilts.studies.spec import StudySpec
 from xstilts.studies.store import MetricRow, ResultStore
@@ -57,12 +62,19 @@ def prepare_study(spec: StudySpec, out_dir: Path, data_dir: Path | None,
 def run_study(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = None,
               study_path: Path | None = None, log: Log = print) -> StudyOutcome:
     """Validate, plan and execute a study in this process, in dependency order."""
-    plan, store = prepare_study(spec, out_dir, data_dir, study_path)
+    if not distributed.is_main_process():
+        return _follow_study(spec, out_dir, data_dir)
+    try:
+        plan, store = prepare_study(spec, out_dir, data_dir, study_path)
+    finally:
+        distributed.broadcast(None)  # the followers plan once the main process has checked
     outcome = StudyOutcome(plan)
     try:
         for index, run in enumerate(plan.runs, start=1):
             tag = run_tag(run, index, len(plan.runs))
-            if triage(run, tag, out_dir, store, outcome, log):
+            handled = triage(run, tag, out_dir, store, outcome, log)
+            distributed.broadcast(not handled)
+            if handled:
                 continue
             log(f"{tag}: running")
             store.mark_running(run.id)
@@ -74,6 +86,27 @@ def run_study(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = None,
                 record_success(run, tag, metrics, info, store, outcome, log)
     finally:
         store.close()
+    return outcome
+
+
+def _follow_study(spec: StudySpec, out_dir: Path, data_dir: Path | None) -> StudyOutcome:
+    """A non-main process of a multi-process launch: train each run the main process runs.
+
+    It writes nothing: the trainer, the phases and :func:`execute_run` leave every file to the
+    main process. Its outcome lists the runs it took part in as done (the store has the truth).
+    """
+    distributed.broadcast(None)
+    plan = plan_study(spec)
+    outcome = StudyOutcome(plan)
+    for run in plan.runs:
+        if not distributed.broadcast(None):
+            continue
+        try:
+            execute_run(run, out_dir, data_dir)
+        except RunFailed as failure:
+            outcome.failed[run.id] = str(failure)
+        else:
+            outcome.done.append(run.id)
     return outcome
 
 
@@ -119,10 +152,16 @@ def execute_run(run: PlannedRun, out_dir: Path,
     is raised.
     """
     final = run_dir_of(out_dir, run.id)
+    if not distributed.is_main_process():
+        return _follow_run(run, out_dir, data_dir, final)
     work = _work_dir(final)
+    distributed.barrier()  # the work folder (and any resumable state in it) is settled
     start = time.perf_counter()
     try:
-        metrics, info = _run_phase(run, out_dir, data_dir, work)
+        try:
+            metrics, info = _run_phase(run, out_dir, data_dir, work)
+        finally:
+            distributed.barrier()  # the followers are done with this run
         info["wall_seconds"] = round(time.perf_counter() - start, 2)
         record = {"id": run.id, "kind": run.kind, "parent": run.parent,
                   "settings": run.settings, "info": info,
@@ -141,6 +180,18 @@ def execute_run(run: PlannedRun, out_dir: Path,
         os.replace(work, failed_dir)
         raise RunFailed(f"{type(err).__name__}: {err} (log: {failed_dir / 'error.txt'})") \
             from err
+
+
+def _follow_run(run: PlannedRun, out_dir: Path, data_dir: Path | None,
+                final: Path) -> tuple[list[MetricRow], dict]:
+    """A follower's part of a run: train alongside the main process, write nothing."""
+    distributed.barrier()
+    try:
+        return _run_phase(run, out_dir, data_dir, _work_path(final))
+    except Exception as err:
+        raise RunFailed(f"{type(err).__name__}: {err}") from err
+    finally:
+        distributed.barrier()
 
 
 def record_success(run: PlannedRun, tag: str, metrics: list[MetricRow], info: dict,
@@ -184,11 +235,15 @@ def _work_dir(final: Path) -> Path:
     An interrupted attempt (Ctrl-C, kill -9, power loss) leaves it behind; if it holds a
     resumable training state the next attempt continues from it, otherwise it starts clean.
     """
-    work = final.parent / f".work-{final.name}"
+    work = _work_path(final)
     if work.exists() and not (work / "resume" / "state.json").is_file():
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     return work
+
+
+def _work_path(final: Path) -> Path:
+    return final.parent / f".work-{final.name}"
 
 
 def _clean_leftovers(runs_dir: Path) -> None:

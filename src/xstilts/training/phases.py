@@ -20,6 +20,7 @@ from typing import Any
 from accelerate.utils import set_seed
 from transformers import PreTrainedTokenizerBase
 
+from xstilts.distributed import is_main_process
 from xstilts.errors import XstiltsError
 from xstilts.evaluation.settings import EvaluationSettings
 from xstilts.evaluation.zero_shot import evaluate_languages
@@ -203,8 +204,9 @@ def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: P
                          pad_id=tokenizer.pad_token_id, mix=mix,
                          log_path=run_dir / "log.jsonl", resume_dir=run_dir / "resume",
                          description=f"phase 2 {names}")
-    save_encoder(model, tokenizer, run_dir / "encoder")
-    shutil.rmtree(run_dir / "resume", ignore_errors=True)
+    if is_main_process():  # the other processes of a DDP launch only train
+        save_encoder(model, tokenizer, run_dir / "encoder")
+        shutil.rmtree(run_dir / "resume", ignore_errors=True)
     return {"training": result.__dict__, **skipped}
 
 
@@ -246,8 +248,9 @@ def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | N
     ``keep_checkpoint`` the fine-tuned model (encoder + head) is kept in ``run_dir/model``.
     """
     task = resolve_task(settings["task"], data_dir)
-    if task.type == TaskType.RETRIEVAL:
-        return run_retrieval(settings, encoder_source, data_dir, run_dir)
+    if task.type == TaskType.RETRIEVAL:  # nothing to train: the main process does it alone
+        return run_retrieval(settings, encoder_source, data_dir, run_dir) \
+            if is_main_process() else ([], {})
     with recording_skipped_rows() as skipped:
         rows, info = train_and_evaluate(task, settings, encoder_source, data_dir, run_dir,
                                         keep_checkpoint=keep_checkpoint)
@@ -271,6 +274,8 @@ def train_and_evaluate(task: Task, settings: dict[str, Any], encoder_source: str
     result = train_model(model, [stream], options, seed=settings["seed"],
                          pad_id=tokenizer.pad_token_id, log_path=run_dir / "log.jsonl",
                          resume_dir=run_dir / "resume", description=f"phase 3 {task.name}")
+    if not is_main_process():  # DDP: the main process saves and evaluates
+        return [], {"training": result.__dict__}
     if keep_checkpoint:
         save_task_model(model, tokenizer, run_dir / TARGET_MODEL_DIR, task=task,
                         pair_encoding=options.pair_encoding)

@@ -6,6 +6,12 @@ shared encoder and that task's head. After every epoch the dev sets are scored; 
 weights of the best epoch are kept and restored at the end, so the returned model is the
 selected one. With ``resume_dir`` the loop saves its full state at epoch ends (and every
 ``checkpoint_every_steps``) and a restarted run continues exactly where it stopped.
+
+Under ``accelerate launch`` / ``torchrun`` with several processes (DDP) every process draws the
+same global batch from the same cursor and trains on its own slice of it; each slice's loss is
+weighted by its share of the batch, so DDP's gradient average is the gradient of the global
+batch (a single process and N processes take the same steps). Only the main process writes
+the log and the resumable state; every process reads the state back on a restart.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from transformers import get_linear_schedule_with_warmup
 
+from xstilts.distributed import launched_processes, process_state
 from xstilts.errors import TrainingError
 from xstilts.evaluation.predict import predict
 from xstilts.models.heads import TaskModel
@@ -116,6 +123,7 @@ def train_model(
         raise TrainingError(f"{description}: no training examples")
     set_seed(seed)
     accelerator = _fresh_accelerator(options)
+    writer = accelerator.is_main_process
     if options.freeze_embeddings:
         freeze_word_embeddings(model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -152,10 +160,11 @@ def train_model(
             cursor.restore(state)
         progress = Progress(**saved["progress"])
         resumed_from = progress.step
-        _truncate_log(log_path, progress.step)
+        if writer:
+            _truncate_log(log_path, progress.step)
 
     def checkpoint() -> None:
-        if resume_dir is not None:
+        if resume_dir is not None and writer:
             save_state(resume_dir, trainable=_trainable_state(unwrapped), best_state=best_state,
                        optimizer=optimizer, scheduler=scheduler, chooser=chooser,
                        cursors=cursors, progress=progress)
@@ -164,7 +173,7 @@ def train_model(
     smoothing = options.smoothing
     noise = (embedding_offset(unwrapped.encoder, gaussian_noise(smoothing.noise_sigma))
              if smoothing and smoothing.noise_sigma else nullcontext())
-    log_file = log_path.open("a", encoding="utf-8") if log_path else None
+    log_file = log_path.open("a", encoding="utf-8") if log_path and writer else None
     start = time.perf_counter() - progress.elapsed
     bar = progress_bar(total=total_steps, initial=progress.step, desc=description, unit="step",
                leave=False, disable=not accelerator.is_local_main_process)
@@ -175,13 +184,17 @@ def train_model(
                 k = int(chooser.choice(len(streams), p=probabilities)) if len(streams) > 1 else 0
                 stream = streams[k]
                 batch_idx = cursors[k].next()
-                batch = stream.handler.collate(stream.train, batch_idx, pad_id)
+                shard, weight = process_shard(batch_idx, accelerator.process_index,
+                                              accelerator.num_processes)
+                batch = stream.handler.collate(stream.train, shard, pad_id)
                 batch = {key: v.to(accelerator.device) for key, v in batch.items()}
                 try:
                     loss = _update(model, stream.task.name, batch, options, accelerator,
-                                   params, optimizer, scheduler)
+                                   params, optimizer, scheduler, weight)
                 except torch.OutOfMemoryError as err:
                     raise _oom_error(description, options, err) from err
+                if accelerator.num_processes > 1:  # the global batch's loss, on every process
+                    loss = accelerator.reduce(loss * weight / accelerator.num_processes, "sum")
                 if not torch.isfinite(loss):
                     raise TrainingError(
                         f"{description}: loss became {loss.item()} at step {progress.step + 1} "
@@ -211,6 +224,7 @@ def train_model(
                                       progress.step % options.checkpoint_every_steps == 0)):
                     progress.elapsed = time.perf_counter() - start
                     checkpoint()
+                    accelerator.wait_for_everyone()
     finally:
         bar.close()
         if log_file:
@@ -228,6 +242,22 @@ def train_model(
         resumed_from_step=resumed_from)
 
 
+def process_shard(batch_idx: list[int], rank: int, world: int) -> tuple[list[int], float]:
+    """This process's slice of a global batch and the weight of its mean loss.
+
+    The weight (slice size × processes / batch size) makes DDP's average of the processes'
+    gradients equal the gradient of the whole batch's mean loss, also when the last batch of an
+    epoch does not split evenly. A process whose slice would be empty trains on the batch's
+    first example with weight 0, so that every process still takes part in the all-reduce.
+    """
+    if world == 1:
+        return batch_idx, 1.0
+    shard = batch_idx[rank::world]
+    if not shard:
+        return batch_idx[:1], 0.0
+    return shard, len(shard) * world / len(batch_idx)
+
+
 def _fresh_accelerator(options: TrainingOptions) -> Accelerator:
     """An Accelerator for this phase alone.
 
@@ -235,27 +265,43 @@ def _fresh_accelerator(options: TrainingOptions) -> Accelerator:
     another mixed precision; a study runs many phases in one process (e.g. phase 2 in bf16,
     phase 3 in fp32), so the per-run state is reset first. The process-level (distributed)
     PartialState is kept. accelerate's own tests reset state the same way.
+
+    Under DDP some parameters get no gradient in a step (the encoder's unused pooler; in a
+    mix, the heads of the tasks not drawn), so DDP is told to look for them.
     """
+    if launched_processes() > 1:
+        process_state()  # the process group, with the study's barrier timeout
     AcceleratorState._reset_state(reset_partial_state=False)
     GradientState._reset_state()
-    return Accelerator(mixed_precision=options.precision,
-                       gradient_accumulation_steps=options.gradient_accumulation_steps)
+    return Accelerator(
+        mixed_precision=options.precision,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
 
 
 def _update(model: Any, task_name: str, batch: dict[str, torch.Tensor],
             options: TrainingOptions, accelerator: Accelerator, params: list,
-            optimizer: Any, scheduler: Any) -> torch.Tensor:
-    """Forward, backward (plain or adversarial) and, at accumulation boundaries, a step."""
+            optimizer: Any, scheduler: Any, weight: float = 1.0) -> torch.Tensor:
+    """Forward, backward (plain or adversarial) and, at accumulation boundaries, a step.
+
+    ``weight`` scales what is back-propagated (see :func:`process_shard`); the returned loss
+    is this process's unweighted mean loss.
+    """
+
+    def backward(value: torch.Tensor) -> None:
+        accelerator.backward(value * weight if weight != 1.0 else value)
+
     with accelerator.accumulate(model):
         if options.adversarial is not None:
-            loss = adversarial_loss(model, task_name, batch, options.adversarial,
-                                    accelerator.backward)
+            loss = adversarial_loss(model, task_name, batch, options.adversarial, backward)
         else:
             loss, _ = model(task_name, batch)
             if loss is None:
                 raise TrainingError(f"task {task_name}: the training batch has no labels")
-            if torch.isfinite(loss):
-                accelerator.backward(loss)
+            # Under DDP every process must join the gradient all-reduce; a non-finite loss
+            # stops the run right after this update either way.
+            if torch.isfinite(loss) or accelerator.num_processes > 1:
+                backward(loss)
         if accelerator.sync_gradients:
             accelerator.clip_grad_norm_(params, options.max_grad_norm)
         optimizer.step()
