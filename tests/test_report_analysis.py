@@ -203,7 +203,7 @@ def _one_seed_study(changes: dict[str, dict[str, tuple[int, int]]], sizes: dict[
             ok[np.flatnonzero(ok == 1)[:lost]] = 0
             ok[np.flatnonzero(base[g] == 0)[:won]] = 1
             rows.append({**_row(g, config, float(ok.mean())), "n": n, "target_task": "tatoeba"})
-            scores[("m", config, "tatoeba", "accuracy", g)] = {
+            scores[("m", config, "tatoeba", "accuracy", g, "")] = {
                 0: {f"{g}-{i}": v for i, v in enumerate(ok)}}
     return rows, scores
 
@@ -286,9 +286,39 @@ def test_tagging_micro_accuracy_gets_token_weighted_sentence_scores(tmp_path: Pa
                             for i, (g, p) in enumerate(sentences)))
     micro = 6 / 8
     row = {**_row("de", "none", micro), "run_id": "r", "metric": "token_accuracy"}
-    scores = load_example_scores(tmp_path, [row])[("m", "none", "t", "token_accuracy", "de")][0]
+    scores = load_example_scores(tmp_path, [row])[("m", "none", "t", "token_accuracy", "de", "")][0]
     assert scores == pytest.approx({"s0": 2 * 3 / 8, "s1": 3 / 8, "s2": 3 * 3 / 8})
     per_sentence = {**row, "value": (0.5 + 1 + 1) / 3}
     assert load_example_scores(tmp_path, [per_sentence])[
-        ("m", "none", "t", "token_accuracy", "de")][0] == pytest.approx(
+        ("m", "none", "t", "token_accuracy", "de", "")][0] == pytest.approx(
         {"s0": 0.5, "s1": 1.0, "s2": 1.0})
+
+
+def test_a_second_evaluation_of_a_language_is_compared_on_its_own_predictions(
+        tmp_path: Path) -> None:
+    """Rows of split ``test+align`` pair the examples of predictions/align/, not those of the
+    plain evaluation of the same language (which would give the wrong interval and p)."""
+    plain = {"none": [1] * 30 + [0] * 30, "x": [1] * 30 + [0] * 30}   # no difference
+    aligned = {"none": [1] * 30 + [0] * 30, "x": [1] * 60}            # +30 examples for x
+    rows = []
+    for config in ("none", "x"):
+        for view, correct in (("", plain[config]), ("align", aligned[config])):
+            folder = tmp_path / "runs" / f"{config}0" / "predictions" / view
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "de.jsonl").write_text("".join(
+                json.dumps({"id": f"q{i}", "gold": 1, "prediction": ok})
+                + "\n" for i, ok in enumerate(correct)))
+            split = "test+align" if view else "test"
+            for lang in ("en", "de"):
+                row = {**_row(lang, config, statistics.fmean(correct)), "split": split,
+                       "n": len(correct)}
+                rows.append(row)
+    scores = load_example_scores(tmp_path, rows)
+    assert set(scores[("m", "x", "t", "accuracy", "de", "align")][0].values()) == {1.0}
+    analysis = analyse_rows(rows, scores, resamples=300)
+    deltas = {d["task"]: d for d in analysis["deltas"] if d["scope"] == "zero-shot avg"
+              and d["config"] == "x"}
+    assert deltas["t [align]"]["delta"] == pytest.approx(50.0)
+    assert deltas["t [align]"]["n_examples"] == 60 and deltas["t [align]"]["p"] < 1e-6
+    assert deltas["t"]["delta"] == 0 and deltas["t"]["p"] == 1.0
+    assert [h["task"] for h in analysis["headlines"]] == ["t", "t [align]"]

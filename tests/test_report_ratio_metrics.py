@@ -90,7 +90,7 @@ def test_f1_from_summed_counts_is_the_scored_entity_f1() -> None:
 
 
 def _compare(gold: list[list[str]], a: list[list[str]], b: list[list[str]], **options):
-    scores = {("m", config, "t", "entity_f1", "de"): {0: example_counts(_records(gold, p), F1)}
+    scores = {("m", config, "t", "entity_f1", "de", ""): {0: example_counts(_records(gold, p), F1)}
               for config, p in (("a", a), ("none", b))}
     return compare(scores, ("m", "a"), ("m", "none"), "t", "entity_f1", ["de"],
                    seed_values=([], []), **options)
@@ -119,9 +119,9 @@ def test_several_seeds_average_each_seeds_f1() -> None:
     gold = _gold(rng, 300)
     preds = {(c, s): _predict(rng, gold, q) for c, q in (("a", 0.8), ("none", 0.7))
              for s in (0, 1)}
-    scores = {("m", c, "t", "entity_f1", "de"): {s: example_counts(_records(gold, preds[(c, s)]),
-                                                                   F1) for s in (0, 1)}
-              for c in ("a", "none")}
+    scores = {("m", c, "t", "entity_f1", "de", ""): {
+        s: example_counts(_records(gold, preds[(c, s)]), F1) for s in (0, 1)}
+        for c in ("a", "none")}
     result = compare(scores, ("m", "a"), ("m", "none"), "t", "entity_f1", ["de"],
                      seed_values=([], []), resamples=500, permutations=2000)
     expected = np.mean([score_entity_f1(gold, preds[("a", s)], resamples=1).value

@@ -36,7 +36,12 @@ from typing import Any
 from scipy.stats import spearmanr
 
 from xstilts.evaluation.significance import benjamini_hochberg, holm
-from xstilts.report.comparisons import ExampleScores, compare, load_example_scores
+from xstilts.report.comparisons import (
+    ExampleScores,
+    compare,
+    load_example_scores,
+    prediction_view,
+)
 from xstilts.report.language_info import ATTRIBUTES, attribute, is_english, typology_vs_english
 from xstilts.report.matrix import generalized_matrices, is_generalized
 from xstilts.report.results import collect_results
@@ -92,7 +97,11 @@ class _Block:
     """Seed-level values of one (model, task, metric, split) and the averages built on them."""
 
     def __init__(self, key: tuple, rows: list[dict[str, Any]]):
-        self.model, self.task, self.metric, self.split = key
+        self.model, self.task_name, self.metric, self.split = key
+        # A second evaluation of the same task (split "test+align") is reported as a task of
+        # its own, "tatoeba [align]", so its tables, tests and headline stay apart.
+        view = prediction_view(self.split)
+        self.task = f"{self.task_name} [{view}]" if view else self.task_name
         self.values: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
         self.n: dict[str, int] = {}
         for r in rows:
@@ -146,8 +155,10 @@ def _average_records(block: _Block) -> list[dict[str, Any]]:
 
 def _delta(block: _Block, scores: ExampleScores, a: str, b: str, langs: list[str],
            options: dict[str, Any]) -> dict[str, Any]:
-    result = compare(scores, (block.model, a), (block.model, b), block.task, block.metric, langs,
-                     seed_values=(block.per_seed(a, langs), block.per_seed(b, langs)), **options)
+    result = compare(scores, (block.model, a), (block.model, b), block.task_name, block.metric,
+                     langs,
+                     seed_values=(block.per_seed(a, langs), block.per_seed(b, langs)),
+                     view=prediction_view(block.split), **options)
     pts = {k: None if v is None else 100 * v for k, v in
            (("ci_low", result.ci_low), ("ci_high", result.ci_high))}
     delta = block.average(a, langs)
@@ -250,7 +261,7 @@ def _summaries(analysis: dict[str, Any]) -> None:
     """Category scores, XTREME-R overall, and the scaling view, from the block averages."""
     by_cat: dict[tuple, list[float]] = defaultdict(list)
     for avg in analysis["averages"]:
-        if avg["zero_shot_avg"] is not None:
+        if avg["zero_shot_avg"] is not None and avg["category"] is not None:
             by_cat[(avg["model"], avg["config"], avg["category"])].append(avg["zero_shot_avg"])
     analysis["categories"] = [{"model": m, "config": c, "category": cat,
                                "score": statistics.fmean(v)} for (m, c, cat), v in by_cat.items()]
@@ -306,7 +317,8 @@ def analyse_rows(rows: list[dict[str, Any]], scores: ExampleScores | None = None
     for key, block_rows in _blocks(rows).items():
         block = _Block(key, block_rows)
         head = {"model": block.model, "task": block.task, "metric": block.metric}
-        category = task_category(block.task)
+        # Only a task's own evaluation counts towards the XTREME-R categories and overall.
+        category = None if block.task != block.task_name else task_category(block.task)
         analysis["blocks"].append({**head, "split": block.split, "category": category,
                                    "languages": block.languages, "zero_shot": block.zero_shot,
                                    "configs": block.configs, "n": block.n})

@@ -54,9 +54,11 @@ from xstilts.report.sign_flip import sign_flip_test
 _MAX_CELLS = 2_000_000
 _TOLERANCE = 1e-6
 
-# (model, intermediate, task, metric, language) -> {seed: {example id: score}}; for a ratio
-# metric the score is the example's vector of counts (see ratio_metrics)
-ExampleScores = dict[tuple[str, str, str, str, str], dict[int, dict[str, float | np.ndarray]]]
+# (model, intermediate, task, metric, language, view) -> {seed: {example id: score}}; for a
+# ratio metric the score is the example's vector of counts (see ratio_metrics). ``view`` tells
+# apart the evaluations of one language within a run (see :func:`prediction_view`).
+ExampleScores = dict[tuple[str, str, str, str, str, str],
+                     dict[int, dict[str, float | np.ndarray]]]
 SIGN_FLIP = "paired sign-flip test"
 
 
@@ -128,11 +130,19 @@ def _candidates(path: Path, metric: str) -> list[tuple[dict[str, Any], float]]:
     return [(c, float(np.mean(list(c.values())))) for c in out + ([weighted] if weighted else [])]
 
 
+def prediction_view(split: str) -> str:
+    """The evaluation a row's split names beyond the plain one: ``test+align`` → ``align``
+    (its predictions are in ``predictions/align/``), ``test`` → ``""`` (``predictions/``)."""
+    return split.partition("+")[2]
+
+
 def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> ExampleScores:
     """Per-example scores of every result row whose metric they reproduce (see module doc)."""
     found: ExampleScores = {}
     for row in rows:
-        path = out_dir / "runs" / row["run_id"] / "predictions" / f"{row['language']}.jsonl"
+        view = prediction_view(row["split"])
+        path = (out_dir / "runs" / row["run_id"] / "predictions" / view
+                / f"{row['language']}.jsonl")
         if not path.is_file():
             continue
         scores = next((c for c, value in _candidates(path, row["metric"])
@@ -140,7 +150,7 @@ def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> Exampl
         if scores is None:
             continue
         key = (row["model"], row["intermediate"], row["target_task"], row["metric"],
-               row["language"])
+               row["language"], view)
         found.setdefault(key, {})[int(row["seed"])] = scores
     return found
 
@@ -208,8 +218,9 @@ def _seed_only(a_scores: list[float], b_scores: list[float], confidence: float,
 def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task: str,
             metric: str, languages: list[str], *, seed_values: tuple[list[float], list[float]],
             resamples: int = 1000, permutations: int = 100_000, confidence: float = 0.95,
-            seed: int = 0) -> Comparison:
-    """Compare configuration ``a`` = (model, intermediate) with ``b`` on ``languages``.
+            seed: int = 0, view: str = "") -> Comparison:
+    """Compare configuration ``a`` = (model, intermediate) with ``b`` on ``languages``
+    (in the evaluation ``view``, see :func:`prediction_view`).
 
     ``seed_values`` holds each configuration's per-seed macro average over ``languages``; it is
     the fallback when some language has no usable per-example scores.
@@ -219,8 +230,8 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
     seeds_a: set[int] = set()
     seeds_b: set[int] = set()
     for lang in languages:
-        by_a = scores.get((*a, task, metric, lang))
-        by_b = scores.get((*b, task, metric, lang))
+        by_a = scores.get((*a, task, metric, lang, view))
+        by_b = scores.get((*b, task, metric, lang, view))
         if not by_a or not by_b:
             return _seed_only(*seed_values, confidence, resamples, rng)
         ids = sorted(set.intersection(*(set(s) for s in [*by_a.values(), *by_b.values()])))
