@@ -15,6 +15,7 @@ import pytest
 import torch
 from ddp_worker import N_TRAIN, OPTIONS, train
 from safetensors.torch import load_file
+from tiny_study import tiny_study
 
 from xstilts.models import load_encoder
 from xstilts.tasks import get_task
@@ -95,18 +96,7 @@ def test_two_processes_train_like_one(tmp_path: Path) -> None:
     assert max((rank0[k] - weights[k]).abs().max().item() for k in weights) < 0.02
 
 
-STUDY = """
-name: ddp
-encoder: tiny:random
-seeds: [0]
-intermediate: [none, cldr-units]
-targets:
-  - task: cldr-continents
-    languages: [en, de]
-training: {epochs: 1, batch_size: 8, max_seq_length: 24, max_train_examples: 48,
-           max_dev_examples: 16, learning_rate: 0.001}
-evaluation: {max_examples: 24, bootstrap_resamples: 50}
-"""
+STUDY = tiny_study("ddp")
 
 
 def _results(out: Path) -> dict[tuple[str, ...], float]:

@@ -12,19 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny_study import tiny_study
 
-STUDY = """
-name: killable
-encoder: tiny:random
-seeds: [0]
-intermediate: [none, cldr-units]
-targets:
-  - task: cldr-continents
-    languages: [en, de]
-training: {epochs: 3, batch_size: 8, max_seq_length: 24, max_train_examples: 96,
-           max_dev_examples: 16, learning_rate: 0.001, checkpoint_every_steps: 2}
-evaluation: {max_examples: 24, bootstrap_resamples: 50}
-"""
+STUDY = tiny_study("killable", "epochs: 3, batch_size: 8, max_seq_length: 24, "
+                   "max_train_examples: 96, max_dev_examples: 16, learning_rate: 0.001, "
+                   "checkpoint_every_steps: 2")
 
 
 def xstilts(study: Path, out: Path) -> subprocess.Popen:

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from tiny_study import tiny_study
 
 from xstilts.report.summary import write_report
 from xstilts.studies.executor import run_study
@@ -13,18 +14,7 @@ from xstilts.studies.spec import load_study
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'xstilts[ray]')")
 
-STUDY = """
-name: rayable
-encoder: tiny:random
-seeds: [0]
-intermediate: [none, cldr-units]
-targets:
-  - task: cldr-continents
-    languages: [en, de]
-training: {epochs: 1, batch_size: 8, max_seq_length: 24, max_train_examples: 48,
-           max_dev_examples: 16, learning_rate: 0.001}
-evaluation: {max_examples: 24, bootstrap_resamples: 50}
-"""
+STUDY = tiny_study("rayable")
 
 
 def values(out: Path) -> list[tuple[str, str, str, str, str]]:

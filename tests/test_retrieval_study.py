@@ -48,3 +48,70 @@ def test_tatoeba_target_with_and_without_intermediate_training(shared_data: Path
         lines = [json.loads(line) for line in file.read_text().splitlines()]
         rescored = sum(row["gold"] == row["prediction"] for row in lines) / len(lines)
         assert rescored == by_config[(run.intermediate, "sw")]
+
+
+ALIGNED_STUDY = """
+name: retrieval-aligned
+encoder: bundled:multilingual-e5-small
+intermediate: [none]
+targets:
+  - task: tatoeba
+    languages: [sw, eu]
+evaluation: {max_examples: 400, bootstrap_resamples: 200, align: {method: lstsq}}
+"""
+
+
+def test_tatoeba_target_with_alignment_scores_held_out_queries_before_and_after(
+        shared_data: Path, tmp_path: Path) -> None:
+    study = tmp_path / "study.yaml"
+    study.write_text(ALIGNED_STUDY, encoding="utf-8")
+    outcome = run_study(load_study(study), tmp_path / "out", data_dir=shared_data,
+                        study_path=study, log=lambda _: None)
+    assert not outcome.failed
+    (run,) = outcome.plan.target_runs
+    run_dir = tmp_path / "out" / "runs" / run.id
+    write_report(tmp_path / "out", formats=["csv", "md"])
+    with (tmp_path / "out" / "report" / "results.csv").open() as f:
+        rows = {(r["split"], r["language"]): r for r in csv.DictReader(f)}
+    assert set(rows) == {(s, g) for s in ("test", "test+heldout", "test+align")
+                         for g in ("sw", "eu")}
+    # sw has 390 pairs, eu is capped at 400: 40 % of each is held out
+    assert [rows[("test+align", g)]["n"] for g in ("sw", "eu")] == ["156", "160"]
+    info = json.loads((run_dir / "run.json").read_text())["info"]["alignment"]
+    for lang in ("sw", "eu"):
+        for view, split, key in (("heldout", "test+heldout", "before"),
+                                 ("align", "test+align", "after")):
+            lines = [json.loads(x) for x in
+                     (run_dir / "predictions" / view / f"{lang}.jsonl").read_text().splitlines()]
+            rescored = sum(x["gold"] == x["prediction"] for x in lines) / len(lines)
+            assert rescored == float(rows[(split, lang)]["value"]) == info[lang][key]
+        assert info[lang]["n_train"] + info[lang]["n_test"] == (390 if lang == "sw" else 400)
+    # A projection fitted on ~240 pairs of a weakly aligned language helps on held-out queries.
+    gains = [info[g]["after"] - info[g]["before"] for g in ("sw", "eu")]
+    assert sum(gains) > 0, gains
+    summary = (tmp_path / "out" / "report" / "summary.md").read_text()
+    assert "tatoeba [align]" in summary and "tatoeba [heldout]" in summary
+
+
+def test_alignment_option_reaches_tatoeba_targets_only(tmp_path: Path) -> None:
+    """evaluation.align changes what a Tatoeba run computes (so its id); BUCC ignores it and
+    keeps the id it has without the option."""
+    from xstilts.studies.planner import plan_study
+
+    def target_settings(evaluation: str) -> dict[str, dict]:
+        study = tmp_path / "s.yaml"
+        study.write_text(f"""
+name: s
+encoder: tiny:random
+intermediate: [none]
+targets: [{{task: tatoeba, languages: [de]}}, {{task: bucc2018, languages: [de]}}]
+evaluation: {evaluation}
+""", encoding="utf-8")
+        return {r.task: (r.id, r.settings["evaluation"])
+                for r in plan_study(load_study(study)).target_runs}
+
+    plain = target_settings("{max_examples: 10}")
+    aligned = target_settings("{max_examples: 10, align: {method: lstsq}}")
+    assert aligned["tatoeba"][1]["align"]["method"] == "lstsq"
+    assert aligned["tatoeba"][0] != plain["tatoeba"][0]
+    assert "align" not in aligned["bucc2018"][1] and aligned["bucc2018"][0] == plain["bucc2018"][0]

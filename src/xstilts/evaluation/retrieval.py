@@ -21,9 +21,10 @@ candidate pool) are in :mod:`.pooled_retrieval`, under the same protocol.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -139,7 +140,7 @@ def directions_of(direction: str) -> tuple[str, ...]:
     return ("xx2en", "en2xx") if direction == "both" else (direction,)
 
 
-def _query_similarity(source: np.ndarray, target: np.ndarray, direction: str) -> np.ndarray:
+def query_similarity(source: np.ndarray, target: np.ndarray, direction: str) -> np.ndarray:
     """Rows are queries: xx→en queries with the other language, en→xx with English."""
     sim = cosine_similarity(source, target)
     return sim if direction == "xx2en" else sim.T
@@ -148,7 +149,7 @@ def _query_similarity(source: np.ndarray, target: np.ndarray, direction: str) ->
 def tatoeba_correct(source: np.ndarray, target: np.ndarray, direction: str) -> np.ndarray:
     """Per-query top-1 correctness; line i of one side is the translation of line i of the
     other, and every query searches the whole other side."""
-    return nearest_neighbor_correct(_query_similarity(source, target, direction))
+    return nearest_neighbor_correct(query_similarity(source, target, direction))
 
 
 def write_retrieval_predictions(path: Path, pairs: Sequence[BitextExample],
@@ -188,12 +189,15 @@ def evaluate_tatoeba(
     prefix: str | None = None, max_pairs: int | None = None, batch_size: int = 64,
     autocast_bf16: bool = False, resamples: int = 1000, seed: int = 0,
     protocol: Protocol | None = None, predictions_dir: Path | None = None,
+    align: Mapping[str, Any] | None = None,
 ) -> list[dict]:
     """Tatoeba accuracy per language and direction, each with a bootstrap CI.
 
     ``protocol`` (from :func:`resolve_protocol`) wins over the separate keyword arguments.
     With ``predictions_dir``, per-query predictions go to ``LANG.jsonl`` (one direction) or
-    ``LANG.DIRECTION.jsonl`` (both).
+    ``LANG.DIRECTION.jsonl`` (both). With ``align`` (``method``, ``n_train``) each language
+    also gets held-out rows before and after a learned projection (``view`` heldout / align,
+    see :mod:`xstilts.alignment.tatoeba_target`), from the same embeddings.
     """
     name, encoder, tokenizer = load_model(model)
     if protocol is None:
@@ -206,7 +210,7 @@ def evaluate_tatoeba(
                                         batch_size=batch_size, autocast_bf16=autocast_bf16)
         directions = directions_of(protocol.direction)
         for d in directions:
-            sim = _query_similarity(src, tgt, d)  # computed once: scores and predictions
+            sim = query_similarity(src, tgt, d)  # computed once: scores and predictions
             correct = nearest_neighbor_correct(sim)
             if predictions_dir is not None:
                 predictions_dir.mkdir(parents=True, exist_ok=True)
@@ -214,6 +218,13 @@ def evaluate_tatoeba(
                 write_retrieval_predictions(predictions_dir / name_, pairs, sim.argmax(axis=1))
             results.append(accuracy_result(language, d, correct, n_candidates=len(pairs),
                                            resamples=resamples, seed=seed))
+        if align is not None:
+            from xstilts.alignment.tatoeba_target import heldout_alignment
+
+            rows, summary = heldout_alignment(
+                language, pairs, src, tgt, method=align["method"], n_train=align["n_train"],
+                seed=seed, resamples=resamples, predictions_dir=predictions_dir)
+            results += [{**r, "alignment": summary} for r in rows]
     return results
 
 

@@ -75,13 +75,15 @@ def evaluation_settings(spec: StudySpec, task: Task) -> dict[str, Any]:
     """The study's evaluation options as a target run sees them.
 
     Unset newer options are left out (existing run ids stay valid); retrieval targets have no
-    task model, so the options that evaluate one (generalized matrix, alignment) are dropped
-    for them rather than changing their ids for nothing.
+    task model, so the options that evaluate one are dropped for them rather than changing
+    their ids for nothing: the generalized matrix always, alignment except on Tatoeba (whose
+    pairs it is fitted and scored on, see :mod:`xstilts.alignment.tatoeba_target`).
     """
     settings = spec.evaluation.run_settings()
     if task.type == TaskType.RETRIEVAL:
         for key in OPTIONAL_EVALUATION_KEYS:
-            settings.pop(key, None)
+            if not (key == "align" and task.name == "tatoeba"):
+                settings.pop(key, None)
     return settings
 
 

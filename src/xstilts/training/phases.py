@@ -213,7 +213,8 @@ def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: P
 def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path | None,
                   run_dir: Path) -> tuple[list[MetricRow], dict]:
     """Retrieval target (Tatoeba xx→en accuracy, BUCC F1, Mewsli-X/LAReQA mAP@20) under the
-    documented protocol; ``max_examples`` caps Tatoeba pairs, or pooled-task queries only."""
+    documented protocol; ``max_examples`` caps Tatoeba pairs, or pooled-task queries only.
+    Tatoeba with ``evaluation.align`` adds held-out rows before and after alignment."""
     from xstilts.evaluation.pooled_retrieval import POOLED_TASKS, evaluate_pooled_retrieval
     from xstilts.evaluation.retrieval import evaluate_bucc, evaluate_tatoeba
 
@@ -233,11 +234,19 @@ def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path 
                                    max_pairs=evaluation["max_examples"],
                                    resamples=evaluation["bootstrap_resamples"],
                                    seed=settings["seed"],
-                                   predictions_dir=run_dir / "predictions")
-    rows = [MetricRow(task, r["language"], settings["eval_split"], r["metric"], r["value"],
-                      r.get("ci_low"), r.get("ci_high"), r["n"]) for r in results]
+                                   predictions_dir=run_dir / "predictions",
+                                   align=evaluation.get("align"))
+    split = settings["eval_split"]
+    # Held-out rows before/after alignment (Tatoeba with evaluation.align) are "<split>+view".
+    rows = [MetricRow(task, r["language"], f"{split}+{r['view']}" if "view" in r else split,
+                      r["metric"], r["value"], r.get("ci_low"), r.get("ci_high"), r["n"])
+            for r in results]
     (run_dir / "metrics.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    return rows, {"retrieval": results}
+    info: dict[str, Any] = {"retrieval": [r for r in results if "view" not in r]}
+    alignment = {r["language"]: r["alignment"] for r in results if "alignment" in r}
+    if alignment:
+        info["alignment"] = alignment
+    return rows, info
 
 
 def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | None,
