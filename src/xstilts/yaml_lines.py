@@ -59,3 +59,25 @@ def file_line(path: Path, loc: tuple[Any, ...]) -> int | None:
         return line_of(yaml.compose(path.read_text(encoding="utf-8")), loc)
     except (OSError, yaml.YAMLError):
         return None
+
+
+def describe_validation_error(error: Any, root: yaml.Node | None, *, keys_doc: str) -> str:
+    """One pydantic error as "line N, key.path: problem (got value)"; ``keys_doc`` names where
+    the valid keys are documented (for unknown keys). Union member names that pydantic puts
+    into the location (e.g. ``IntermediateSpec``) are left out of the key path."""
+    loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    line = line_of(root, loc)
+    where = f"line {line}, " if line else ""
+    if error["type"] == "extra_forbidden":
+        return f"{where}{key}: unknown key (check the spelling; see {keys_doc})"
+    if error["type"] == "missing":
+        return f"{where}{key}: required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}{key}: {message} (got {error.get('input')!r})"
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic puts the union member's name into loc (e.g. 'IntermediateSpec', "literal['none']",
+    # 'function-after[_task_or_mix(), IntermediateSpec]'); file keys never look like that.
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from xstilts.errors import StudyConfigError, XstiltsError
 from xstilts.training.options import MixOptions, TrainingOptions
-from xstilts.yaml_lines import file_line, read_yaml_mapping
+from xstilts.yaml_lines import describe_validation_error, file_line, read_yaml_mapping
 from xstilts.yaml_lines import line_of as _line_of
 
 DEFAULT_ENCODER = "bundled:multilingual-e5-small"
@@ -241,7 +241,8 @@ def load_study(path: str | Path) -> StudySpec:
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as err:
-        problems = [_describe(error, root) for error in err.errors() if not _is_noise(error)]
+        problems = [describe_validation_error(error, root, keys_doc="the README for the study keys")
+                    for error in err.errors() if not _is_noise(error)]
         raise StudyConfigError(path, problems) from None
     _register_task_files(spec, path, root)
     return spec
@@ -264,30 +265,10 @@ def _register_task_files(spec: StudySpec, path: Path, root: yaml.Node | None) ->
         raise StudyConfigError(path, problems)
 
 
-def _describe(error: Any, root: yaml.Node | None) -> str:
-    loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
-    key = ".".join(str(p) for p in loc) or "(top level)"
-    line = _line_of(root, loc)
-    where = f"line {line}, " if line else ""
-    message = error["msg"]
-    if error["type"] == "extra_forbidden":
-        message = "unknown key (check the spelling; see the README for the study keys)"
-    elif error["type"] == "missing":
-        message = "required key is missing"
-    return f"{where}{key}: {message} (got {error.get('input')!r})" if error["type"] not in (
-        "missing",) else f"{where}{key}: {message}"
-
-
 def _is_noise(error: Any) -> bool:
     """Drop the "should be 'none'" half of an intermediate entry that is clearly a mapping."""
     tagged = any(isinstance(p, str) and p.startswith("literal[") for p in error["loc"])
     return tagged and not isinstance(error.get("input"), str)
-
-
-def _is_union_tag(part: Any) -> bool:
-    # pydantic puts the union member's name into loc (e.g. 'IntermediateSpec', "literal['none']",
-    # 'function-after[_task_or_mix(), IntermediateSpec]'); study keys never look like that.
-    return isinstance(part, str) and (part[:1].isupper() or "[" in part)
 
 
 def study_line(path: Path, loc: tuple[Any, ...]) -> int | None:

@@ -17,9 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from xstilts.errors import DataFormatError, XstiltsError
@@ -35,7 +34,7 @@ from xstilts.tasks.user_rows import (
     parse_rows,
     required_columns,
 )
-from xstilts.yaml_lines import line_of, read_yaml_mapping
+from xstilts.yaml_lines import describe_validation_error, read_yaml_mapping
 
 # Row-level types the readers below can build today (the others need their own example shape).
 READABLE_TYPES = (TaskType.CLASSIFICATION, TaskType.PAIR_CLASSIFICATION, TaskType.REGRESSION)
@@ -165,20 +164,9 @@ def parse_task_file(path: Path) -> TaskFileSpec:
     try:
         return TaskFileSpec.model_validate(data)
     except ValidationError as err:
-        raise TaskFileError(path, [_describe(e, root) for e in err.errors()]) from None
-
-
-def _describe(error: Any, root: yaml.Node | None) -> str:
-    loc = tuple(error["loc"])
-    line = line_of(root, loc)
-    key = ".".join(str(p) for p in loc) or "(top level)"
-    where = f"line {line}, " if line else ""
-    if error["type"] == "extra_forbidden":
-        return f"{where}{key}: unknown key (see docs/user-tasks.md for the task keys)"
-    if error["type"] == "missing":
-        return f"{where}{key}: required key is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}{key}: {message}"
+        problems = [describe_validation_error(e, root, keys_doc="docs/user-tasks.md")
+                    for e in err.errors()]
+        raise TaskFileError(path, problems) from None
 
 
 _DEFINITIONS: dict[str, str] = {}
