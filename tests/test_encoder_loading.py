@@ -52,6 +52,28 @@ def test_hub_failure_explains_alternatives(monkeypatch: pytest.MonkeyPatch, tmp_
     assert isinstance(info.value, XstiltsError)
 
 
+def test_unreachable_hub_fails_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No HF_HUB_OFFLINE and no network: the clear error comes at once, not after the hub
+    client's retries."""
+    import time
+
+    from xstilts.models import encoders
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
+    encoders.hub_reachable.cache_clear()
+    try:
+        start = time.perf_counter()
+        with pytest.raises(ModelLoadError, match="hf download some-org/does-not-exist"):
+            load_encoder("some-org/does-not-exist")
+        assert time.perf_counter() - start < 5
+        assert not encoders.hub_reachable()
+    finally:
+        encoders.hub_reachable.cache_clear()
+
+
 def test_explicit_local_files_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     with pytest.raises(ModelLoadError, match="local folder"):

@@ -7,9 +7,12 @@ says how to provide the model, because "could not connect" alone leaves users st
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from safetensors import safe_open
 from torch import nn
@@ -57,6 +60,22 @@ def _offline_from_env() -> bool:
     """Read the offline switches now: huggingface_hub only reads them once, at import."""
     values = (os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("TRANSFORMERS_OFFLINE", ""))
     return any(v.strip().upper() in {"1", "ON", "YES", "TRUE"} for v in values)
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub endpoint (``HF_ENDPOINT``) opens within ``timeout``.
+
+    Without network huggingface_hub retries each request for ~25 s before failing; one quick
+    probe lets a missing model fail at once (and a cached one load from the cache).
+    """
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _hub_help(name: str, exc: BaseException) -> str:
@@ -118,6 +137,8 @@ def _load_named(
             ) from exc
     else:
         offline = _offline_from_env() if local_files_only is None else local_files_only
+        if not offline and not hub_reachable():
+            offline = True  # the local cache may still have it; else fail now, not in ~25 s
         try:
             model, tokenizer = _load_pretrained(name, offline, model_class)
         except (OSError, ValueError) as exc:
