@@ -51,6 +51,21 @@ seeds: [1, 2]
     phase3 = plan_study(load_study(write(tmp_path, text + "target_training: {epochs: 9}\n")))
     assert {r.id for r in phase3.intermediate_runs} == {r.id for r in plan.intermediate_runs}
     assert not {r.id for r in phase3.target_runs} & {r.id for r in plan.target_runs}
+    # Logging and checkpoint frequency do not change results, so they keep every id.
+    bookkeeping = plan_study(load_study(write(
+        tmp_path, text + "training: {log_every: 1, checkpoint_every_steps: 5}\n")))
+    assert [r.id for r in bookkeeping.runs] == [r.id for r in plan.runs]
+    assert bookkeeping.runs[0].settings["training"]["checkpoint_every_steps"] == 5
+
+
+def test_training_fields_added_later_are_hashed_only_when_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from xstilts.training import options
+
+    monkeypatch.setattr(options, "FIELDS_ADDED_LATER", ("pooling",))
+    default = options.TrainingOptions().model_dump()
+    assert "pooling" not in options.training_identity(default)
+    assert options.training_identity({**default, "pooling": "cls"})["pooling"] == "cls"
 
 
 def test_schema_errors_are_all_reported_with_lines(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from xstilts.studies.spec import (
     study_line,
 )
 from xstilts.tasks import Task, TaskType, get_task
+from xstilts.training.options import training_identity
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ POOLS_EVERY_LANGUAGE = ("lareqa",)
 
 
 def run_id(kind: str, settings: dict[str, Any], parent: str) -> str:
+    """Hash of what determines a run's results: its settings (training options as
+    :func:`training_identity` sees them) and its parent."""
+    if "training" in settings:
+        settings = {**settings, "training": training_identity(settings["training"])}
     payload = json.dumps({"kind": kind, "settings": settings, "parent": parent}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

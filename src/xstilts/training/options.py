@@ -70,6 +70,24 @@ class TrainingOptions(BaseModel):
         None, ge=1, description="save resumable state this often (default: every epoch end)")
 
 
+# Fields that change how a run is logged or checkpointed, never its results: run ids hash them
+# at their defaults, so asking for more frequent checkpoints keeps a study's finished runs.
+BOOKKEEPING_FIELDS = ("log_every", "checkpoint_every_steps")
+# Fields added after run ids were first published: hashed only when set, so runs finished
+# before a field existed keep their ids. Append every new TrainingOptions field here.
+FIELDS_ADDED_LATER: tuple[str, ...] = ()
+
+
+def training_identity(dumped: dict) -> dict:
+    """The part of a dumped :class:`TrainingOptions` that identifies a run's results."""
+    defaults = TrainingOptions().model_dump()
+    identity = {**dumped, **{k: defaults[k] for k in BOOKKEEPING_FIELDS}}
+    for key in FIELDS_ADDED_LATER:
+        if identity.get(key) == defaults[key]:
+            identity.pop(key, None)
+    return identity
+
+
 class MixOptions(BaseModel):
     """How a multi-task intermediate phase samples its tasks (one head per task).
 
