@@ -99,6 +99,19 @@ def test_cli_report_formats(report: Path) -> None:
     assert bad.exit_code != 0 and "pdf" in bad.output
 
 
+def test_cli_report_statistics_options(tmp_path: Path) -> None:
+    out = build_out(tmp_path / "out")
+    result = CliRunner().invoke(app, ["report", str(out), "--format", "json",
+                                      "--correction", "bh", "--resamples", "50",
+                                      "--permutations", "500"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    assert (summary["correction"], summary["resamples"], summary["permutations"]) == (
+        "bh", 50, 500)
+    bad = CliRunner().invoke(app, ["report", str(out), "--correction", "bonferroni"])
+    assert bad.exit_code == 2 and "holm" in bad.output
+
+
 def _chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if path := shutil.which(name):

@@ -108,13 +108,25 @@ def report(
     format: Annotated[str, typer.Option(  # noqa: A002 - the option is --format
         "--format", help="Comma-separated: html,md,csv,json (csv also writes Parquet).",
     )] = "html,md,csv,json",
+    correction: Annotated[str, typer.Option(
+        help="Multiple-comparison correction within each family: holm or bh "
+             "(Benjamini-Hochberg).")] = "holm",
+    resamples: Annotated[int, typer.Option(
+        min=10, help="Bootstrap resamples of each interval.")] = 1000,
+    permutations: Annotated[int, typer.Option(
+        min=100, help="Random permutations of a test whose p is not exact (smallest "
+                      "reachable p = 1/(N+1)).")] = 100_000,
 ) -> None:
     """Write OUT/report: index.html, summary.md, results.csv/.parquet, summary.json."""
     from xstilts.report.summary import write_report
 
     formats = [f.strip().lower() for f in format.split(",") if f.strip()]
+    if correction not in ("holm", "bh"):
+        _fail(XstiltsError(f"--correction must be 'holm' or 'bh', got {correction!r}"))
+        return
     try:
-        report_dir = write_report(out, study, formats)
+        report_dir = write_report(out, study, formats, correction=correction,
+                                  resamples=resamples, permutations=permutations)
     except XstiltsError as err:
         _fail(err)
         return
