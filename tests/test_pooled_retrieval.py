@@ -349,6 +349,21 @@ def test_check_study_needs_every_lareqa_file(tmp_path):
     assert len(err.value.problems) == 1
 
 
+def test_check_study_needs_the_mewslix_candidate_pool(tmp_path):
+    data = _mewslix(tmp_path)
+    study = tmp_path / "study.yaml"
+    study.write_text("name: m\nencoder: tiny:random\ntargets: [{task: mewsli-x, languages: "
+                     "[de, es], eval_split: dev}]\n", encoding="utf-8")
+    spec = load_study(study)
+    check_study(spec, study, data)
+    (data / "mewslix" / "candidate_set_entities.jsonl").unlink()
+    with pytest.raises(StudyConfigError, match=r"evaluation data not found: .*"
+                                               r"candidate_set_entities\.jsonl") as err:
+        check_study(spec, study, data)
+    assert len(err.value.problems) == 1  # named once, not once per language
+    assert not get_task("mewsli-x").has_data("dev", "de", data)
+
+
 def test_retrieve_split_option(tiny, tmp_path):
     data = _mewslix(tmp_path)  # Mewsli-X dev mentions only
     payload = retrieve("tiny:random", "mewsli-x", ["de"], data, split="dev", model=tiny)

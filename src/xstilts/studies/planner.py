@@ -177,6 +177,10 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
         file = task.data_path(split, language, data_dir)
         if file is not None and not file.is_file():
             problems.append(f"{where(loc)}: {role} data not found: {file}. {task.data_hint}")
+        for shared in task.missing_shared_files(split, data_dir):
+            problem = f"{where(loc)}: {role} data not found: {shared}. {task.data_hint}"
+            if problem not in problems:  # one shared file, named once
+                problems.append(problem)
 
     def lookup(name: str, loc: tuple[Any, ...]) -> Task | None:
         try:

@@ -146,6 +146,10 @@ class Task:
     # For tasks whose label set lives with the data (CCG supertags: ``ccg/tags.txt``): reads
     # the labels from the data folder; ``labels`` stays empty until :meth:`with_data_labels`.
     label_inventory: Callable[[Path], tuple[str, ...]] | None = field(default=None, repr=False)
+    # Files every language of a split reads besides its own (Mewsli-X: the candidate pool),
+    # so that a missing one is found before any training, like a missing per-language file.
+    shared_files: Callable[[str, Path], tuple[Path, ...]] | None = field(default=None,
+                                                                         repr=False)
 
     @property
     def num_labels(self) -> int:
@@ -218,7 +222,14 @@ class Task:
         if data_dir is None:
             return False
         path = self.data_path(split, language, Path(data_dir))
-        return path is not None and path.is_file()
+        return path is not None and path.is_file() and not self.missing_shared_files(
+            split, Path(data_dir))
+
+    def missing_shared_files(self, split: str, data_dir: Path) -> list[Path]:
+        """The shared files of ``split`` (see ``shared_files``) that are not in ``data_dir``."""
+        if self.shared_files is None:
+            return []
+        return [f for f in self.shared_files(split, Path(data_dir)) if not f.is_file()]
 
     def data_found(self, data_dir: Path | None) -> bool:
         """Whether the evaluation data of at least one language is present."""

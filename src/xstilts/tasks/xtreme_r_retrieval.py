@@ -65,6 +65,11 @@ def mewslix_path(split: str, language: str, data_dir: Path) -> Path:
     return data_dir / "mewslix" / MEWSLIX_FILES.get(split, f"{split}.jsonl")
 
 
+def mewslix_pool(split: str, data_dir: Path) -> tuple[Path, ...]:
+    """The candidate entities every split's queries are ranked against."""
+    return (data_dir / "mewslix" / "candidate_set_entities.jsonl",)
+
+
 def _field(obj: Any, key: str, kind: type, where: str) -> Any:
     value = obj.get(key) if isinstance(obj, dict) else None
     if not isinstance(value, kind) or isinstance(value, bool):
@@ -131,7 +136,7 @@ def _mewslix_reader(split: str, language: str, data_dir: Path | None, *,
                     skip_bad_rows: bool = False) -> list[RetrievalItem]:
     assert data_dir is not None
     path = mewslix_path(split, language, data_dir)
-    pool = data_dir / "mewslix" / "candidate_set_entities.jsonl"
+    (pool,) = mewslix_pool(split, data_dir)
     hint = f"mewsli-x: {split}/{language} reads {path} and {pool}. {_HINT}"
     queries = read_mewslix_mentions(path, language=language, hint=hint,
                                     skip_bad_rows=skip_bad_rows)
@@ -140,7 +145,8 @@ def _mewslix_reader(split: str, language: str, data_dir: Path | None, *,
 
 MEWSLI_X = register_task(Task(
     name="mewsli-x", type=TaskType.RETRIEVAL, languages=BENCHMARK_LANGUAGES["mewsli-x"],
-    reader=_mewslix_reader, locate=mewslix_path, metric="map@20", train_language="en",
+    reader=_mewslix_reader, locate=mewslix_path, shared_files=mewslix_pool, metric="map@20",
+    train_language="en",
     description="Mewsli-X (XTREME-R): entity retrieval from WikiNews mentions in 11 languages "
     "against ~1M English Wikidata entities; mAP@20. Train = Wikipedia mention-entity pairs.",
     data_hint=_HINT,
