@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from xstilts.errors import DataFormatError, MissingDataError
 from xstilts.tasks.base import Example
@@ -21,6 +24,31 @@ logger = logging.getLogger("xstilts.tasks")
 
 # How many skipped problems the warning quotes; the count is always complete.
 _QUOTED_PROBLEMS = 5
+
+
+# The counters of the active ``recording_skipped_rows`` blocks (innermost last).
+_RECORDERS: ContextVar[tuple[dict[str, int], ...]] = ContextVar("skipped_row_recorders",
+                                                                default=())
+
+
+@contextmanager
+def recording_skipped_rows() -> Iterator[dict[str, Any]]:
+    """Yields a dict that, after the block, holds ``skipped_rows`` (file -> count) for the rows
+    any reader skipped within it; it stays empty for clean data, so a run's info can take it
+    as is (``{**info, **skipped}``) and clean runs' info is unchanged.
+
+    A file read several times (evaluation, then the generalized matrix) skips the same rows
+    each time, so the last count stands rather than a sum.
+    """
+    counts: dict[str, int] = {}
+    token = _RECORDERS.set((*_RECORDERS.get(), counts))
+    skipped: dict[str, Any] = {}
+    try:
+        yield skipped
+    finally:
+        _RECORDERS.reset(token)
+        if counts:
+            skipped["skipped_rows"] = counts
 
 
 class RowProblems:
@@ -45,9 +73,12 @@ class RowProblems:
         self.problems.append(error)
 
     def finish(self) -> None:
-        """Log what was skipped (one warning per file), if anything."""
+        """Log what was skipped (one warning per file), if anything, and count it for the
+        active :func:`recording_skipped_rows` blocks."""
         if not self.problems:
             return
+        for counts in _RECORDERS.get():
+            counts[str(self.path)] = len(self.problems)
         quoted = "; ".join(
             f"line {e.line}: {e.problem}" if e.line is not None else e.problem
             for e in self.problems[:_QUOTED_PROBLEMS]

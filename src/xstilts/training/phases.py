@@ -11,8 +11,6 @@ import json
 import logging
 import random
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from xstilts.models.heads import TaskModel
 from xstilts.studies.planner import skips_bad_rows
 from xstilts.studies.store import MetricRow
 from xstilts.tasks import Task, TaskType, resolve_task
+from xstilts.tasks.readers import recording_skipped_rows
 from xstilts.tasktypes import FeatureOptions, handler_for
 from xstilts.tasktypes.mlm import MlmHandler
 from xstilts.training.checkpoint import TARGET_MODEL_DIR, save_encoder, save_task_model
@@ -117,43 +116,6 @@ def _build_stream(member: dict[str, Any], options: TrainingOptions,
         dev=handler.featurize(task, dev, tokenizer, fopts, training=False) if dev else None,
     )
     return stream, train
-
-
-class _SkippedRows(logging.Handler):
-    """Collects the readers' "skipped N bad row(s)" warnings (file -> N), so that a run's
-    info (run.json) says what it dropped; the warnings still reach the log as before.
-
-    A file read several times (evaluation, then the generalized matrix) skips the same rows
-    each time, so the last count stands rather than a sum.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.counts: dict[str, int] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # The readers' message is "%s: skipped %d bad row(s) ...": (file, count, ...).
-        args = record.args
-        if ("bad row" in str(record.msg) and isinstance(args, tuple) and len(args) >= 2
-                and isinstance(args[1], int)):
-            self.counts[str(args[0])] = args[1]
-
-
-@contextmanager
-def recording_skipped_rows() -> Iterator[dict[str, Any]]:
-    """Yields a dict that, after the block, holds ``skipped_rows`` (file -> count) for the rows
-    any reader skipped within it; it stays empty for clean data, so a run's info can take it
-    as is (``{**info, **skipped}``) and clean runs' info is unchanged."""
-    handler = _SkippedRows()
-    readers_logger = logging.getLogger("xstilts.tasks")
-    readers_logger.addHandler(handler)
-    skipped: dict[str, Any] = {}
-    try:
-        yield skipped
-    finally:
-        readers_logger.removeHandler(handler)
-        if handler.counts:
-            skipped["skipped_rows"] = handler.counts
 
 
 def mlm_stream(task_stream: TrainingStream, train: list, handler: MlmHandler,
