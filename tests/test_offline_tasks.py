@@ -13,13 +13,13 @@ from collections import Counter
 import pytest
 
 from xstilts.errors import XstiltsError
-from xstilts.tasks import offline
+from xstilts.tasks import humaneval_match, offline
 from xstilts.tasks.base import Example
 
 SPLITS = offline.SPLITS
 CONTINENTS = offline.CLDR_CONTINENTS
 UNITS = offline.CLDR_UNITS
-HUMANEVAL = offline.HUMANEVAL_MATCH
+HUMANEVAL = humaneval_match.HUMANEVAL_MATCH
 
 
 def _entity(ex: Example) -> str:
@@ -220,7 +220,7 @@ def test_humaneval_negatives_differ_and_stay_in_split() -> None:
 
 def test_humaneval_reproducible() -> None:
     first = HUMANEVAL.load("train", "en")
-    offline._humaneval_data.cache_clear()
+    humaneval_match._humaneval_data.cache_clear()
     assert HUMANEVAL.load("train", "en") == first
 
 

