@@ -79,9 +79,13 @@ def test_interrupted_training_resumes_exactly(reference, tmp_path: Path,
     real_update = trainer_module._update
     calls = {"n": 0}
 
+    log = tmp_path / "log.jsonl"
+
     def crashing_update(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 7:  # after the checkpoint at step 6, mid-epoch 1 of 2
+            # What a kill -9 would leave: every step up to now is already in the log file.
+            assert sum('"loss"' in line for line in log.read_text().splitlines()) == 6
             raise KeyboardInterrupt
         return real_update(*args, **kwargs)
 

@@ -173,7 +173,10 @@ def train_model(
     smoothing = options.smoothing
     noise = (embedding_offset(unwrapped.encoder, gaussian_noise(smoothing.noise_sigma))
              if smoothing and smoothing.noise_sigma else nullcontext())
-    log_file = log_path.open("a", encoding="utf-8") if log_path and writer else None
+    # Line-buffered: the log can be followed during training, and no line logged before a
+    # checkpoint is lost to a kill (a resumed run keeps the lines up to its checkpoint).
+    log_file = (log_path.open("a", encoding="utf-8", buffering=1) if log_path and writer
+                else None)
     start = time.perf_counter() - progress.elapsed
     bar = progress_bar(total=total_steps, initial=progress.step, desc=description, unit="step",
                leave=False, disable=not accelerator.is_local_main_process)
