@@ -77,6 +77,36 @@ def test_rerun_trains_nothing(finished_study: tuple[Path, Path, float]) -> None:
     assert time.perf_counter() - start < first / 3
 
 
+def test_an_edited_study_reports_only_its_current_runs(
+        finished_study: tuple[Path, Path, float], tmp_path: Path) -> None:
+    """Changing a study's settings re-runs what changed; the report of the study shows the
+    new runs only (not an average with the replaced ones), and reverting the edit reuses the
+    old runs, which stayed in the output folder."""
+    import shutil
+
+    from xstilts.studies.store import ResultStore
+
+    path, finished, _ = finished_study
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    edited = tmp_path / "study.yaml"
+    edited.write_text(STUDY.replace("max_train_examples: 48", "max_train_examples: 32"),
+                      encoding="utf-8")
+    outcome = run_study(load_study(edited), out, study_path=edited, log=lambda _: None)
+    assert len(outcome.done) == 2 and len(outcome.reused) == 1  # the baseline is unchanged
+    store = ResultStore(out)
+    members = {r["id"] for r in store.runs("tiny")}
+    store.close()
+    assert members == {r.id for r in outcome.plan.runs}
+    write_report(out, "tiny", formats=["csv"])
+    with (out / "report" / "results.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["run_id"] for r in rows} == {r.id for r in outcome.plan.target_runs}
+    assert len(rows) == 2 * 3  # two configurations × three languages, one row each
+    again = run_study(load_study(path), out, study_path=path, log=lambda _: None)
+    assert again.done == [] and len(again.reused) == 3
+
+
 def _broken_reader(split: str, language: str, data_dir: Path | None) -> list:
     raise DataFormatError("broken.tsv", 7, "deliberately broken for the test")
 

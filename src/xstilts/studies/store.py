@@ -61,8 +61,12 @@ class ResultStore:
         self._db.close()
 
     def register(self, study: str, runs: Iterable[PlannedRun]) -> None:
+        """Record a study as exactly these runs. Runs it had under an earlier version of its
+        file leave the study (their results stay in the store and are reused if the runs come
+        back), so a report of the study never mixes in results of settings it no longer has."""
         with self._db:
             self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM study_runs WHERE study = ?", (study,))
             for run in runs:
                 self._db.execute(
                     "INSERT OR IGNORE INTO runs (id, kind, encoder, intermediate, task, seed, "
