@@ -142,7 +142,8 @@ def test_snli_release_folder_unpacked_into_data_dir(tmp_path: Path) -> None:
          "sentence1_binary_parse": "( A dog )", "sentence1_parse": "(ROOT)",
          "sentence2": "A dog plays.", "sentence2_binary_parse": "( A dog )",
          "sentence2_parse": "(ROOT)"}])
-    from xstilts.tasks.xstilts_intermediate import read_snli, snli_path
+    from xstilts.tasks.formats.intermediate import read_snli
+    from xstilts.tasks.xstilts_intermediate import snli_path
 
     path = snli_path("dev", "en", tmp_path)
     assert path == tmp_path / "snli_1.0/snli_1.0_dev.jsonl"
