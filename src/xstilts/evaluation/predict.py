@@ -16,12 +16,18 @@ from xstilts.tasktypes.base import Features, TaskTypeHandler
 
 @torch.inference_mode()
 def row_outputs(model: TaskModel, task_name: str, handler: TaskTypeHandler, features: Features,
-                *, pad_id: int, batch_size: int = 64, device: torch.device | str = "cpu",
+                *, pad_id: int, batch_size: int = 64,
+                device: torch.device | str | None = None,
                 autocast_bf16: bool = False) -> list[np.ndarray]:
-    """The head's raw output for every feature row, in the features' order."""
+    """The head's raw output for every feature row, in the features' order.
+
+    ``device`` defaults to where the model is (a GPU after GPU training).
+    """
     was_training = model.training
     model.eval()
     outputs: list[np.ndarray | None] = [None] * len(features)
+    if device is None:
+        device = next(model.parameters()).device
     device_type = torch.device(device).type
     for batch_idx in length_sorted_batches(features.lengths, batch_size):
         batch = handler.collate(features, batch_idx, pad_id)
@@ -38,7 +44,7 @@ def row_outputs(model: TaskModel, task_name: str, handler: TaskTypeHandler, feat
 
 def predict(model: TaskModel, task: Task, handler: TaskTypeHandler, examples: Sequence[Any],
             features: Features, *, pad_id: int, batch_size: int = 64,
-            device: torch.device | str = "cpu", autocast_bf16: bool = False) -> list[Any]:
+            device: torch.device | str | None = None, autocast_bf16: bool = False) -> list[Any]:
     """Per-example predictions of ``task`` (decoded by its handler)."""
     outputs = row_outputs(model, task.name, handler, features, pad_id=pad_id,
                           batch_size=batch_size, device=device, autocast_bf16=autocast_bf16)

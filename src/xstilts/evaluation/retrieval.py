@@ -108,9 +108,10 @@ def load_model(model: EncoderLike) -> tuple[str, PreTrainedModel, PreTrainedToke
     """Accept a name (loaded here) or an already loaded (model, tokenizer) pair."""
     if isinstance(model, str):
         from xstilts.models import load_encoder
+        from xstilts.models.encoders import inference_device
 
         encoder, tokenizer = load_encoder(model)
-        return model, encoder, tokenizer
+        return model, encoder.to(inference_device()), tokenizer
     encoder, tokenizer = model
     return str(getattr(encoder.config, "_name_or_path", "") or "model"), encoder, tokenizer
 

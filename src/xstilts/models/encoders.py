@@ -14,6 +14,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+import torch
 from safetensors import safe_open
 from torch import nn
 from transformers import (
@@ -109,6 +110,11 @@ def _require_fast(name: str, tokenizer: PreTrainedTokenizerBase) -> None:
             f"encoder {name!r} has no fast tokenizer (tokenizer.json); xstilts needs one for "
             "word/offset alignment. Convert it with `tokenizers` or pick another encoder."
         )
+
+
+def inference_device() -> torch.device:
+    """Where a freshly loaded encoder embeds: the GPU when there is one."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def load_encoder(

@@ -1,10 +1,11 @@
 """Resumable training state: everything needed for a restarted run to continue exactly.
 
 Saved at optimizer-step boundaries: the trainable weights, optimizer and scheduler state, the
-RNG states (torch, the task chooser), each stream's data cursor, and the model-selection
-bookkeeping. A run resumed from it gives the same final weights and metrics as one that was
-never interrupted. Tensors go to safetensors; optimizer and scheduler state are written with
-``torch.save`` and read back with ``weights_only=True`` (no arbitrary unpickling).
+RNG states (torch on the CPU and on the GPU, the task chooser), fp16's loss scaler, each
+stream's data cursor, and the model-selection bookkeeping. A run resumed from it gives the
+same final weights and metrics as one that was never interrupted. Tensors go to safetensors;
+optimizer and scheduler state are written with ``torch.save`` and read back with
+``weights_only=True`` (no arbitrary unpickling).
 """
 
 from __future__ import annotations
@@ -79,10 +80,33 @@ class Progress:
     stopped_early: bool = False
 
 
+def device_state(device: torch.device, scaler: Any) -> dict[str, Any]:
+    """What the accelerator adds to the state: on a GPU dropout draws from the GPU's own
+    generator, and fp16 training carries the loss scaler's scale and growth counter."""
+    state: dict[str, Any] = {}
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    if scaler is not None:
+        state["scaler"] = scaler.state_dict()
+    return state
+
+
+def restore_device_state(saved: dict[str, Any], device: torch.device, scaler: Any) -> None:
+    """Put back what :func:`device_state` saved (a state saved on a CPU has none of it)."""
+    if "cuda_rng" in saved and device.type == "cuda":
+        torch.cuda.set_rng_state(saved["cuda_rng"], device)
+    if "scaler" in saved and scaler is not None:
+        scaler.load_state_dict(saved["scaler"])
+
+
 def save_state(folder: Path, *, trainable: dict[str, torch.Tensor],
                best_state: dict[str, torch.Tensor] | None, optimizer: Any, scheduler: Any,
-               chooser: Any, cursors: list[BatchCursor], progress: Progress) -> None:
-    """Write the state atomically (temporary folder, then rename)."""
+               chooser: Any, cursors: list[BatchCursor], progress: Progress,
+               device: dict[str, Any] | None = None) -> None:
+    """Write the state atomically (temporary folder, then rename).
+
+    ``device`` is :func:`device_state`'s dict, stored beside the optimizer state.
+    """
     tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:6]}"
     tmp.mkdir(parents=True)
     save_file({k: v.detach().contiguous().cpu() for k, v in trainable.items()},
@@ -91,7 +115,7 @@ def save_state(folder: Path, *, trainable: dict[str, torch.Tensor],
         save_file({k: v.contiguous().cpu() for k, v in best_state.items()},
                   str(tmp / "best.safetensors"))
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state()}, tmp / "optimizer.pt")
+                "torch_rng": torch.get_rng_state(), **(device or {})}, tmp / "optimizer.pt")
     (tmp / "state.json").write_text(json.dumps({
         "progress": asdict(progress), "cursors": [c.state() for c in cursors],
         "chooser": chooser.bit_generator.state,
@@ -109,5 +133,6 @@ def load_state(folder: Path) -> dict[str, Any] | None:
     state["trainable"] = load_file(str(folder / "trainable.safetensors"))
     best = folder / "best.safetensors"
     state["best_state"] = load_file(str(best)) if best.is_file() else None
-    state.update(torch.load(folder / "optimizer.pt", weights_only=True))
+    # On the CPU first: the optimizer moves its state to its parameters' device when loaded.
+    state.update(torch.load(folder / "optimizer.pt", weights_only=True, map_location="cpu"))
     return state

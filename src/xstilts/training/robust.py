@@ -92,7 +92,7 @@ def adversarial_loss(model: nn.Module, task_name: str, batch: dict[str, torch.Te
             backward(adv)
         return (clean.detach() + adv.detach()) / 2
     # FreeLB: accumulate the parameter gradients of every ascent step.
-    total = torch.zeros(())
+    total = torch.zeros((), device=next(model.parameters()).device)
     with embedding_offset(encoder, offset):
         for _ in range(options.steps):
             loss, _ = model(task_name, batch)

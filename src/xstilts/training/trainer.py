@@ -40,7 +40,14 @@ from xstilts.progress import progress_bar
 from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import Features, TaskTypeHandler
 from xstilts.training.options import MixOptions, TrainingOptions
-from xstilts.training.resume import BatchCursor, Progress, load_state, save_state
+from xstilts.training.resume import (
+    BatchCursor,
+    Progress,
+    device_state,
+    load_state,
+    restore_device_state,
+    save_state,
+)
 from xstilts.training.robust import (
     adversarial_loss,
     embedding_offset,
@@ -74,6 +81,8 @@ class TrainResult:
     examples_per_second: float
     forward_passes_per_update: int
     resumed_from_step: int
+    device: str = "cpu"  # where it trained ("cuda:0", "cpu") and in how many processes
+    processes: int = 1
 
 
 def freeze_word_embeddings(model: TaskModel) -> None:
@@ -155,6 +164,7 @@ def train_model(
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["torch_rng"])
+        restore_device_state(saved, accelerator.device, accelerator.scaler)
         chooser.bit_generator.state = saved["chooser"]
         for cursor, state in zip(cursors, saved["cursors"], strict=True):
             cursor.restore(state)
@@ -167,7 +177,8 @@ def train_model(
         if resume_dir is not None and writer:
             save_state(resume_dir, trainable=_trainable_state(unwrapped), best_state=best_state,
                        optimizer=optimizer, scheduler=scheduler, chooser=chooser,
-                       cursors=cursors, progress=progress)
+                       cursors=cursors, progress=progress,
+                       device=device_state(accelerator.device, accelerator.scaler))
 
     bf16 = options.precision == "bf16"
     smoothing = options.smoothing
@@ -242,7 +253,8 @@ def train_model(
         train_seconds=round(elapsed, 2),
         examples_per_second=round(progress.seen / elapsed, 2) if elapsed > 0 else 0.0,
         forward_passes_per_update=passes_per_update(options.adversarial),
-        resumed_from_step=resumed_from)
+        resumed_from_step=resumed_from, device=str(accelerator.device),
+        processes=accelerator.num_processes)
 
 
 def process_shard(batch_idx: list[int], rank: int, world: int) -> tuple[list[int], float]:
