@@ -18,6 +18,7 @@ from xstilts.tasks.base import Answer, QAExample
 from xstilts.tasktypes import FeatureOptions, handler_for
 from xstilts.tasktypes.extractive_qa import (
     best_span,
+    check_overflow_windows,
     span_text,
     token_span_of_answer,
     truncate_question,
@@ -92,6 +93,31 @@ def test_only_context_tokens_have_offsets(tokenizer) -> None:
 
 def long_context(n: int = 60) -> str:
     return " ".join(f"Sentence {i} mentions item{i}." for i in range(n))
+
+
+class WindowDroppingTokenizer:
+    """Behaves like tokenizers 0.23.2: the overflowing windows stop halfway through the
+    context (here by windowing only its first half), while plain encodes stay whole."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __call__(self, *texts, **kwargs):
+        if kwargs.get("return_overflowing_tokens"):
+            texts = (texts[0], texts[1][: len(texts[1]) // 2])
+        return self.inner(*texts, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_tokenizer_that_drops_overflow_windows_is_refused(tokenizer) -> None:
+    check_overflow_windows(tokenizer)  # the installed tokenizers windows the whole context
+    example = qa(long_context(20), "item9")
+    options = FeatureOptions(max_seq_length=48, doc_stride=12, max_query_length=16)
+    with pytest.raises(XstiltsError, match="tokenizers#2091"):
+        HANDLER.featurize(XQUAD, [example], WindowDroppingTokenizer(tokenizer), options,
+                          training=True)
 
 
 def test_answer_in_second_window_with_doc_stride(tokenizer) -> None:

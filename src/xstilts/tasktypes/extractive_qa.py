@@ -130,9 +130,42 @@ def span_text(context: str, offsets: Sequence[CharSpan | None], start: int, end:
     return context[first[0]: last[1]].strip()
 
 
+_OVERFLOW_CHECKED: set[int] = set()
+PROBE_CONTEXT = " ".join(f"Sentence {i} mentions item{i}." for i in range(40))
+
+
+def check_overflow_windows(tokenizer: PreTrainedTokenizerBase) -> None:
+    """Refuse a tokenizer whose overflowing windows stop before the end of the context.
+
+    tokenizers 0.23.1 and 0.23.2 stop tokenizing at ``max_length`` when truncating, so the
+    overflow holds one short window instead of all of them (huggingface/tokenizers#2091):
+    every answer past the second window would silently vanish from training and evaluation.
+    Checked once per tokenizer on a probe context.
+    """
+    if id(tokenizer) in _OVERFLOW_CHECKED:
+        return
+    encoded = tokenizer("Which item?", PROBE_CONTEXT, truncation="only_second", max_length=32,
+                        stride=4, return_overflowing_tokens=True, return_offsets_mapping=True)
+    last = len(encoded["input_ids"]) - 1
+    reached = max(span[1] for span, seq in zip(encoded["offset_mapping"][last],
+                                                 encoded.sequence_ids(last), strict=True)
+                  if seq == 1)
+    full = tokenizer(PROBE_CONTEXT, add_special_tokens=False, return_offsets_mapping=True)
+    if reached < full["offset_mapping"][-1][1]:
+        import tokenizers
+
+        raise XstiltsError(
+            f"this tokenizer's overflowing windows cover only the first {reached} of "
+            f"{len(PROBE_CONTEXT)} context characters (tokenizers {tokenizers.__version__}: "
+            "0.23.1 and 0.23.2 drop windows, huggingface/tokenizers#2091); long QA contexts "
+            "would lose their answers. pip install 'tokenizers>=0.23.3'")
+    _OVERFLOW_CHECKED.add(id(tokenizer))
+
+
 def _windows(example: QAExample, tokenizer: PreTrainedTokenizerBase,
              options: FeatureOptions) -> list[dict[str, Any]]:
     """The feature rows (windows) of one question: ids and context offsets per token."""
+    check_overflow_windows(tokenizer)
     question = truncate_question(example.question, tokenizer, options.max_query_length)
     question_tokens = len(tokenizer(question, add_special_tokens=False, verbose=False)[
         "input_ids"])
