@@ -12,6 +12,7 @@ from xstilts.errors import TrainingError
 from xstilts.models import load_encoder
 from xstilts.tasks import get_task
 from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.training import precision
 from xstilts.training import trainer as trainer_module
 from xstilts.training.options import (
     AdversarialOptions,
@@ -178,6 +179,24 @@ def test_bf16_mixed_precision_trains_on_cpu(reference, tmp_path: Path) -> None:
     assert not all(torch.equal(a, b) for a, b in zip(weights(model).values(),
                                                      weights(reference[0]).values(),
                                                      strict=True))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU-only precision advice")
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    precision.warn_emulated_bf16.cache_clear()
+    with caplog.at_level("WARNING", logger="xstilts.training.precision"):
+        precision.check_precision("no")
+        assert not caplog.records
+        precision.check_precision("bf16")
+        precision.check_precision("bf16")  # once per process
+    assert len(caplog.records) == 1 and "emulated" in caplog.records[0].getMessage()
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    precision.warn_emulated_bf16.cache_clear()
+    caplog.clear()
+    precision.check_precision("bf16")
+    assert not caplog.records
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 is refused on CPU-only machines")

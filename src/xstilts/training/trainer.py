@@ -40,6 +40,7 @@ from xstilts.progress import progress_bar
 from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import Features, TaskTypeHandler
 from xstilts.training.options import MixOptions, TrainingOptions
+from xstilts.training.precision import check_precision
 from xstilts.training.resume import (
     BatchCursor,
     Progress,
@@ -288,10 +289,7 @@ def _fresh_accelerator(options: TrainingOptions) -> Accelerator:
         process_state()  # the process group, with the study's barrier timeout
     AcceleratorState._reset_state(reset_partial_state=False)
     GradientState._reset_state()
-    if options.precision == "fp16" and not torch.cuda.is_available():
-        # accelerate would silently train in fp32 on a CPU: say so instead.
-        raise TrainingError("precision 'fp16' needs a GPU (on a CPU it would silently run in "
-                            "fp32); use precision 'bf16' (CPU autocast) or 'no'")
+    check_precision(options.precision)
     return Accelerator(
         mixed_precision=options.precision,
         gradient_accumulation_steps=options.gradient_accumulation_steps,
