@@ -1,8 +1,10 @@
 """Trains the tiny classifier of tests/test_ddp.py; run by torchrun (one copy per process).
 
-Usage: ``torchrun --nproc_per_node N tests/ddp_worker.py OUT`` — every process writes its
-final weights to OUT/weights-<rank>.safetensors, the main process OUT/result.json; the run's
-log and resumable state go to OUT too.
+Usage: ``torchrun --nproc_per_node N tests/ddp_worker.py OUT [--dropout] [--crash-at K]`` —
+every process writes its final weights to OUT/weights-<rank>.safetensors, the main process
+OUT/result.json; the run's log and resumable state go to OUT too. ``--dropout`` keeps the
+encoder's dropout; ``--crash-at K`` interrupts every process at its K-th update (as a kill
+would), leaving the resumable state of the last epoch end behind.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ OPTIONS = TrainingOptions(epochs=2, batch_size=8, max_seq_length=24, learning_ra
 N_TRAIN = 60
 
 
-def train(out: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Train without dropout (its masks depend on how a batch is split) and return the
-    weights and the result."""
+def train(out: Path, dropout: bool = False) -> tuple[dict[str, torch.Tensor], dict]:
+    """Train (by default without dropout: its masks depend on how a batch is split, so
+    DDP could not match one process) and return the weights and the result."""
     encoder, tokenizer = load_encoder("tiny:random")
     task = get_task("cldr-continents")
     handler = handler_for(task)
@@ -41,7 +43,7 @@ def train(out: Path) -> tuple[dict[str, torch.Tensor], dict]:
                             handler.featurize(task, dev_rows, tokenizer, fopts, training=False))
     model = _model_with_heads(encoder, [stream], "mean", 0)
     for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
+        if isinstance(module, torch.nn.Dropout) and not dropout:
             module.p = 0.0
     result = train_model(model, [stream], OPTIONS, seed=0, pad_id=tokenizer.pad_token_id,
                          log_path=out / "log.jsonl", resume_dir=out / "resume")
@@ -53,7 +55,20 @@ if __name__ == "__main__":
     from accelerate import PartialState
 
     out = Path(sys.argv[1])
-    weights, result = train(out)
+    if "--crash-at" in sys.argv:
+        from xstilts.training import trainer
+
+        crash_at, real_update, calls = int(sys.argv[sys.argv.index("--crash-at") + 1]), \
+            trainer._update, [0]
+
+        def crashing_update(*args, **kwargs):
+            calls[0] += 1
+            if calls[0] == crash_at:
+                raise KeyboardInterrupt
+            return real_update(*args, **kwargs)
+
+        trainer._update = crashing_update
+    weights, result = train(out, dropout="--dropout" in sys.argv)
     state = PartialState()
     save_file(weights, str(out / f"weights-{state.process_index}.safetensors"))
     if state.is_main_process:

@@ -1,7 +1,7 @@
 """Resumable training state: everything needed for a restarted run to continue exactly.
 
 Saved at optimizer-step boundaries: the trainable weights, optimizer and scheduler state, the
-RNG states (torch on the CPU and on the GPU, the task chooser), fp16's loss scaler, each
+RNG states (torch on the CPU and the GPU, per process; the task chooser), fp16's loss scaler, each
 stream's data cursor, and the model-selection bookkeeping. A run resumed from it gives the
 same final weights and metrics as one that was never interrupted. Tensors go to safetensors;
 optimizer and scheduler state are written with ``torch.save`` and read back with
@@ -80,32 +80,37 @@ class Progress:
     stopped_early: bool = False
 
 
-def device_state(device: torch.device, scaler: Any) -> dict[str, Any]:
-    """What the accelerator adds to the state: on a GPU dropout draws from the GPU's own
-    generator, and fp16 training carries the loss scaler's scale and growth counter."""
-    state: dict[str, Any] = {}
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's generators: the CPU's, and the GPU's (dropout on a GPU draws from it)."""
+    state = {"cpu": torch.get_rng_state()}
     if device.type == "cuda":
-        state["cuda_rng"] = torch.cuda.get_rng_state(device)
-    if scaler is not None:
-        state["scaler"] = scaler.state_dict()
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def restore_device_state(saved: dict[str, Any], device: torch.device, scaler: Any) -> None:
-    """Put back what :func:`device_state` saved (a state saved on a CPU has none of it)."""
-    if "cuda_rng" in saved and device.type == "cuda":
-        torch.cuda.set_rng_state(saved["cuda_rng"], device)
-    if "scaler" in saved and scaler is not None:
-        scaler.load_state_dict(saved["scaler"])
+def restore_rng(saved: dict[str, Any], rank: int, processes: int,
+                device: torch.device) -> None:
+    """Put back this process's generators.
+
+    Every process of a DDP launch has its own (dropout draws as many numbers as its slice
+    of the batch has elements), so the state holds one per process; a state saved by
+    another number of processes, or before per-process states, restores the main one.
+    """
+    states = saved.get("rng") or [{"cpu": saved["torch_rng"]}]
+    state = states[rank] if len(states) == processes else states[0]
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def save_state(folder: Path, *, trainable: dict[str, torch.Tensor],
                best_state: dict[str, torch.Tensor] | None, optimizer: Any, scheduler: Any,
                chooser: Any, cursors: list[BatchCursor], progress: Progress,
-               device: dict[str, Any] | None = None) -> None:
+               rng: list[dict[str, torch.Tensor]], scaler: Any = None) -> None:
     """Write the state atomically (temporary folder, then rename).
 
-    ``device`` is :func:`device_state`'s dict, stored beside the optimizer state.
+    ``rng`` holds :func:`rng_state` of every process, in rank order; ``scaler`` is fp16's
+    loss scaler (its scale and growth counter), if any.
     """
     tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:6]}"
     tmp.mkdir(parents=True)
@@ -115,7 +120,8 @@ def save_state(folder: Path, *, trainable: dict[str, torch.Tensor],
         save_file({k: v.contiguous().cpu() for k, v in best_state.items()},
                   str(tmp / "best.safetensors"))
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state(), **(device or {})}, tmp / "optimizer.pt")
+                "rng": rng, **({"scaler": scaler.state_dict()} if scaler is not None else {})},
+               tmp / "optimizer.pt")
     (tmp / "state.json").write_text(json.dumps({
         "progress": asdict(progress), "cursors": [c.state() for c in cursors],
         "chooser": chooser.bit_generator.state,

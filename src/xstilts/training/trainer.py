@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
-from accelerate.utils import DistributedDataParallelKwargs, set_seed
+from accelerate.utils import DistributedDataParallelKwargs, gather_object, set_seed
 from transformers import get_linear_schedule_with_warmup
 
 from xstilts.distributed import launched_processes, process_state
@@ -44,9 +44,9 @@ from xstilts.training.precision import check_precision
 from xstilts.training.resume import (
     BatchCursor,
     Progress,
-    device_state,
     load_state,
-    restore_device_state,
+    restore_rng,
+    rng_state,
     save_state,
 )
 from xstilts.training.robust import (
@@ -164,8 +164,10 @@ def train_model(
         best_state = saved["best_state"]
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["torch_rng"])
-        restore_device_state(saved, accelerator.device, accelerator.scaler)
+        restore_rng(saved, accelerator.process_index, accelerator.num_processes,
+                    accelerator.device)
+        if accelerator.scaler is not None and "scaler" in saved:
+            accelerator.scaler.load_state_dict(saved["scaler"])
         chooser.bit_generator.state = saved["chooser"]
         for cursor, state in zip(cursors, saved["cursors"], strict=True):
             cursor.restore(state)
@@ -174,12 +176,14 @@ def train_model(
         if writer:
             _truncate_log(log_path, progress.step)
 
-    def checkpoint() -> None:
-        if resume_dir is not None and writer:
+    def checkpoint() -> None:  # called by every process (the RNG states are gathered)
+        if resume_dir is None:
+            return
+        rng = _every_process(accelerator, rng_state(accelerator.device))
+        if writer:
             save_state(resume_dir, trainable=_trainable_state(unwrapped), best_state=best_state,
                        optimizer=optimizer, scheduler=scheduler, chooser=chooser,
-                       cursors=cursors, progress=progress,
-                       device=device_state(accelerator.device, accelerator.scaler))
+                       cursors=cursors, progress=progress, rng=rng, scaler=accelerator.scaler)
 
     bf16 = options.precision == "bf16"
     smoothing = options.smoothing
@@ -256,6 +260,13 @@ def train_model(
         forward_passes_per_update=passes_per_update(options.adversarial),
         resumed_from_step=resumed_from, device=str(accelerator.device),
         processes=accelerator.num_processes)
+
+
+def _every_process(accelerator: Accelerator, value: Any) -> list[Any]:
+    """``value`` of every process, in rank order (a collective call under DDP)."""
+    if accelerator.num_processes == 1:
+        return [value]
+    return gather_object([value])
 
 
 def process_shard(batch_idx: list[int], rank: int, world: int) -> tuple[list[int], float]:
