@@ -104,9 +104,9 @@ def _losses(log: Path) -> list[tuple[int, float]]:
 
 
 def test_a_killed_ddp_run_with_dropout_resumes_exactly(tmp_path: Path) -> None:
-    """Each process's dropout masks come from its own generator, which draws as many numbers
-    as its slice has elements; the resumable state keeps every process's generator, so the
-    resumed run ends with the uninterrupted run's weights, bit for bit."""
+    """Each process draws its dropout masks from its own generator, and the generators drift
+    apart; the resumable state keeps every process's, so the resumed run repeats the
+    uninterrupted run's steps bit for bit."""
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     whole.mkdir()
     broken.mkdir()

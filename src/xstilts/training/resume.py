@@ -92,8 +92,8 @@ def restore_rng(saved: dict[str, Any], rank: int, processes: int,
                 device: torch.device) -> None:
     """Put back this process's generators.
 
-    Every process of a DDP launch has its own (dropout draws as many numbers as its slice
-    of the batch has elements), so the state holds one per process; a state saved by
+    Every process of a DDP launch has its own, and they drift apart (each draws dropout masks
+    for its own slice of the batch), so the state holds one per process; a state saved by
     another number of processes, or before per-process states, restores the main one.
     """
     states = saved.get("rng") or [{"cpu": saved["torch_rng"]}]
