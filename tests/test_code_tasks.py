@@ -129,5 +129,5 @@ def test_bad_jsonl_line_names_file_and_line(tmp_path: Path) -> None:
     folder = tmp_path / "humaneval-xl" / "python"
     folder.mkdir(parents=True)
     (folder / "German.jsonl").write_text('{"task_id": "python/0"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"German\.jsonl:2: not valid JSON"):
+    with pytest.raises(DataFormatError, match=r"German\.jsonl:2: broken JSON"):
         get_task("humaneval-xl").load("test", "de", tmp_path)

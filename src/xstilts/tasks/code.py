@@ -36,7 +36,7 @@ from xstilts.tasks.humaneval_match import (
     humaneval_description,
 )
 from xstilts.tasks.offline import assign_split
-from xstilts.tasks.readers import iter_lines
+from xstilts.tasks.readers import RowProblems, iter_json_rows, iter_lines
 from xstilts.tasks.registry import register_task
 
 CODE_SEED = 0
@@ -95,18 +95,7 @@ def match_examples(items: Sequence[Item], language: str, rng: random.Random) -> 
 
 def read_jsonl_objects(path: Path, hint: str) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) per non-blank line; a bad line raises with its number."""
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, line in iter_lines(path, hint):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataFormatError(path, number, f"not valid JSON: {err.msg}") from err
-        if not isinstance(row, dict):
-            raise DataFormatError(path, number, "expected a JSON object per line")
-        rows.append((number, row))
-    return rows
+    return iter_json_rows(path, hint, RowProblems(path, skip=False))
 
 
 def _field(path: Path, number: int, row: Mapping[str, Any], key: str) -> Any:

@@ -10,6 +10,7 @@ JSON document) are never skipped: there is nothing sensible left to read.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -284,3 +285,24 @@ def first_existing(*candidates: Path) -> Path:
         if candidate.is_file():
             return candidate
     return candidates[0]
+
+
+def iter_json_rows(
+    path: Path, hint: str, problems: RowProblems
+) -> list[tuple[int, dict[str, Any]]]:
+    """Parse a JSON-lines file into (line number, object); bad lines go to ``problems``
+    (which raises at once unless it skips). Blank lines are allowed."""
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for number, line in iter_lines(path, hint, problems):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            problems.bad(number, f"broken JSON: {err.msg} (column {err.colno})")
+            continue
+        if not isinstance(row, dict):
+            problems.bad(number, "expected one JSON object per line")
+            continue
+        rows.append((number, row))
+    return rows

@@ -11,7 +11,6 @@ column missing from a TSV/CSV header) are always errors: no row could be read.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from xstilts.errors import DataFormatError, XstiltsError
 from xstilts.languages import get_language
 from xstilts.tasks.base import Example, TaskType
-from xstilts.tasks.readers import RowProblems, iter_lines
+from xstilts.tasks.readers import RowProblems, iter_json_rows, iter_lines
 
 if TYPE_CHECKING:
     from xstilts.tasks.user import UserTaskSpec
@@ -49,23 +48,8 @@ def required_columns(spec: UserTaskSpec) -> list[str]:
 def parse_rows(path: Path, fmt: str, hint: str, required: list[str],
                problems: RowProblems) -> Iterator[Row]:
     if fmt == "jsonl":
-        return _jsonl(path, hint, problems)
+        return iter(iter_json_rows(path, hint, problems))
     return _delimited(path, "\t" if fmt == "tsv" else ",", hint, required, problems)
-
-
-def _jsonl(path: Path, hint: str, problems: RowProblems) -> Iterator[Row]:
-    for number, line in iter_lines(path, hint):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            problems.bad(number, f"not valid JSON: {err.msg}")
-            continue
-        if not isinstance(row, dict):
-            problems.bad(number, "expected a JSON object per line")
-            continue
-        yield number, row
 
 
 def _delimited(path: Path, delimiter: str, hint: str, required: list[str],

@@ -33,9 +33,8 @@ from typing import Any
 from xstilts.errors import DataFormatError
 from xstilts.languages import BENCHMARK_LANGUAGES
 from xstilts.tasks.base import Task, TaskType
-from xstilts.tasks.formats.choice import iter_json_rows
 from xstilts.tasks.formats.squad import read_squad
-from xstilts.tasks.readers import RowProblems, read_text, require_examples
+from xstilts.tasks.readers import RowProblems, iter_json_rows, read_text, require_examples
 from xstilts.tasks.registry import register_task
 
 _HINT = (

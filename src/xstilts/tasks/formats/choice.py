@@ -15,39 +15,24 @@ or, in the original release, in a separate ``*-labels.lst`` file with 1/2/3 per 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from xstilts.errors import DataFormatError
 from xstilts.tasks.base import ChoiceExample
-from xstilts.tasks.readers import RowProblems, iter_lines, logger, require_examples
+from xstilts.tasks.readers import (
+    RowProblems,
+    iter_json_rows,
+    iter_lines,
+    logger,
+    require_examples,
+)
 
 COPA_QUESTIONS = {
     "cause": "What was the CAUSE of this?",
     "effect": "What happened as a RESULT?",
 }
 SIQA_KEYS = ("answerA", "answerB", "answerC")
-
-
-def iter_json_rows(
-    path: Path, hint: str, problems: RowProblems
-) -> list[tuple[int, dict[str, Any]]]:
-    """Parse a JSON-lines file into (line number, object); bad lines go to ``problems``."""
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, line in iter_lines(path, hint, problems):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            problems.bad(number, f"broken JSON: {err.msg} (column {err.colno})")
-            continue
-        if not isinstance(row, dict):
-            problems.bad(number, "expected one JSON object per line")
-            continue
-        rows.append((number, row))
-    return rows
 
 
 def _text(row: dict[str, Any], key: str) -> str:

@@ -16,9 +16,9 @@ from typing import Any
 
 from xstilts.errors import DataFormatError
 from xstilts.tasks.base import ChoiceExample, Example
-from xstilts.tasks.formats.choice import iter_json_rows
 from xstilts.tasks.readers import (
     RowProblems,
+    iter_json_rows,
     iter_lines,
     logger,
     read_text,
