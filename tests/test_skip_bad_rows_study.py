@@ -61,7 +61,7 @@ def test_a_bad_row_fails_the_run_naming_file_and_line(user_task: Path, tmp_path:
     outcome = _run(study, tmp_path / "out")
     assert not outcome.done and len(outcome.failed) == 1
     [(run_id, message)] = outcome.failed.items()
-    where = f"{user_task / 'data' / 'test-de.tsv'}:{BAD_LINE}: expected 5 fields"
+    where = f"{user_task / 'data' / 'test-de.tsv'}:{BAD_LINE}: expected 5 tab-separated fields"
     assert message.startswith(f"DataFormatError: {where}")
     error = (tmp_path / "out" / "runs" / f"{run_id}.failed" / "error.txt").read_text()
     assert where in error

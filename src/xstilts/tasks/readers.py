@@ -10,9 +10,10 @@ JSON document) are never skipped: there is nothing sensible left to read.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -306,3 +307,40 @@ def iter_json_rows(
             continue
         rows.append((number, row))
     return rows
+
+
+def iter_header_rows(
+    path: Path, hint: str, problems: RowProblems, required: Sequence[str], *,
+    delimiter: str = "\t", short_rows: list[int] | None = None,
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, {column: value}) of a file whose first line names the columns.
+
+    Why by name: GLUE's MNLI train/dev/test files differ in their label columns, and a column
+    index would silently read the wrong field. TSV is split on tabs only (no quoting: NLI
+    text is full of quotes); CSV follows RFC 4180 quoting. A header without a ``required``
+    column fails the file; a row with another field count is bad, unless ``short_rows`` is
+    given, which collects the rows with too *few* fields instead (the caller logs them), for
+    files known to contain such rows (QQP).
+    """
+    header: list[str] | None = None
+    for number, line in iter_lines(path, hint, problems):
+        if not line.strip():
+            continue
+        fields = line.split("\t") if delimiter == "\t" else next(csv.reader([line]))
+        if header is None:
+            header = [f.strip() for f in fields]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise DataFormatError(path, number, "missing column "
+                                      f"{', '.join(map(repr, missing))}; the header has "
+                                      f"{', '.join(header)}")
+            continue
+        if short_rows is not None and len(fields) < len(header):
+            short_rows.append(number)
+            continue
+        if len(fields) != len(header):
+            separator = "tab" if delimiter == "\t" else "comma"
+            problems.bad(number, f"expected {len(header)} {separator}-separated fields "
+                         f"(header: {', '.join(header)}), found {len(fields)}")
+            continue
+        yield number, dict(zip(header, fields, strict=True))

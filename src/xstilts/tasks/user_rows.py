@@ -10,15 +10,14 @@ column missing from a TSV/CSV header) are always errors: no row could be read.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xstilts.errors import DataFormatError, XstiltsError
+from xstilts.errors import XstiltsError
 from xstilts.languages import get_language
 from xstilts.tasks.base import Example, TaskType
-from xstilts.tasks.readers import RowProblems, iter_json_rows, iter_lines
+from xstilts.tasks.readers import RowProblems, iter_header_rows, iter_json_rows
 
 if TYPE_CHECKING:
     from xstilts.tasks.user import UserTaskSpec
@@ -49,30 +48,8 @@ def parse_rows(path: Path, fmt: str, hint: str, required: list[str],
                problems: RowProblems) -> Iterator[Row]:
     if fmt == "jsonl":
         return iter(iter_json_rows(path, hint, problems))
-    return _delimited(path, "\t" if fmt == "tsv" else ",", hint, required, problems)
-
-
-def _delimited(path: Path, delimiter: str, hint: str, required: list[str],
-               problems: RowProblems) -> Iterator[Row]:
-    """Header-based rows. TSV is split on tabs only (no quoting: NLI text is full of quotes);
-    CSV follows RFC 4180 quoting."""
-    header: list[str] | None = None
-    for number, line in iter_lines(path, hint):
-        if not line.strip():
-            continue
-        fields = line.split("\t") if delimiter == "\t" else next(csv.reader([line]))
-        if header is None:
-            header = [f.strip() for f in fields]
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise DataFormatError(path, number, f"missing column {_names(missing)}; the "
-                                      f"header has {', '.join(header)}")
-            continue
-        if len(fields) != len(header):
-            problems.bad(number, f"expected {len(header)} fields (header: "
-                         f"{', '.join(header)}), found {len(fields)}")
-            continue
-        yield number, dict(zip(header, fields, strict=True))
+    return iter_header_rows(path, hint, problems, required,
+                            delimiter="\t" if fmt == "tsv" else ",")
 
 
 def _names(columns: list[str]) -> str:

@@ -18,6 +18,7 @@ from xstilts.errors import DataFormatError
 from xstilts.tasks.base import ChoiceExample, Example
 from xstilts.tasks.readers import (
     RowProblems,
+    iter_header_rows,
     iter_json_rows,
     iter_lines,
     logger,
@@ -37,39 +38,6 @@ NO_CONSENSUS = "-"
 
 
 # --- generic row readers ---------------------------------------------------------------------
-
-def iter_header_tsv(
-    path: Path, hint: str, problems: RowProblems, required: Sequence[str],
-    short_rows: list[int] | None = None,
-) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, {column: value}) of a TSV whose first line names the columns.
-
-    Why by name: GLUE's MNLI train/dev/test files differ in their label columns, and a column
-    index would silently read the wrong field. A row with a different field count is bad;
-    with ``short_rows`` given, the line numbers of rows with too *few* fields are collected
-    there instead (the caller logs them), for files known to contain such rows (QQP).
-    """
-    header: list[str] | None = None
-    for number, line in iter_lines(path, hint, problems):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if header is None:
-            header = [f.strip() for f in fields]
-            missing = [c for c in required if c not in header]
-            if missing:
-                problems.bad(number, f"header lacks column(s) {missing}; found {header}")
-                return
-            continue
-        if short_rows is not None and len(fields) < len(header):
-            short_rows.append(number)
-            continue
-        if len(fields) != len(header):
-            problems.bad(number, f"expected {len(header)} tab-separated fields (as the header "
-                         f"has), found {len(fields)}")
-            continue
-        yield number, dict(zip(header, fields, strict=True))
-
 
 def _lookup_label(raw: Any, label_map: Mapping[str, int]) -> int:
     key = str(raw).strip()
@@ -138,7 +106,7 @@ def read_mnli(path: Path, *, hint: str, id_prefix: str = "",
               skip_bad_rows: bool = False) -> list[Example]:
     """GLUE MNLI TSV: ``sentence1``, ``sentence2``, ``gold_label`` (absent in test files)."""
     problems = RowProblems(path, skip_bad_rows)
-    rows = iter_header_tsv(path, hint, problems, ("sentence1", "sentence2"))
+    rows = iter_header_rows(path, hint, problems, ("sentence1", "sentence2"))
     return _pair_rows(path, rows, problems, keys=("sentence1", "sentence2", "gold_label"),
                       label_map=NLI_INDEX, id_key="pairID", id_prefix=id_prefix)
 
@@ -154,7 +122,8 @@ def read_qqp(path: Path, *, hint: str, id_prefix: str = "",
     """
     problems = RowProblems(path, skip_bad_rows)
     short: list[int] = []
-    rows = list(iter_header_tsv(path, hint, problems, ("question1", "question2"), short))
+    rows = list(iter_header_rows(path, hint, problems, ("question1", "question2"),
+                                 short_rows=short))
     if short:
         shown = ", ".join(str(n) for n in short[:5]) + (" ..." if len(short) > 5 else "")
         logger.warning("%s: skipped %d row(s) with too few tab-separated fields (lines %s): "
