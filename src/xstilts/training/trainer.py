@@ -82,7 +82,7 @@ class TrainResult:
     examples_per_second: float
     forward_passes_per_update: int
     resumed_from_step: int
-    device: str = "cpu"  # where it trained ("cuda:0", "cpu") and in how many processes
+    device: str = "cpu"  # where it trained ("cpu", "cuda", "cuda:1") and in how many processes
     processes: int = 1
 
 
@@ -179,7 +179,8 @@ def train_model(
     def checkpoint() -> None:  # called by every process (the RNG states are gathered)
         if resume_dir is None:
             return
-        rng = _every_process(accelerator, rng_state(accelerator.device))
+        # Every process's state in rank order; one process gets back its own, as a list.
+        rng = gather_object([rng_state(accelerator.device)])
         if writer:
             save_state(resume_dir, trainable=_trainable_state(unwrapped), best_state=best_state,
                        optimizer=optimizer, scheduler=scheduler, chooser=chooser,
@@ -260,13 +261,6 @@ def train_model(
         forward_passes_per_update=passes_per_update(options.adversarial),
         resumed_from_step=resumed_from, device=str(accelerator.device),
         processes=accelerator.num_processes)
-
-
-def _every_process(accelerator: Accelerator, value: Any) -> list[Any]:
-    """``value`` of every process, in rank order (a collective call under DDP)."""
-    if accelerator.num_processes == 1:
-        return [value]
-    return gather_object([value])
 
 
 def process_shard(batch_idx: list[int], rank: int, world: int) -> tuple[list[int], float]:
