@@ -6,8 +6,13 @@ Conventions (stated in every report):
   (model, intermediate); the baseline is the study's ``intermediate == "none"``.
 * A language's score is the mean over seeds (spread: standard deviation over seeds).
 * Averages over languages are macro averages (each language weighs the same). "Zero-shot" means
-  every evaluated language except English (the training language); group aggregates (family,
-  genus, script, resource level) also leave English out, so they measure transfer only.
+  every evaluated language except English (the training language), by one definition for every
+  table (:func:`xstilts.report.language_info.zero_shot_languages`: ``en-en`` is English,
+  ``ar-en`` is zero-shot); a task evaluated on English alone has no zero-shot average and no
+  zero-shot comparisons. Group aggregates (family, genus, script, resource level) also leave
+  English out, so they measure transfer only.
+* Classification-type scores carry their test set's majority-class and chance rates, macro-F1
+  and a flag when the accuracy is below the majority class (:mod:`xstilts.report.baselines`).
 * Deltas carry a two-level bootstrap interval and a paired sign-flip test on the per-example
   differences pooled over the compared languages, also for a language group (see
   :mod:`xstilts.report.comparisons`), or for a corpus-level ratio metric (entity F1) a paired
@@ -36,13 +41,27 @@ from typing import Any
 from scipy.stats import spearmanr
 
 from xstilts.evaluation.significance import benjamini_hochberg, holm
+from xstilts.report.baselines import (
+    ACCURACY,
+    LEGEND,
+    References,
+    below_majority,
+    mean_majority,
+)
 from xstilts.report.comparisons import (
     ExampleScores,
     compare,
     load_example_scores,
     prediction_view,
 )
-from xstilts.report.language_info import ATTRIBUTES, attribute, is_english, typology_vs_english
+from xstilts.report.language_info import (
+    ATTRIBUTES,
+    ZERO_SHOT_RULE,
+    attribute,
+    is_english,
+    typology_vs_english,
+    zero_shot_languages,
+)
 from xstilts.report.matrix import generalized_matrices, is_generalized
 from xstilts.report.results import collect_results
 
@@ -109,7 +128,7 @@ class _Block:
             self.n[r["language"]] = r["n"]
         self.languages = sorted(self.n, key=lambda c: (not is_english(c), c))
         self.configs = sorted(self.values, key=lambda c: (c != BASELINE, c))
-        self.zero_shot = [c for c in self.languages if not is_english(c)] or self.languages
+        self.zero_shot = zero_shot_languages(self.languages)
 
     def score(self, config: str, lang: str) -> float | None:
         return _mean(list(self.values[config].get(lang, {}).values()))
@@ -120,11 +139,31 @@ class _Block:
             v is not None for v in vals) else None
 
     def per_seed(self, config: str, langs: list[str]) -> list[float]:
+        if not langs:
+            return []
         seeds = set.intersection(*(set(self.values[config].get(g, {})) for g in langs))
         return [statistics.fmean(self.values[config][g][s] for g in langs) for s in sorted(seeds)]
 
 
-def _score_records(block: _Block) -> list[dict[str, Any]]:
+def _points(value: float | None) -> float | None:
+    return None if value is None else 100 * value
+
+
+def _reference_fields(block: _Block, refs: References, config: str, lang: str,
+                      mean: float) -> dict[str, Any]:
+    """Majority class, chance, macro-F1 (points) and the below-majority flag of one score."""
+    rates = refs.rates_for(block.task_name, block.split, lang)
+    if rates is None:
+        return {"majority": None, "chance": None, "imbalanced": None, "macro_f1": None,
+                "below_majority": None}
+    f1 = refs.macro_f1_mean(block.model, config, block.task_name, block.split, lang)
+    accuracy = mean / 100 if block.metric == ACCURACY else None
+    return {"majority": 100 * rates.majority, "chance": 100 * rates.chance,
+            "imbalanced": rates.imbalanced, "macro_f1": _points(f1),
+            "below_majority": below_majority(accuracy, rates)}
+
+
+def _score_records(block: _Block, refs: References) -> list[dict[str, Any]]:
     out = []
     for config in block.configs:
         for lang in block.languages:
@@ -132,14 +171,28 @@ def _score_records(block: _Block) -> list[dict[str, Any]]:
             if not seeds:
                 continue
             vals = list(seeds.values())
-            out.append({"config": config, "language": lang, "mean": statistics.fmean(vals),
+            mean = statistics.fmean(vals)
+            out.append({"config": config, "language": lang, "mean": mean,
                         "std": statistics.stdev(vals) if len(vals) > 1 else None,
-                        "seeds": len(vals), "n": block.n[lang]})
+                        "seeds": len(vals), "n": block.n[lang],
+                        **_reference_fields(block, refs, config, lang, mean)})
     return out
 
 
-def _average_records(block: _Block) -> list[dict[str, Any]]:
+def _rate_records(block: _Block, refs: References) -> list[dict[str, Any]]:
+    """The test sets' reference rates of a block, one record per language (fractions)."""
     out = []
+    for lang in block.languages:
+        rates = refs.rates_for(block.task_name, block.split, lang)
+        if rates is not None:
+            out.append({"task": block.task, "split": block.split, "language": lang,
+                        **rates.record()})
+    return out
+
+
+def _average_records(block: _Block, refs: References) -> list[dict[str, Any]]:
+    out = []
+    majority = _points(mean_majority(refs, block.task_name, block.split, block.zero_shot))
     for config in block.configs:
         zs_seeds = block.per_seed(config, block.zero_shot)
         english = [g for g in block.languages if is_english(g)]
@@ -149,7 +202,9 @@ def _average_records(block: _Block) -> list[dict[str, Any]]:
                     "zero_shot_std": statistics.stdev(zs_seeds) if len(zs_seeds) > 1 else None,
                     "seeds": len(zs_seeds), "english": en,
                     "transfer_gap": None if en is None or zs is None or not english
-                    or english == block.languages else en - zs})
+                    else en - zs, "zero_shot_majority": majority,
+                    "zero_shot_below_majority": None if zs is None or majority is None
+                    or block.metric != ACCURACY else zs < majority - 1e-9})
     return out
 
 
@@ -174,6 +229,8 @@ def _delta(block: _Block, scores: ExampleScores, a: str, b: str, langs: list[str
 def _deltas(block: _Block, scores: ExampleScores, options: dict[str, Any]) -> list[dict]:
     out: list[dict[str, Any]] = []
     others = [c for c in block.configs if c != BASELINE]
+    if not block.zero_shot:  # evaluated on English only: no transfer to compare
+        return out
     if BASELINE in block.configs:
         for config in others:
             out.append({**_delta(block, scores, config, BASELINE, block.zero_shot, options),
@@ -239,7 +296,7 @@ def correct(deltas: list[dict[str, Any]], method: str = "holm") -> None:
 
 def _correlations(block: _Block) -> list[dict[str, Any]]:
     out = []
-    langs = [g for g in block.zero_shot if not is_english(g)]
+    langs = block.zero_shot
     for config in [c for c in block.configs if c != BASELINE and BASELINE in block.configs]:
         gains = {g: block.score(config, g) - block.score(BASELINE, g) for g in langs
                  if block.score(config, g) is not None and block.score(BASELINE, g) is not None}
@@ -296,13 +353,15 @@ def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def analyse_rows(rows: list[dict[str, Any]], scores: ExampleScores | None = None, *,
-                 correction: str = "holm", resamples: int = 1000, permutations: int = 100_000,
+                 references: References | None = None, correction: str = "holm",
+                 resamples: int = 1000, permutations: int = 100_000,
                  confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
     """Everything the report shows, as JSON-ready lists of records (see the module doc).
 
     ``resamples``: bootstrap draws for the intervals; ``permutations``: random sign patterns
     of a sign-flip test whose p cannot be computed exactly, and random swaps of an
-    approximate-randomization test (their smallest p is 1/(B+1)).
+    approximate-randomization test (their smallest p is 1/(B+1)); ``references``: test-set
+    rates and macro-F1 (:func:`xstilts.report.baselines.load_references`), none if omitted.
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {sorted(CORRECTIONS)}")
@@ -312,8 +371,10 @@ def analyse_rows(rows: list[dict[str, Any]], scores: ExampleScores | None = None
     analysis: dict[str, Any] = {
         "baseline": BASELINE, "correction": correction, "alpha": ALPHA, "confidence": confidence,
         "resamples": resamples, "permutations": permutations, "units": "points (metric × 100)",
+        "zero_shot_rule": ZERO_SHOT_RULE, "reference_legend": LEGEND,
         "blocks": [], "scores": [], "averages": [], "deltas": [], "correlations": [],
-        "generalized": generalized_matrices(rows)}
+        "reference_rates": [], "generalized": generalized_matrices(rows)}
+    refs = references or References()
     for key, block_rows in _blocks(rows).items():
         block = _Block(key, block_rows)
         head = {"model": block.model, "task": block.task, "metric": block.metric}
@@ -322,9 +383,10 @@ def analyse_rows(rows: list[dict[str, Any]], scores: ExampleScores | None = None
         analysis["blocks"].append({**head, "split": block.split, "category": category,
                                    "languages": block.languages, "zero_shot": block.zero_shot,
                                    "configs": block.configs, "n": block.n})
-        analysis["scores"] += [{**head, **r} for r in _score_records(block)]
+        analysis["scores"] += [{**head, **r} for r in _score_records(block, refs)]
         analysis["averages"] += [{**head, "category": category, **r}
-                                 for r in _average_records(block)]
+                                 for r in _average_records(block, refs)]
+        analysis["reference_rates"] += _rate_records(block, refs)
         analysis["deltas"] += _deltas(block, scores or {}, options)
         analysis["correlations"] += _correlations(block)
     correct(analysis["deltas"], correction)
@@ -337,7 +399,10 @@ def analyse_rows(rows: list[dict[str, Any]], scores: ExampleScores | None = None
 
 def analyse(out_dir: Path, study: str | None = None, **options: Any) -> dict[str, Any]:
     """Analyse the finished runs in ``out_dir`` (per-example scores from the prediction files)."""
+    from xstilts.report.baselines import load_references
+
     rows = collect_results(out_dir, study)
-    result = analyse_rows(rows, load_example_scores(out_dir, rows), **options)
+    result = analyse_rows(rows, load_example_scores(out_dir, rows),
+                          references=load_references(out_dir, rows), **options)
     result["study"] = study
     return result

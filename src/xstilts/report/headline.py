@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xstilts.report.analysis import BASELINE, CORRECTION_NAMES
+from xstilts.report.language_info import label
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,37 @@ def headlines(analysis: dict[str, Any]) -> list[Headline]:
         if d is None:
             text = (f"{block['task']}: no baseline ({BASELINE}) or no other configuration in "
                     "this study, so no gain to report.")
+            if not block.get("zero_shot", True):
+                text = (f"{block['task']}: evaluated on English only (no zero-shot language), "
+                        "so no transfer gain to report.")
             out.append(Headline(block["model"], block["task"], None, None, None, None, None,
                                 None, text))
             continue
         out.append(Headline(d["model"], d["task"], d["config"], d["delta"], d["ci_low"],
                             d["ci_high"], d["p_adj"], d["significant"],
                             headline_text(d, analysis["correction"], analysis["confidence"])))
+    return out
+
+
+def majority_warnings(analysis: dict[str, Any], code: str = "`") -> list[str]:
+    """One sentence per score (mean over seeds) or zero-shot average below the majority-class
+    rate of its test set(s): a model that always answered the most frequent label would have
+    done better. ``code`` quotes configuration names (Markdown backticks; "" for HTML)."""
+    multi = len({b["model"] for b in analysis.get("blocks", [])}) > 1
+    out = []
+    for a in analysis.get("averages", []):
+        if a.get("zero_shot_below_majority"):
+            model = f" ({code}{a['model']}{code})" if multi else ""
+            out.append(f"{a['task']}{model}, zero-shot avg, {code}{a['config']}{code}: "
+                       f"{a['zero_shot_avg']:.1f} is below the average majority-class rate "
+                       f"{a['zero_shot_majority']:.1f} of its test sets")
+    for s in analysis.get("scores", []):
+        if not s.get("below_majority"):
+            continue
+        model = f" ({code}{s['model']}{code})" if multi else ""
+        out.append(f"{s['task']}{model}, {label(s['language'])}, {code}{s['config']}{code}: "
+                   f"accuracy {s['mean']:.1f} is below the majority-class rate "
+                   f"{s['majority']:.1f} of that test set (chance {s['chance']:.1f}"
+                   + (f", macro-F1 {s['macro_f1']:.1f})" if s.get("macro_f1") is not None
+                      else ")"))
     return out

@@ -14,8 +14,9 @@ from html import escape
 from typing import Any
 
 from xstilts.report.analysis import group_family, several_models
-from xstilts.report.headline import p_text, signed
-from xstilts.report.language_info import ATTRIBUTES, display_name, label
+from xstilts.report.baselines import BELOW_MAJORITY
+from xstilts.report.headline import majority_warnings, p_text, signed
+from xstilts.report.language_info import ATTRIBUTES, ZERO_SHOT_RULE, display_name, label
 from xstilts.report.matrix import matrix_key
 from xstilts.report.methods import family_lines, family_note, general_lines
 from xstilts.report.plots import data_uri
@@ -35,6 +36,7 @@ th,td{border:1px solid #ccc;padding:.25rem .55rem;text-align:right}
 th{background:#f2f2f2;cursor:pointer;user-select:none}td.l,th.l{text-align:left}
 tr:nth-child(even) td{background:#fafafa}figure{margin:1rem 0}figure img{max-width:100%}
 figcaption{font-size:.9rem;color:#444}.sig{font-weight:bold}.muted{color:#666;font-size:.9rem}
+.warning{background:#fdf1e6;border-left:5px solid #D55E00;padding:.5rem 1rem}
 pre{background:#f6f6f6;padding:.8rem;overflow:auto;font-size:.82rem}
 """
 
@@ -136,6 +138,15 @@ def _other_groups(analysis: dict[str, Any]) -> str:
                    + _group_table(analysis, a) for a in ATTRIBUTES if a != "family")
 
 
+def _reference_cells(s: dict[str, Any]) -> str:
+    """Majority class / chance of the test set and macro-F1 (imbalanced test sets only)."""
+    if s.get("majority") is None:
+        return _cell("–") + _cell("–")
+    f1 = s["macro_f1"] if s["imbalanced"] else None
+    return (_cell(f"{s['majority']:.1f} / {s['chance']:.1f}", sort=s["majority"])
+            + _cell(_num(f1), sort=f1))
+
+
 def _language_table(analysis: dict[str, Any]) -> str:
     multi = several_models(analysis)
     deltas = {(d["model"], d["task"], d["config"], d["scope"]): d for d in analysis["deltas"]
@@ -144,15 +155,21 @@ def _language_table(analysis: dict[str, Any]) -> str:
     for s in sorted(analysis["scores"],
                     key=lambda s: (s["model"], s["task"], s["language"], s["config"])):
         spread = "" if s["std"] is None else f" ± {s['std']:.1f}"
+        flag = f" {BELOW_MAJORITY}" if s.get("below_majority") else ""
         rows.append(_model(s, multi) + _cell(s["task"], left=True)
                     + _cell(label(s["language"]), left=True) + _cell(s["config"], left=True)
-                    + _cell(f"{s['mean']:.1f}{spread}", sort=s["mean"]) + _cell(s["seeds"])
+                    + _cell(f"{s['mean']:.1f}{spread}{flag}", sort=s["mean"])
+                    + _reference_cells(s) + _cell(s["seeds"])
                     + _cell(s["n"]) + _delta_cells(deltas.get((s["model"], s["task"],
                                                                  s["config"], s["language"]))))
     header = ["model"] * multi + ["task", "language", "intermediate",
-                                  "score (pts, mean ± sd over seeds)", "seeds", "examples",
-                                  "Δ vs baseline", "95 % CI", "p (adj.)"]
-    return (table(header, rows, table_id="language-table", left=3 + multi)
+                                  "score (pts, mean ± sd over seeds)",
+                                  "majority class / chance (pts)", "macro-F1 (pts)", "seeds",
+                                  "examples", "Δ vs baseline", "95 % CI", "p (adj.)"]
+    legend = ""
+    if any(s.get("majority") is not None for s in analysis["scores"]):
+        legend = f'<p class="muted">{escape(analysis["reference_legend"])}</p>'
+    return (table(header, rows, table_id="language-table", left=3 + multi) + legend
             + _note(analysis, "vs baseline: per language"))
 
 
@@ -160,7 +177,10 @@ def _summary_tables(analysis: dict[str, Any]) -> str:
     multi = several_models(analysis)
     avg_rows = [_model(a, multi) + _cell(a["task"], left=True) + _cell(a["config"], left=True)
                 + _cell(_num(a["avg"]), sort=a["avg"])
-                + _cell(_num(a["zero_shot_avg"]), sort=a["zero_shot_avg"])
+                + _cell(_num(a["zero_shot_avg"])
+                        + (f" {BELOW_MAJORITY}" if a.get("zero_shot_below_majority") else ""),
+                        sort=a["zero_shot_avg"])
+                + _cell(_num(a.get("zero_shot_majority")), sort=a.get("zero_shot_majority"))
                 + _cell(_num(a["zero_shot_std"])) + _cell(_num(a["english"]))
                 + _cell(_num(a["transfer_gap"]), sort=a["transfer_gap"])
                 for a in analysis["averages"]]
@@ -170,8 +190,9 @@ def _summary_tables(analysis: dict[str, Any]) -> str:
     cats = [_model(c, multi) + _cell(c["category"], left=True) + _cell(c["config"], left=True)
             + _cell(_num(c["score"]), sort=c["score"]) for c in analysis["categories"]]
     model = ["model"] * multi
-    return (table([*model, "task", "intermediate", "avg", "zero-shot avg", "sd over seeds",
-                   "English", "transfer gap"], avg_rows, table_id="averages-table",
+    return (table([*model, "task", "intermediate", "avg", "zero-shot avg",
+                   "majority class (zero-shot avg)", "sd over seeds", "English",
+                   "transfer gap"], avg_rows, table_id="averages-table",
                   left=2 + multi)
             + "<h3>Benchmark categories and XTREME-R style overall score</h3>"
             + table([*model, "category", "intermediate", "zero-shot avg (pts)"], cats,
@@ -249,8 +270,8 @@ def _methods(analysis: dict[str, Any]) -> str:
         "sentences / tokens when the metric counts all tokens); per-sentence counts for "
         "entity F1 (a ratio of corpus sums, recomputed from resampled or swapped sentences); "
         "a metric neither reproduces (correlations) gets a seed-only interval and no test.",
-        "Zero-shot average and language groups leave English (the training language) out. "
-        "Typological distance from English is the count of {different family, different "
+        analysis.get("zero_shot_rule", ZERO_SHOT_RULE) + " Language groups leave English out "
+        "too. Typological distance from English is the count of {different family, different "
         "genus, different script} (0–3): xstilts has no finer typological data.",
     ]
     families = "".join(f"<li>{escape(line)}</li>" for line in family_lines(analysis))
@@ -275,6 +296,11 @@ def render_html(analysis: dict[str, Any], plots: dict[str, bytes], spec: dict[st
     """The whole page as a string."""
     heads = "".join(f'<p class="headline">{escape(h["text"])}</p>'
                     for h in analysis["headlines"]) or "<p>No finished target runs yet.</p>"
+    warnings = majority_warnings(analysis, code="")
+    if warnings:
+        heads += (f'<p class="warning">{BELOW_MAJORITY} Scores below the majority class of '
+                  "their test set:</p><ul>" + "".join(f"<li>{escape(w)}</li>" for w in warnings)
+                  + "</ul>")
     spec_text = json.dumps(spec, indent=2, ensure_ascii=False) if spec else "(not found)"
     about = (spec or {}).get("description", "").strip()
     parts = [

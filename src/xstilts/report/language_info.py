@@ -14,10 +14,17 @@ genus, different script — from 0 (English-like) to 3. Reports say so.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from xstilts.languages import Language, get_language, is_known
 
 ATTRIBUTES = ("family", "genus", "script", "resource_level")
+ZERO_SHOT_RULE = (
+    "Zero-shot languages are all evaluated languages except English, the language the target "
+    "task is trained on: a code that resolves to English (en, eng, en-US) or pairs English with "
+    "itself (STS17 en-en) is English; a pair of two different languages (STS17 ar-en) is "
+    "zero-shot, since one of its sides was never trained on; an unknown code is zero-shot. A "
+    "task evaluated on English alone has no zero-shot average.")
 PAIR_GROUP = "language pair"
 UNKNOWN_GROUP = "unknown"
 _SEPARATOR = re.compile(r"[-_]")
@@ -56,8 +63,23 @@ def label(code: str) -> str:
 
 
 def is_english(code: str) -> bool:
+    """``en``, ``eng``, ``en-US`` and the English-English pair ``en-en``; not ``ar-en``."""
     language = resolve(code)
     return language is not None and language.code == "en"
+
+
+def is_zero_shot(code: str) -> bool:
+    """Whether a result in ``code`` measures zero-shot transfer; see :data:`ZERO_SHOT_RULE`."""
+    return not is_english(code)
+
+
+def zero_shot_languages(codes: Iterable[str]) -> list[str]:
+    """The zero-shot languages among ``codes``, in their order; empty for English-only results.
+
+    Every table, ``summary.json``, the HTML page and the analysis take their "zero-shot avg"
+    from this one function, so a code such as ``en-en`` cannot count in one and not another.
+    """
+    return [code for code in codes if is_zero_shot(code)]
 
 
 def attribute(code: str, attr: str) -> str:

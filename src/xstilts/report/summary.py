@@ -2,8 +2,11 @@
 ``summary.json`` and the self-contained ``index.html`` under ``OUT/report``.
 
 Averages are macro averages over languages (each language weighs the same); the zero-shot
-average leaves out the training language; seeds are averaged and their spread shown. The
-statistics behind the deltas are in :mod:`xstilts.report.analysis`.
+average leaves out English, the training language, by the one rule of
+:func:`xstilts.report.language_info.zero_shot_languages`; seeds are averaged and their spread
+shown. Classification-type scores get their test set's majority-class and chance rates
+(:mod:`xstilts.report.baselines`). The statistics behind the deltas are in
+:mod:`xstilts.report.analysis`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ from typing import Any
 
 from xstilts.errors import XstiltsError
 from xstilts.languages import language_name
+from xstilts.report.baselines import (
+    ACCURACY,
+    BELOW_MAJORITY,
+    LEGEND,
+    References,
+    below_majority,
+    load_references,
+    mean_majority,
+)
+from xstilts.report.language_info import ZERO_SHOT_RULE, is_english, zero_shot_languages
 from xstilts.report.matrix import is_generalized
 from xstilts.report.results import RESULT_COLUMNS, collect_results, run_table
 
@@ -45,17 +58,22 @@ def write_report(out_dir: Path, study: str | None = None,
         _write_csv(rows, report_dir / "results.csv")
         _write_parquet(rows, report_dir / "results.parquet")
     analysis = None
+    references = References()
     if formats & {"html", "md", "json"}:
         from xstilts.report.analysis import analyse_rows
         from xstilts.report.comparisons import load_example_scores
 
+        references = load_references(out_dir, rows)
         analysis = analyse_rows(rows, load_example_scores(out_dir, rows),
-                                correction=correction, resamples=resamples,
-                                permutations=permutations)
+                                references=references, correction=correction,
+                                resamples=resamples, permutations=permutations)
         analysis["study"] = study
+        from xstilts.report.methods import retrieval_protocol_lines
+
+        analysis["retrieval_protocols"] = retrieval_protocol_lines(runs)
     spec = _study_spec(out_dir, study)
     if "md" in formats:
-        text = render_summary(rows, runs, (spec or {}).get("description", ""))
+        text = render_summary(rows, runs, (spec or {}).get("description", ""), references)
         if analysis is not None:
             from xstilts.report.summary_md import analysis_markdown
 
@@ -128,12 +146,14 @@ def _pct(value: float | None) -> str:
 
 
 def render_summary(rows: list[dict[str, Any]], runs: list[dict[str, Any]],
-                   description: str = "") -> str:
+                   description: str = "", references: References | None = None) -> str:
     """Markdown: per (study, model, task, metric) a per-language table and deltas vs baseline.
 
     ``description`` is the study's own text (its scale, its caveats), printed first so the
-    numbers below are read with it.
+    numbers below are read with it; ``references``: majority-class and chance rates and
+    macro-F1 of classification-type test sets (none shown if omitted).
     """
+    refs = references or References()
     lines = ["# xstilts report", ""]
     if description.strip():
         lines += [description.strip(), ""]
@@ -146,14 +166,14 @@ def render_summary(rows: list[dict[str, Any]], runs: list[dict[str, Any]],
         groups[(row["study"], row["model"], row["target_task"], row["metric"],
                 row["split"])].append(row)
     for (study, model, task, metric, split), group in groups.items():
-        lines += _task_section(study, model, task, metric, split, group)
+        lines += _task_section(study, model, task, metric, split, group, refs)
     lines += _runs_section(runs)
     return "\n".join(lines) + "\n"
 
 
 def _task_section(study: str, model: str, task: str, metric: str, split: str,
-                  group: list[dict[str, Any]]) -> list[str]:
-    languages = sorted({r["language"] for r in group}, key=lambda c: (c != "en", c))
+                  group: list[dict[str, Any]], refs: References) -> list[str]:
+    languages = sorted({r["language"] for r in group}, key=lambda c: (not is_english(c), c))
     configs = sorted({r["intermediate"] for r in group}, key=lambda c: (c != BASELINE, c))
     # values[config][language] -> list over seeds
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -163,7 +183,7 @@ def _task_section(study: str, model: str, task: str, metric: str, split: str,
         values[r["intermediate"]][r["language"]].append(r["value"])
         seeds[r["intermediate"]].add(r["seed"])
         by_seed[(r["intermediate"], r["seed"])][r["language"]] = r["value"]
-    zero_shot = [lang for lang in languages if lang != "en"]
+    zero_shot = zero_shot_languages(languages)
 
     def mean(config: str, lang: str) -> float | None:
         vals = values[config].get(lang)
@@ -189,19 +209,26 @@ def _task_section(study: str, model: str, task: str, metric: str, split: str,
         "",
         "Rows: intermediate task (`none` = baseline, no phase 2). Columns: evaluation "
         "language (n examples); `avg` = macro average over all languages, `zero-shot avg` = "
-        "over languages other than English. Mean over seeds; ± is the standard deviation "
-        "of the average over seeds.",
+        "over the zero-shot languages. Mean over seeds; ± is the standard deviation "
+        "of the average over seeds. " + ZERO_SHOT_RULE,
         "",
     ]
     header = ["intermediate", "seeds"] + [
         f"{language_name(lang)} ({lang}, n={n_examples[lang]})" for lang in languages
     ] + ["avg", "zero-shot avg"]
     out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rated = metric == ACCURACY and any(refs.rates_for(task, split, g) for g in languages)
     for config in configs:
         cells = [f"`{config}`", str(len(seeds[config]))]
-        cells += [_pct(mean(config, lang)) for lang in languages]
-        cells += [spread(config, languages), spread(config, zero_shot)]
+        cells += [_pct(mean(config, lang)) + _flag(mean(config, lang), refs, task, split, lang)
+                  if rated else _pct(mean(config, lang)) for lang in languages]
+        for langs in (languages, zero_shot):
+            low = rated and _below(avg(config, langs), mean_majority(refs, task, split, langs))
+            cells.append(spread(config, langs) + (f" {BELOW_MAJORITY}" if low else ""))
         out.append("| " + " | ".join(cells) + " |")
+    if rated:
+        out += _reference_rows(refs, model, task, split, languages, zero_shot, configs)
+        out += ["", LEGEND]
     out.append("")
     if BASELINE in values and len(configs) > 1:
         out += [f"### Delta vs baseline (points; {task}, {metric})", ""]
@@ -218,6 +245,39 @@ def _task_section(study: str, model: str, task: str, metric: str, split: str,
             out.append("| " + " | ".join(cells) + " |")
         out += ["", "Per-language 95 % bootstrap intervals are in results.csv "
                 "(ci_low, ci_high); a delta smaller than those intervals is not evidence.", ""]
+    return out
+
+
+def _below(value: float | None, reference: float | None) -> bool:
+    return value is not None and reference is not None and value < reference - 1e-12
+
+
+def _flag(value: float | None, refs: References, task: str, split: str, lang: str) -> str:
+    return f" {BELOW_MAJORITY}" if below_majority(value, refs.rates_for(task, split, lang)) \
+        else ""
+
+
+def _reference_rows(refs: References, model: str, task: str, split: str, languages: list[str],
+                    zero_shot: list[str], configs: list[str]) -> list[str]:
+    """Macro-F1 rows (imbalanced test sets only), then majority-class and chance rows."""
+    rates = {g: refs.rates_for(task, split, g) for g in languages}
+    out = []
+    if any(r is not None and r.imbalanced for r in rates.values()):
+        for config in configs:
+            cells = [f"`{config}` macro-F1", ""]
+            cells += [_pct(refs.macro_f1_mean(model, config, task, split, g))
+                      if rates[g] is not None and rates[g].imbalanced else "·"
+                      for g in languages]
+            out.append("| " + " | ".join(cells + ["", ""]) + " |")
+    for name, attr in (("majority class", "majority"), ("chance (1/k)", "chance")):
+        cells = [name, ""] + [_pct(None if rates[g] is None else getattr(rates[g], attr))
+                              for g in languages]
+        if attr == "majority":
+            cells += [_pct(mean_majority(refs, task, split, langs))
+                      for langs in (languages, zero_shot)]
+        else:
+            cells += ["", ""]
+        out.append("| " + " | ".join(cells) + " |")
     return out
 
 

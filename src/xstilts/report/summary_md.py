@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from xstilts.report.analysis import CORRECTION_NAMES, group_family, several_models
-from xstilts.report.headline import p_text, signed
+from xstilts.report.baselines import BELOW_MAJORITY
+from xstilts.report.headline import majority_warnings, p_text, signed
 from xstilts.report.language_info import ATTRIBUTES, display_name
 from xstilts.report.matrix import matrix_markdown
 from xstilts.report.methods import family_lines, family_note, general_lines
@@ -88,6 +89,10 @@ def _num(value: float | None) -> str:
 def analysis_markdown(analysis: dict[str, Any]) -> str:
     """Markdown sections appended to ``summary.md``."""
     out = ["## Answer", ""] + [f"**{h['text']}**" for h in analysis["headlines"]] + [""]
+    warnings = majority_warnings(analysis)
+    if warnings:
+        out += [f"## Scores below the majority class ({BELOW_MAJORITY})", "",
+                analysis["reference_legend"], ""] + [f"- {w}" for w in warnings] + [""]
     statements = _statements(analysis)
     if statements:
         out += ["## Significance (zero-shot average)", "",
