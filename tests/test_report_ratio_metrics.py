@@ -1,15 +1,17 @@
-"""Entity F1 in the report: per-sentence counts, paired bootstrap and approximate randomization."""
+"""Entity F1 and span F1 in the report: per-sentence counts, paired bootstrap and approximate
+randomization."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from xstilts.evaluation.tagging_metrics import score_entity_f1
+from xstilts.evaluation.tagging_metrics import score_entity_f1, score_span_f1, token_accuracy
 from xstilts.report.analysis import analyse
 from xstilts.report.comparisons import compare
 from xstilts.report.methods import family_lines, general_lines
@@ -230,3 +232,123 @@ def test_report_gives_entity_f1_deltas_intervals_and_p_values(tmp_path: Path) ->
     assert any("Riezler" in line for line in general_lines(analysis))
     assert not any(line.startswith("p-values: paired sign-flip") for line in
                    general_lines(analysis))
+
+
+# --- span F1 (UD-POS: seqeval over raw UPOS tags) ----------------------------------------------
+
+SPAN = RATIO_METRICS["span_f1"]
+POS = ("NOUN", "VERB", "DET", "ADP", "ADJ", "PRON", "PROPN", "PUNCT", "X", "SCONJ", "CCONJ")
+
+
+def _pos_gold(rng: np.random.Generator, n: int) -> list[list[str]]:
+    """``n`` sentences of 3-12 UPOS tags, with runs of equal tags (one seqeval span each)."""
+    sentences = []
+    for _ in range(n):
+        tags = [POS[rng.integers(len(POS))]]
+        while len(tags) < rng.integers(3, 13):
+            tags.append(tags[-1] if rng.random() < 0.3 else POS[rng.integers(len(POS))])
+        sentences.append(tags)
+    return sentences
+
+
+def _pos_predict(rng: np.random.Generator, gold: list[list[str]], quality: float
+                 ) -> list[list[str]]:
+    """Each tag kept with probability ``quality``, else a random tag (maybe the same one)."""
+    return [[t if rng.random() < quality else POS[rng.integers(len(POS))] for t in s]
+            for s in gold]
+
+
+def test_span_f1_counts_from_a_predictions_file_by_hand() -> None:
+    gold = [["DET", "NOUN", "NOUN", "VERB"], ["PRON", "VERB", "ADP", "DET", "NOUN"]]
+    pred = [["DET", "NOUN", "ADJ", "VERB"], ["PRON", "VERB", "ADP", "DET", "PROPN"]]
+    # sentence 0: gold spans DET | NOUN NOUN | VERB (3); pred DET | NOUN | ADJ | VERB (4);
+    #             correct DET, VERB (2)
+    # sentence 1: 5 single-tag spans each; the last differs (NOUN vs PROPN): 4 correct
+    counts = example_counts(_records(gold, pred), SPAN)
+    assert counts is not None
+    assert {k: v.tolist() for k, v in counts.items()} == {"de-0": [2, 4, 3], "de-1": [4, 5, 5]}
+    # F1 = 2 * 6 / (9 + 8) = 12/17, not the token accuracy 7/9
+    assert corpus_value(counts, SPAN) == pytest.approx(12 / 17, abs=1e-15)
+    assert token_accuracy(gold, pred) == pytest.approx(7 / 9)
+    # a gold X ending sentence 0 continues into sentence 1's X (one span, counted in 0)
+    crossing = example_counts(_records([["NOUN", "X"], ["X", "VERB"]],
+                                       [["NOUN", "X"], ["NOUN", "VERB"]]), SPAN)
+    assert {k: v.tolist() for k, v in crossing.items()} == {"de-0": [1, 1, 2],
+                                                           "de-1": [1, 2, 1]}
+    assert example_counts([{"id": "u", "gold": None, "prediction": ["NOUN"]}], SPAN) is None
+
+
+def test_span_f1_from_summed_counts_is_the_scored_span_f1() -> None:
+    seqeval = pytest.importorskip("seqeval.metrics")
+    rng = np.random.default_rng(3)
+    gold = _pos_gold(rng, 200)
+    pred = _pos_predict(rng, gold, 0.8)
+    counts = example_counts(_records(gold, pred), SPAN)
+    value = corpus_value(counts, SPAN)
+    assert value == pytest.approx(score_span_f1(gold, pred, resamples=1).value, abs=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert value == pytest.approx(seqeval.f1_score(gold, pred), abs=1e-12)
+    assert abs(value - token_accuracy(gold, pred)) > 0.05  # a different number
+
+
+def test_span_f1_delta_interval_and_randomization() -> None:
+    rng = np.random.default_rng(8)
+    gold = _pos_gold(rng, 400)
+    a, b = _pos_predict(rng, gold, 0.85), _pos_predict(rng, gold, 0.75)
+    scores = {("m", config, "t", "span_f1", "de", ""): {0: example_counts(_records(gold, p),
+                                                                           SPAN)}
+              for config, p in (("a", a), ("none", b))}
+    result = compare(scores, ("m", "a"), ("m", "none"), "t", "span_f1", ["de"],
+                     seed_values=([], []), resamples=1000, permutations=2000)
+    observed = (score_span_f1(gold, a, resamples=1).value
+                - score_span_f1(gold, b, resamples=1).value)
+    assert result.delta == pytest.approx(observed, abs=1e-12)
+    assert result.ci_low < observed < result.ci_high and result.test_name == TEST_NAME
+    assert result.p_value < 0.01 and result.n_examples == 400
+    same = randomization_test([(_span_counts(gold, a), _span_counts(gold, a))], SPAN)
+    assert same.p_value == 1.0
+
+
+def _span_counts(gold: list[list[str]], pred: list[list[str]]) -> np.ndarray:
+    return np.stack(list(example_counts(_records(gold, pred), SPAN).values()))[None]
+
+
+def test_udpos_report_uses_span_f1_as_primary(tmp_path: Path) -> None:
+    """Rows stored as the tagging handler scores them (span_f1 first, token_accuracy second):
+    the report's blocks, deltas and headline are span F1 with the sentence-level test."""
+    out = tmp_path / "out"
+    store = ResultStore(out)
+    quality = {"none": 0.7, "better": 0.85}
+    runs = [PlannedRun(id=hashlib.sha1(c.encode()).hexdigest()[:16], kind="target",
+                       encoder="tiny:random", intermediate=c, task="udpos", seed=0, parent=None,
+                       settings={"seed": 0}) for c in quality]
+    store.register("pos", runs)
+    rng = np.random.default_rng(6)
+    gold = {lang: _pos_gold(rng, 80) for lang in ("en", "de", "fr")}
+    for run in runs:
+        pred_dir = out / "runs" / run.id / "predictions"
+        pred_dir.mkdir(parents=True)
+        metrics = []
+        for lang, sentences in gold.items():
+            pred = _pos_predict(rng, sentences, quality[run.intermediate] if lang != "en"
+                                else 0.9)
+            (pred_dir / f"{lang}.jsonl").write_text("".join(
+                json.dumps(r) + "\n" for r in _records(sentences, pred, lang)))
+            score = score_span_f1(sentences, pred, resamples=10)
+            metrics.append(MetricRow("udpos", lang, "dev", score.metric, score.value,
+                                     score.ci_low, score.ci_high, score.n))
+            accuracy = token_accuracy(sentences, pred)
+            metrics.append(MetricRow("udpos", lang, "dev", "token_accuracy", accuracy,
+                                     accuracy, accuracy, sum(map(len, sentences))))
+        store.mark_running(run.id)
+        store.mark_done(run.id, metrics, {"wall_seconds": 1.0})
+    store.close()
+    (out / "studies").mkdir()
+    (out / "studies" / "pos.json").write_text(json.dumps({"name": "pos", "seeds": [0]}))
+    analysis = analyse(out, "pos", resamples=300, permutations=2000)
+    assert {d["metric"] for d in analysis["deltas"]} == {"span_f1"}
+    assert all(d["test_name"] == TEST_NAME for d in analysis["deltas"])
+    zs = next(d for d in analysis["deltas"] if d["scope"] == "zero-shot avg")
+    assert zs["config"] == "better" and zs["delta"] > 0 and zs["n_examples"] == 2 * 80
+    assert analysis["headlines"][0]["config"] == "better"

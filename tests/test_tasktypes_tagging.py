@@ -89,8 +89,9 @@ def test_long_sentences_become_several_rows_and_every_word_is_predicted(tokenize
     predictions = HANDLER.decode(UDPOS, examples, features, outputs)
     assert predictions == [tags, ["INTJ", "PUNCT"]]
     score = HANDLER.score(UDPOS, examples, predictions, resamples=10, confidence=0.9, seed=0)
-    assert score[0].metric == "token_accuracy" and score[0].value == 1.0
-    assert score[0].n == len(words) + 2
+    assert [s.metric for s in score] == ["span_f1", "token_accuracy"]
+    assert score[0].value == 1.0 and score[0].n == 2  # span F1: n = sentences
+    assert score[1].value == 1.0 and score[1].n == len(words) + 2  # accuracy: n = tokens
 
 
 def test_split_into_pieces() -> None:
@@ -109,7 +110,15 @@ def test_unlabeled_rows_collate_without_labels(tokenizer) -> None:
 def test_metric_follows_the_label_scheme() -> None:
     assert is_bio(PANX.labels) and not is_bio(UDPOS.labels)
     assert HANDLER.primary_metric(PANX) == "entity_f1"
-    assert HANDLER.primary_metric(UDPOS) == "token_accuracy"
+    assert HANDLER.primary_metric(UDPOS) == "span_f1"
+    # UD-POS: the primary (first) score is XTREME's seqeval span F1, token accuracy second.
+    # NOUN NOUN VERB vs NOUN VERB VERB: spans (0-1 N, 2 V) vs (0 N, 1-2 V) share none -> F1 0,
+    # while 2 of 3 tags are right
+    pos = tagged(["dogs", "cats", "run"], ["NOUN", "NOUN", "VERB"])
+    pos_scores = HANDLER.score(UDPOS, [pos], [["NOUN", "VERB", "VERB"]], resamples=10,
+                               confidence=0.9, seed=0)
+    assert [(s.metric, s.value) for s in pos_scores] == [
+        ("span_f1", 0.0), ("token_accuracy", pytest.approx(2 / 3))]
     gold = tagged(["Angela", "Merkel", "visited", "Paris"], ["B-PER", "I-PER", "O", "B-LOC"],
                   PANX)
     wrong_type = ["B-PER", "I-PER", "O", "B-ORG"]
@@ -117,9 +126,24 @@ def test_metric_follows_the_label_scheme() -> None:
     assert score[0].metric == "entity_f1" and score[0].value == pytest.approx(0.5)
 
 
+def test_dev_model_selection_uses_span_f1_for_udpos(monkeypatch) -> None:
+    """The trainer's dev score (best epoch, early stopping) is the first score: for UD-POS the
+    seqeval span F1 (0.0 here), not the token accuracy (2/3)."""
+    from xstilts.training import trainer
+
+    dev = [tagged(["dogs", "cats", "run"], ["NOUN", "NOUN", "VERB"])]
+    monkeypatch.setattr(trainer, "predict",
+                        lambda *args, **kwargs: [["NOUN", "VERB", "VERB"]])
+    stream = TrainingStream(UDPOS, HANDLER, train=None, dev_examples=dev, dev=object())
+    scores = trainer._dev_scores(None, [stream], pad_id=0, batch_size=8,
+                                 device=torch.device("cpu"), bf16=False)
+    assert scores == {"udpos": 0.0}
+
+
 def _train_and_score(task, train_examples, eval_sets, *, encoder_name: str,
-                     options: TrainingOptions, tmp_path: Path):
-    """Train a fresh head (and encoder) on ``train_examples``; score each eval set."""
+                     options: TrainingOptions, tmp_path: Path, metric: str | None = None):
+    """Train a fresh head (and encoder) on ``train_examples``; score each eval set with
+    ``metric`` (default: the handler's primary metric, its first score)."""
     encoder, tokenizer = load_encoder(encoder_name)
     handler = handler_for(task)
     fopts = FeatureOptions(options.max_seq_length)
@@ -134,8 +158,10 @@ def _train_and_score(task, train_examples, eval_sets, *, encoder_name: str,
             features = handler.featurize(task, examples, tokenizer, fopts, training=False)
             predictions = predict(model, task, handler, examples, features,
                                   pad_id=tokenizer.pad_token_id)
-            out.append(handler.score(task, examples, predictions, resamples=10,
-                                     confidence=0.9, seed=0)[0].value)
+            scored = handler.score(task, examples, predictions, resamples=10,
+                                   confidence=0.9, seed=0)
+            out.append(next(s.value for s in scored
+                            if s.metric == (metric or handler.primary_metric(task))))
         return out
 
     before = scores()
@@ -186,7 +212,7 @@ def test_bundled_encoder_learns_udpos_and_transfers_zero_shot(shared_data: Path,
                               max_seq_length=64, freeze_embeddings=True, log_every=1)
     before, (en, de), first_loss, result = _train_and_score(
         UDPOS, train, [dev_en, dev_de], encoder_name="bundled:multilingual-e5-small",
-        options=options, tmp_path=tmp_path)
+        options=options, tmp_path=tmp_path, metric="token_accuracy")
     majority = [majority_accuracy(train, dev) for dev in (dev_en, dev_de)]
     print(f"udpos bundled: loss {first_loss:.2f} -> {result.final_loss:.2f} in "
           f"{result.steps} steps ({result.train_seconds}s); accuracy en {before[0]:.3f} -> "

@@ -1,11 +1,14 @@
-"""Corpus-level ratio metrics (entity F1): per-sentence counts, paired bootstrap, AR test.
+"""Corpus-level ratio metrics (entity F1, span F1): per-sentence counts, paired bootstrap, AR test.
 
-Why a module of its own: entity F1 is 2·TP / (predicted + gold) over the *whole corpus*, not a
+Why a module of its own: entity F1 (PAN-X) and span F1 (UD-POS, seqeval over raw tags) are
+2·TP / (predicted + gold) over the *whole corpus*, not a
 mean of per-sentence scores, so the per-example machinery of
 :mod:`xstilts.report.comparisons` (means of per-example differences, sign-flip test) does not
 apply. What does decompose is the counts: each sentence contributes a small vector of sufficient
 statistics (true positives, predicted entities, gold entities) and the metric is a function of
-their sums. So:
+their sums. For span F1 the counts come from the predictions file's ``gold`` / ``prediction``
+tag lists read in file order (the corpus order seqeval chunks in); a span is counted in the
+sentence where it starts, so the rows sum to the corpus counts exactly. So:
 
 * interval: a paired bootstrap that draws sentences with replacement (the same ids for both
   configurations, within each language) and recomputes each side's metric from the resampled
@@ -31,7 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from xstilts.evaluation.tagging_metrics import _prf, sentence_entity_counts
+from xstilts.errors import UnlabeledSplitError
+from xstilts.evaluation.tagging_metrics import (
+    _prf,
+    sentence_entity_counts,
+    sentence_span_counts,
+)
 
 TEST_NAME = "paired approximate randomization over sentences"
 _BUDGET = 2_000_000_000  # sentence swaps per test (~4 s); fewer permutations beyond it
@@ -48,13 +56,16 @@ class RatioMetric:
     value: Callable[[np.ndarray], np.ndarray]  # (..., k) summed counts -> (...) metric
 
 
-def _entity_f1(sums: np.ndarray) -> np.ndarray:
+def _f1(sums: np.ndarray) -> np.ndarray:
+    """F1 = 2·TP / (predicted + gold) from summed (TP, predicted, gold) counts."""
     return _prf(sums[..., 0], sums[..., 1], sums[..., 2])[2]
 
 
 RATIO_METRICS: dict[str, RatioMetric] = {
     "entity_f1": RatioMetric("entity_f1", ("correct entities", "predicted entities",
-                                           "gold entities"), sentence_entity_counts, _entity_f1),
+                                           "gold entities"), sentence_entity_counts, _f1),
+    "span_f1": RatioMetric("span_f1", ("correct seqeval spans", "predicted spans",
+                                       "gold spans"), sentence_span_counts, _f1),
 }
 
 
@@ -66,7 +77,7 @@ def example_counts(records: list[dict[str, Any]], metric: RatioMetric
     try:
         counts = metric.counts([r.get("gold") for r in records],
                                [r.get("prediction") for r in records])
-    except (ValueError, TypeError, AttributeError, LookupError):
+    except (UnlabeledSplitError, ValueError, TypeError, AttributeError, LookupError):
         return None  # no gold, unequal lengths, not BIO: the metric is not these counts
     return {str(r["id"]): row for r, row in zip(records, counts, strict=True)}
 

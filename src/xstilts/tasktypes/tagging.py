@@ -14,8 +14,10 @@ by the model: it is predicted as the task's fallback tag (``O`` for BIO tasks, o
 first label) and still scored.
 
 Scoring: BIO label sets (every label ``O``, ``B-*`` or ``I-*``: PAN-X) get entity-level F1;
-other label sets (UD-POS) get token accuracy, which XTREME reports as "F1". Both tasks carry
-``metric: f1`` in the task registry, so the label set, not that field, decides.
+other label sets (UD-POS) get ``span_f1`` first (XTREME's "F1": seqeval span F1 over the raw
+tags, see :mod:`xstilts.evaluation.tagging_metrics`), then ``token_accuracy``. The first score is
+the primary metric (dev-set model selection, report headline). Both tasks carry ``metric: f1``
+in the task registry, so the label set, not that field, decides.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ from transformers import PreTrainedTokenizerBase
 
 from xstilts.errors import XstiltsError
 from xstilts.evaluation.metrics import Score
-from xstilts.evaluation.tagging_metrics import score_entity_f1, score_token_accuracy
+from xstilts.evaluation.tagging_metrics import (
+    score_entity_f1,
+    score_span_f1,
+    score_token_accuracy,
+)
 from xstilts.tasks.base import TaggingExample, Task, TaskType
 from xstilts.tasktypes.base import (
     FeatureOptions,
@@ -124,7 +130,7 @@ class TaggingHandler(TaskTypeHandler):
     types = (TaskType.TAGGING,)
 
     def primary_metric(self, task: Task) -> str:
-        return "entity_f1" if is_bio(task.labels) else "token_accuracy"
+        return "entity_f1" if is_bio(task.labels) else "span_f1"
 
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
         return TokenTaggingHead(hidden_size, task.num_labels)
@@ -182,10 +188,12 @@ class TaggingHandler(TaskTypeHandler):
 
     def score(self, task: Task, examples: Sequence[TaggingExample], predictions: Sequence[Any],
               *, resamples: int, confidence: float, seed: int) -> list[Score]:
+        """BIO: [entity_f1]; otherwise [span_f1 (primary, XTREME's F1), token_accuracy]."""
         gold = [self.gold(task, ex) for ex in examples]
-        scorer = score_entity_f1 if is_bio(task.labels) else score_token_accuracy
+        scorers = ([score_entity_f1] if is_bio(task.labels)
+                   else [score_span_f1, score_token_accuracy])
         return [scorer(gold, list(predictions), resamples=resamples, confidence=confidence,
-                       seed=seed)]
+                       seed=seed) for scorer in scorers]
 
 
 def unseen_words(features: Features) -> int:
