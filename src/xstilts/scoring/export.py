@@ -1,0 +1,221 @@
+"""Write a study's stored predictions in the leaderboard layout, with the matching gold.
+
+A study's target runs keep ``runs/<id>/predictions/<lang>.jsonl`` (``id``, ``gold``,
+``prediction`` per example). The export writes, for one system (one encoder x intermediate
+configuration x seed):
+
+    DIR/predictions/<task>/test-<lang>.<suffix>   the leaderboard submission files
+    DIR/labels/<task>/test-<lang>.<suffix>        the gold of the same examples
+    DIR/export.json                               which runs, splits and study metrics
+
+so ``xstilts score DIR/predictions --labels DIR/labels`` re-scores the study. A study with
+several encoders, intermediate configurations or seeds holds several systems: choose one
+with ``encoder`` / ``intermediate`` / ``seed`` (the error lists the choices). Files are named
+``test-`` whatever split the study evaluated (the leaderboard layout); ``export.json``
+records the real split. Tatoeba indices refer to this package's line order of the test
+pairs (not the shuffled official test files). BUCC runs store no mined pairs, and tasks
+outside XTREME / XTREME-R have no leaderboard format: both are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xstilts.errors import DataFormatError, XstiltsError
+from xstilts.scoring.official import OFFICIAL_TASKS, STUDY_TASK_TO_FOLDER
+
+# The study's metric names -> the leaderboard's (udpos ``span_f1`` and panx ``entity_f1`` are
+# seqeval's default-mode F1, XTREME's "f1"; token accuracy has no leaderboard counterpart).
+STUDY_TO_OFFICIAL_METRIC = {"accuracy": "accuracy", "entity_f1": "f1", "span_f1": "f1",
+                            "f1": "f1", "exact_match": "exact_match", "map@20": "map@20"}
+
+Record = dict[str, Any]
+
+
+@dataclass
+class ExportSummary:
+    """What was written, and the study's own numbers (points) to compare a re-score with."""
+
+    dest: Path
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    study_scores: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _read_records(path: Path) -> list[Record]:
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataFormatError(path, number, f"not JSON: {err.msg}") from err
+        if not isinstance(row, dict) or not {"id", "gold", "prediction"} <= set(row):
+            raise DataFormatError(path, number, "expected id, gold and prediction fields")
+        if row["gold"] is None:
+            raise DataFormatError(path, number, f"example {row['id']!r} has no gold label, so "
+                                  "no gold file can be written (unlabeled split)")
+        records.append(row)
+    return records
+
+
+def _label_lines(labels: tuple[str, ...]) -> Callable[[list[Record]], tuple[str, str]]:
+    """Classification: label indices -> the label strings of the gold files."""
+    def write(records: list[Record]) -> tuple[str, str]:
+        return ("".join(f"{labels[r['prediction']]}\n" for r in records),
+                "".join(f"{labels[r['gold']]}\n" for r in records))
+    return write
+
+
+def _index_lines(records: list[Record]) -> tuple[str, str]:
+    return ("".join(f"{int(r['prediction'])}\n" for r in records),
+            "".join(f"{int(r['gold'])}\n" for r in records))
+
+
+def _xcopa_lines(records: list[Record]) -> tuple[str, str]:
+    return ("".join(json.dumps({"label": int(r["prediction"])}) + "\n" for r in records),
+            "".join(json.dumps({"label": int(r["gold"])}) + "\n" for r in records))
+
+
+def _tag_blocks(records: list[Record]) -> tuple[str, str]:
+    def block(key: str) -> str:
+        return "\n\n".join("\n".join(r[key]) for r in records) + "\n"
+    return block("prediction"), block("gold")
+
+
+def _unique_ids(records: list[Record], path: Path) -> None:
+    ids = [str(r["id"]) for r in records]
+    if len(set(ids)) != len(ids):
+        raise DataFormatError(path, None, "example ids repeat; id-keyed files need unique ids")
+
+
+def _qa_json(records: list[Record]) -> tuple[str, str]:
+    predictions = {str(r["id"]): r["prediction"] for r in records}
+    qas = [{"id": str(r["id"]), "answers": [{"text": t} for t in r["gold"]]} for r in records]
+    gold = {"version": "1.1", "data": [{"paragraphs": [{"qas": qas}]}]}
+    return (json.dumps(predictions, ensure_ascii=False, indent=1) + "\n",
+            json.dumps(gold, ensure_ascii=False, indent=1) + "\n")
+
+
+def _ranked_json(records: list[Record]) -> tuple[str, str]:
+    return (json.dumps({str(r["id"]): list(r["prediction"]) for r in records},
+                       ensure_ascii=False) + "\n",
+            json.dumps({str(r["id"]): list(r["gold"]) for r in records},
+                       ensure_ascii=False) + "\n")
+
+
+def _writer(folder: str, study_task: str) -> Callable[[list[Record]], tuple[str, str]]:
+    if folder in ("xnli", "pawsx"):
+        from xstilts.tasks import get_task
+
+        return _label_lines(tuple(get_task(study_task).labels))
+    return {"tatoeba": _index_lines, "xcopa": _xcopa_lines, "udpos": _tag_blocks,
+            "panx": _tag_blocks, "xquad": _qa_json, "mlqa": _qa_json, "tydiqa": _qa_json,
+            "mewslix": _ranked_json, "lareqa": _ranked_json}[folder]
+
+
+def _choose_runs(runs: list[dict[str, Any]], study: str, choice: dict[str, Any]
+                 ) -> list[dict[str, Any]]:
+    """The done target runs matching ``choice``; exactly one per task, or an error."""
+    picked = [r for r in runs if r["kind"] == "target" and r["status"] == "done"
+              and all(v is None or r[k] == v for k, v in choice.items())]
+    if not picked:
+        raise XstiltsError(f"study {study!r} has no finished target run matching "
+                           f"{ {k: v for k, v in choice.items() if v is not None} }")
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for run in picked:
+        by_task.setdefault(run["task"], []).append(run)
+    for task, candidates in by_task.items():
+        if len(candidates) > 1:
+            options = sorted({(r["encoder"], r["intermediate"], r["seed"]) for r in candidates})
+            listing = "; ".join(f"--encoder {e} --intermediate {i} --seed {s}"
+                                for e, i, s in options)
+            raise XstiltsError(f"study {study!r} has {len(candidates)} finished {task} runs "
+                               f"(one system per export); choose one: {listing}")
+    return picked
+
+
+def _prediction_file(run_dir: Path, language: str) -> Path | None:
+    for name in (f"{language}.jsonl", f"{language}.xx2en.jsonl"):
+        if (run_dir / "predictions" / name).is_file():
+            return run_dir / "predictions" / name
+    return None
+
+
+def _export_run(run: dict[str, Any], out_dir: Path, dest: Path, summary: ExportSummary,
+                metrics: list[dict[str, Any]]) -> None:
+    folder = STUDY_TASK_TO_FOLDER.get(run["task"])
+    if folder is None or folder == "bucc2018":
+        why = ("BUCC runs store no mined pairs" if folder else
+               "not an XTREME / XTREME-R leaderboard task")
+        summary.notes.append(f"{run['task']} (run {run['id']}) skipped: {why}")
+        return
+    settings = json.loads(run["settings"])
+    split, suffix = settings["eval_split"], OFFICIAL_TASKS[folder].suffix
+    write = _writer(folder, run["task"])
+    written = []
+    for language in settings["languages"]:
+        source = _prediction_file(out_dir / "runs" / run["id"], language)
+        if source is None:
+            summary.notes.append(f"{run['task']}/{language}: run {run['id']} has no "
+                                 "predictions file, skipped")
+            continue
+        records = _read_records(source)
+        if folder in ("xquad", "mlqa", "tydiqa", "mewslix", "lareqa"):
+            _unique_ids(records, source)
+        prediction_text, gold_text = write(records)
+        for kind, text in (("predictions", prediction_text), ("labels", gold_text)):
+            path = dest / kind / folder / f"test-{language}.{suffix}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        written.append(language)
+    for m in metrics:
+        official = STUDY_TO_OFFICIAL_METRIC.get(m["metric"])
+        if m["split"] == split and official and m["language"] in written:
+            summary.study_scores.setdefault(folder, {}).setdefault(m["language"], {})[
+                official] = 100.0 * m["value"]
+    summary.runs.append({"run_id": run["id"], "task": run["task"], "folder": folder,
+                         "encoder": run["encoder"], "intermediate": run["intermediate"],
+                         "seed": run["seed"], "split": split, "languages": written})
+
+
+def export_study(out_dir: Path, study: str, dest: Path, *, encoder: str | None = None,
+                 intermediate: str | None = None, seed: int | None = None) -> ExportSummary:
+    """Export one system of ``study`` (from ``xstilts run``'s OUT) into ``dest``."""
+    from xstilts.studies.store import ResultStore
+
+    if not (out_dir / "xstilts.sqlite").is_file():
+        raise XstiltsError(f"{out_dir} holds no xstilts results (no xstilts.sqlite)")
+    for kind in ("predictions", "labels"):
+        if (dest / kind).exists() and any((dest / kind).iterdir()):
+            raise XstiltsError(f"{dest / kind} is not empty; export into a new folder so that "
+                               "no stale file is scored with the new ones")
+    store = ResultStore(out_dir)
+    try:
+        if study not in store.studies():
+            raise XstiltsError(f"{out_dir} has no study named {study!r}; its studies: "
+                               f"{', '.join(sorted(store.studies())) or '(none)'}")
+        runs = _choose_runs(store.runs(study), study, {"encoder": encoder,
+                                                       "intermediate": intermediate,
+                                                       "seed": seed})
+        metrics = store.metrics([r["id"] for r in runs])
+    finally:
+        store.close()
+    summary = ExportSummary(dest)
+    for run in runs:
+        _export_run(run, out_dir, dest, summary,
+                    [m for m in metrics if m["run_id"] == run["id"]])
+    if not summary.runs:
+        raise XstiltsError(f"nothing exported from study {study!r}: "
+                           + "; ".join(summary.notes))
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "export.json").write_text(json.dumps(
+        {"study": study, "out": str(out_dir), "runs": summary.runs,
+         "study_scores": summary.study_scores, "notes": summary.notes}, indent=2) + "\n",
+        encoding="utf-8")
+    return summary
