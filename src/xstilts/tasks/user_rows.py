@@ -1,7 +1,7 @@
 """Rows of a user task (:mod:`xstilts.tasks.user`) and their conversion to examples.
 
 Every per-row problem (wrong field count, a line that is not a JSON object, a missing or empty
-field, an unknown label, a label that is not a number) goes to a
+field, an unknown label, a class index out of range, a label that is not a number) goes to a
 :class:`~xstilts.tasks.readers.RowProblems`: raised at once as a
 :class:`~xstilts.errors.DataFormatError` naming file and line, or, with ``skip_bad_rows``,
 dropped and counted in one warning per file. File-level problems (missing file, not UTF-8, a
@@ -10,6 +10,7 @@ column missing from a TSV/CSV header) are always errors: no row could be read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,9 @@ def converter(spec: UserTaskSpec) -> Converter:
     columns = spec.columns
     required = required_columns(spec)
     label_index = {label: i for i, label in enumerate(spec.labels)}
+    # Integers are class indices only when no label name is an integer: with names such as
+    # '1' and '0', "1" would otherwise mean two different classes.
+    indices = not any(_integer(label) is not None for label in spec.labels)
     text_columns = [columns.text_a] + ([columns.text_b] if columns.text_b else [])
 
     def label_of(value: Any) -> int | float | None:
@@ -110,9 +114,15 @@ def converter(spec: UserTaskSpec) -> Converter:
         key = str(value).strip()
         if key in label_index:
             return label_index[key]
-        if isinstance(value, int) and 0 <= value < len(spec.labels):
-            return value  # a dataset's class index (HF ClassLabel)
-        raise BadRow(f"unknown label {key!r}; expected one of {', '.join(spec.labels)}")
+        index = _integer(value) if indices else None
+        last = len(spec.labels) - 1
+        if index is None:
+            also = (f" or a class index 0-{last}" if indices
+                    else " (the label names are integers, so integers are names, not indices)")
+            raise BadRow(f"unknown label {key!r}; expected one of {', '.join(spec.labels)}{also}")
+        if not 0 <= index <= last:
+            raise BadRow(f"label {key!r} is neither a label name nor a class index 0-{last}")
+        return index  # a class index: an HF ClassLabel column, a TSV of 0/1
 
     def convert(number: int, row: Mapping[str, Any], split: str, language: str) -> Example:
         missing = [c for c in required if c not in row]
@@ -125,6 +135,17 @@ def converter(spec: UserTaskSpec) -> Converter:
         return Example(id=ident, texts=texts, label=label, language=language)
 
     return convert
+
+
+def _integer(value: Any) -> int | None:
+    """The integer a label value spells (``1``, ``"1"``, ``" 2 "``, ``"-1"``), else None.
+    Booleans and floats (``1.0``) are not class indices."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else None
 
 
 def _filled(row: Mapping[str, Any], column: str) -> str:
