@@ -1,10 +1,12 @@
 """Randomized smoothing by word substitution from a synonym or bilingual dictionary.
 
-Each training example gets one perturbed version, drawn with a fixed seed: every
-whitespace-separated word found in the dictionary is replaced, with the given probability,
-by one of its substitutes. Tagging examples keep one tag per word (a multi-word substitute
-is joined with no space change to the word count: it is kept as one token). QA examples are
-refused, since substitution would move the answer offsets.
+Each training example gets one perturbed version, drawn with the run seed (so seeds vary
+the substitutions, as they vary data order and head initialisation, and one seed always
+gives the same ones): every whitespace-separated word found in the dictionary is replaced,
+with the given probability, by one of its substitutes. Tagging examples keep one tag per
+word (a multi-word substitute is joined with no space change to the word count: it is kept
+as one token). QA examples are refused, since substitution would move the answer offsets
+(study validation refuses the combination before any training).
 """
 
 from __future__ import annotations
