@@ -53,27 +53,28 @@ def _rescore(file: Path) -> float:
 # --- the metric on hand-made vectors ---------------------------------------------------------
 
 # Cosines with q1 = [1, 0]: 1, 0, .8, .6, -1 -> ranking 0, 2, 3, 1, 4.
-# Cosines with q2 = [0, 1]: 0, 1, .6, .8, 0 -> ranking 1, 3, 2, 0, 4 (0 and 4 tie: 0 first).
+# Cosines with q2 = [0, 1]: 0, 1, .6, .8, 0 -> ranking 1, 3, 2, 4, 0 (0 and 4 tie: the
+# higher index first, as XTREME-R's argsort()[::-1]).
 POOL = np.array([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6], [0.6, 0.8], [-1.0, 0.0]])
 QUERIES = np.array([[1.0, 0.0], [0.0, 1.0]])
 
 
 def test_map_at_k_equals_hand_computed_ranks() -> None:
     top = top_k_candidates(QUERIES, POOL, 20)
-    assert top.tolist() == [[0, 2, 3, 1, 4], [1, 3, 2, 0, 4]]
-    # q1: relevant at ranks 2 and 4 -> (1/2 + 2/4) / 2 = 0.5; q2: ranks 1 and 5 -> (1 + 2/5) / 2.
+    assert top.tolist() == [[0, 2, 3, 1, 4], [1, 3, 2, 4, 0]]
+    # q1: relevant at ranks 2 and 4 -> (1/2 + 2/4) / 2 = 0.5; q2: ranks 1 and 4 -> (1 + 2/4) / 2.
     ap = ap_from_top_k(top, [{2, 1}, {1, 4}], 20)
-    np.testing.assert_allclose(ap, [0.5, 0.7])
-    assert ap.mean() == pytest.approx(0.6)
+    np.testing.assert_allclose(ap, [0.5, 0.75])
+    assert ap.mean() == pytest.approx(0.625)
     # Cut at k = 3: q1 keeps only rank 2 -> (1/2) / 2; q2 only rank 1 -> 1 / 2.
     ap3 = ap_from_top_k(top_k_candidates(QUERIES, POOL, 3), [{2, 1}, {1, 4}], 3)
     np.testing.assert_allclose(ap3, [0.25, 0.5])
-    # The tie at cosine 0 goes to the lower index: candidate 0 is q2's 4th, candidate 4 falls
+    # The tie at cosine 0 goes to the higher index: candidate 4 is q2's 4th, candidate 0 falls
     # out of the top 4, even when blocks of 2 candidates are merged one query at a time.
     top4 = top_k_candidates(QUERIES, POOL, 4, query_chunk=1, pool_block=2)
-    assert top4.tolist() == [[0, 2, 3, 1], [1, 3, 2, 0]]
-    np.testing.assert_allclose(ap_from_top_k(top4, [{3}, {0}], 4), [1 / 3, 1 / 4])
-    np.testing.assert_allclose(ap_from_top_k(top4, [{3}, {4}], 4), [1 / 3, 0.0])
+    assert top4.tolist() == [[0, 2, 3, 1], [1, 3, 2, 4]]
+    np.testing.assert_allclose(ap_from_top_k(top4, [{3}, {4}], 4), [1 / 3, 1 / 4])
+    np.testing.assert_allclose(ap_from_top_k(top4, [{3}, {0}], 4), [1 / 3, 0.0])
 
 
 def test_chunked_top_k_matches_the_full_ranking() -> None:
@@ -90,7 +91,9 @@ def test_chunked_top_k_matches_the_full_ranking() -> None:
         full = cosine_similarity(queries, candidates)
         for k in (1, 5, 20):
             top = top_k_candidates(queries, candidates, k, query_chunk=3, pool_block=16)
-            np.testing.assert_array_equal(top, np.argsort(-full, axis=1, kind="stable")[:, :k])
+            # XTREME-R's ranking: ascending argsort (stable), reversed.
+            xtreme = np.argsort(full, axis=1, kind="stable")[:, ::-1]
+            np.testing.assert_array_equal(top, xtreme[:, :k])
             np.testing.assert_allclose(ap_from_top_k(top, relevant, k),
                                        ap_at_k_per_query(full, relevant, k))
 

@@ -100,8 +100,9 @@ def test_default_layer_reads_a_checkpoint_origin():
 def test_protocol_defaults_for_tiny(tiny):
     model, _ = tiny
     proto = resolve_protocol("tiny:random", model)
-    assert (proto.layer, proto.pooling, proto.prefix, proto.direction) == (-1, "mean", "",
-                                                                           "xx2en")
+    # auto: no XLM-R / mBERT name, so the mteb preset (xx→en, last layer)
+    assert (proto.preset, proto.layer, proto.pooling, proto.prefix, proto.direction) == (
+        "mteb", -1, "mean", "", "xx2en")
     assert proto.to_dict()["normalisation"] == "l2"
     with pytest.raises(ValueError, match="direction"):
         resolve_protocol("tiny:random", model, direction="both-ways")
@@ -161,7 +162,7 @@ def test_cli_retrieve_json_on_real_tatoeba(shared_data):
         "retrieve", "--model", "tiny:random", "--task", "tatoeba", "--langs", "de,sw",
         "--direction", "both", "--max-pairs", "40", "--data-dir", str(shared_data), "--json"]))
     assert payload["task"] == "tatoeba" and payload["model"] == "tiny:random"
-    assert {"layer", "pooling", "prefix", "direction", "normalisation"} <= set(
+    assert {"layer", "pooling", "prefix", "direction", "normalisation", "preset"} <= set(
         payload["protocol"])
     assert payload["protocol"]["max_pairs"] == 40
     assert len(payload["results"]) == 4

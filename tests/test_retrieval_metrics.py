@@ -10,7 +10,6 @@ from xstilts.evaluation.retrieval_metrics import (
     best_threshold,
     bucc_f1,
     cosine_similarity,
-    forward_candidates,
     map_at_k,
     nearest_neighbor_correct,
     ratio_margin,
@@ -88,9 +87,35 @@ def test_bucc_f1_and_best_threshold() -> None:
         bucc_f1([("a", "b", 1.0), ("a", "b", 0.5)], {("a", "b")}, 0.0)
 
 
-def test_forward_candidates() -> None:
-    scores = np.array([[0.1, 0.7], [0.4, 0.4]])
-    assert forward_candidates(scores) == [(0, 1, 0.7), (1, 0, 0.4)]
+def test_best_threshold_never_cuts_inside_a_tie_run() -> None:
+    # Sorted: a .9 (right), then a run at .5 listing the right pair c before the wrong b,
+    # then d .2 (wrong); 3 gold pairs (e-e is never mined).
+    cands = [("a", "a", 0.9), ("c", "c", 0.5), ("b", "x", 0.5), ("d", "y", 0.2)]
+    gold = {("a", "a"), ("c", "c"), ("e", "e")}
+    # Possible cuts: after .9: 2*1/(1+3) = 1/2; after the .5 run: 2*2/(3+3) = 2/3;
+    # after .2: 2*2/(4+3) = 4/7. Cutting between c and b would "score" 2*2/(2+3) = 4/5, but
+    # >= keeps both .5 pairs, so that F1 is not reachable. Best: 2/3 at (.5 + .2)/2 = .35.
+    best = best_threshold(cands, gold)
+    assert best.f1 == pytest.approx(2 / 3) and best.threshold == pytest.approx(0.35)
+    assert (best.n_extracted, best.n_correct) == (3, 2)
+
+
+def test_best_threshold_after_the_last_candidate_keeps_all() -> None:
+    # Every candidate is right: F1 after 1, 2, 3 kept = 2/(1+4), 4/(2+4), 6/(3+4) = 6/7 at
+    # the end. Nothing lies below, so the threshold is the lowest kept score, .3.
+    cands = [("a", "a", 0.9), ("b", "b", 0.6), ("c", "c", 0.3)]
+    best = best_threshold(cands, {("a", "a"), ("b", "b"), ("c", "c"), ("d", "d")})
+    assert best.threshold == 0.3 and best.n_extracted == 3
+    assert best.f1 == pytest.approx(6 / 7)
+
+
+def test_best_threshold_midpoint_that_rounds_onto_the_lower_score() -> None:
+    # 1 + 2**-52 and 1.0 are adjacent doubles: their sum 2 + 2**-52 rounds (to even) to 2.0,
+    # so the midpoint is 1.0 and ">= 1.0" would keep the wrong pair too (F1 2/3, not 1).
+    # The kept score itself is the threshold then: only the right pair, F1 2*1/(1+1) = 1.
+    high = 1.0 + 2.0**-52
+    best = best_threshold([("a", "a", high), ("b", "x", 1.0)], {("a", "a")})
+    assert best.threshold == high and best.n_extracted == 1 and best.f1 == 1.0
 
 
 def test_map_at_20_hand_computed() -> None:
@@ -102,8 +127,10 @@ def test_map_at_20_hand_computed() -> None:
     assert average_precision_at_k(scores, {1, 3}, k=2) == pytest.approx(0.5)
     # k = 1 with 2 relevant: denominator min(2, 1) = 1 -> 1.0
     assert average_precision_at_k(scores, {1, 3}, k=1) == pytest.approx(1.0)
-    # ties go to the lowest index: [0.5, 0.5] relevant {1} ranks second -> 1/2
-    assert average_precision_at_k([0.5, 0.5], {1}) == pytest.approx(0.5)
+    # ties: the higher index ranks first (XTREME-R's argsort()[::-1]): [0.5, 0.5] with
+    # relevant {1} ranks it first -> 1/1; relevant {0} ranks second -> 1/2
+    assert average_precision_at_k([0.5, 0.5], {1}) == pytest.approx(1.0)
+    assert average_precision_at_k([0.5, 0.5], {0}) == pytest.approx(0.5)
     two = np.array([[0.2, 0.9, 0.1, 0.15], [0.9, 0.1, 0.2, 0.3]])
     # second query relevant {0}: rank 1 -> AP 1; mean (5/6 + 1) / 2
     assert map_at_k(two, [{1, 3}, {0}]) == pytest.approx((5 / 6 + 1) / 2)
@@ -135,3 +162,19 @@ def test_map_bounds() -> None:
     for q, r in enumerate(rel):
         perfect[q, list(r)] = 1.0
     assert map_at_k(perfect, rel) == pytest.approx(1.0)  # incl. queries with > 20 relevant
+
+
+def test_map_ties_rank_the_higher_index_first() -> None:
+    scores = np.array([0.9, 0.5, 0.5, 0.5, 0.1])
+    # XTREME-R: np.argsort ascending (stable) = 4, 1, 2, 3, 0; reversed = 0, 3, 2, 1, 4.
+    # Relevant {1, 2}: hits at ranks 3 (index 2) and 4 (index 1): (1/3 + 2/4) / 2 = 5/12
+    # (a lowest-index-first rule would give ranks 2 and 3: (1/2 + 2/3) / 2 = 7/12).
+    assert average_precision_at_k(scores, {1, 2}) == pytest.approx(5 / 12)
+    # Relevant {3}: rank 2 -> 1/2 (lowest-index-first: rank 4 -> 1/4).
+    assert average_precision_at_k(scores, {3}) == pytest.approx(0.5)
+    # k = 2 keeps indices 0 and 3 only: relevant {1, 2} -> 0 hits -> 0.
+    assert average_precision_at_k(scores, {1, 2}, k=2) == 0.0
+    # The same rule on every row of a matrix.
+    two = np.array([[0.5, 0.5, 0.5], [0.2, 0.7, 0.7]])
+    # row 0 ranks 2, 1, 0: relevant {0} at rank 3 -> 1/3; row 1 ranks 2, 1, 0: {1} at rank 2
+    assert map_at_k(two, [{0}, {1}]) == pytest.approx((1 / 3 + 1 / 2) / 2)

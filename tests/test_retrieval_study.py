@@ -29,7 +29,11 @@ def test_tatoeba_target_with_and_without_intermediate_training(shared_data: Path
     outcome = run_study(load_study(study), tmp_path / "out", data_dir=shared_data,
                         study_path=study, log=lambda _: None)
     assert not outcome.failed and len(outcome.done) == 3
-    write_report(tmp_path / "out", formats=["csv"])
+    write_report(tmp_path / "out", formats=["csv", "md"])
+    # The report says which protocol the runs used: auto = mteb for a non-XLM-R encoder.
+    summary = (tmp_path / "out" / "report" / "summary.md").read_text()
+    assert ("Retrieval protocol, tatoeba with tiny:random (2 runs): preset mteb: non-English "
+            "sentences query the English side (xx→en); last layer") in summary
     with (tmp_path / "out" / "report" / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert {(r["intermediate"], r["language"]) for r in rows} == {
@@ -48,6 +52,9 @@ def test_tatoeba_target_with_and_without_intermediate_training(shared_data: Path
         lines = [json.loads(line) for line in file.read_text().splitlines()]
         rescored = sum(row["gold"] == row["prediction"] for row in lines) / len(lines)
         assert rescored == by_config[(run.intermediate, "sw")]
+        record = json.loads((tmp_path / "out" / "runs" / run.id / "run.json").read_text())
+        assert record["info"]["retrieval_protocol"]["preset"] == "mteb"
+        assert record["info"]["retrieval_protocol"]["layer"] == -1
 
 
 ALIGNED_STUDY = """

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
+import pickle
+import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -11,9 +16,10 @@ import pytest
 from xstilts.errors import DataFormatError, MissingDataError, StudyConfigError, XstiltsError
 from xstilts.report.summary import write_report
 from xstilts.studies.executor import run_study
+from xstilts.studies.planner import PlannedRun, plan_study
 from xstilts.studies.spec import load_study
 from xstilts.tasks import TaskType, get_task
-from xstilts.tasks.user import TaskFileError, load_task_file
+from xstilts.tasks.user import TaskFileError, load_task_file, register_definitions
 
 LABELS = "[entailment, neutral, contradiction]"
 HEADER = "id\tlanguage\tpremise\thypothesis\tlabel"
@@ -146,6 +152,81 @@ def test_bad_rows_raise_or_are_skipped_and_counted(
     assert "line 5: unknown label 'maybe'" in warning
 
 
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "user-tasks.md"
+
+
+def _docs_block(pattern: str) -> str:
+    found = re.search(pattern, DOCS.read_text(encoding="utf-8"), flags=re.DOTALL)
+    assert found, f"docs/user-tasks.md lost the block {pattern!r}"
+    return found.group(1)
+
+
+def test_the_documented_tsv_with_integer_labels_loads(tmp_path: Path) -> None:
+    """The task file and TSV of docs/user-tasks.md, through the real loader."""
+    (tmp_path / "tasks" / "senti").mkdir(parents=True)
+    task_file = tmp_path / "tasks" / "mini-senti.yaml"
+    task_file.write_text(_docs_block(r"```yaml\n(# tasks/mini-senti\.yaml\n.*?)```"))
+    tsv = _docs_block(r"```tsv\n(.*?)```")
+    assert "\t" in tsv  # the example keeps its tabs
+    data = tmp_path / "tasks" / "senti" / "test-en.tsv"
+    data.write_text(tsv, encoding="utf-8")
+    (task,) = load_task_file(task_file)
+    assert task.labels == ("negative", "positive")
+    # "1" -> class index 1, "0" -> class index 0, "positive" -> its position in labels, 1
+    assert [ex.label for ex in task.load("test", "en", None)] == [1, 0, 1]
+    data.write_text(tsv + "Too loud.\t2\n", encoding="utf-8")  # line 5; two labels: 0-1
+    with pytest.raises(DataFormatError) as err:
+        task.load("test", "en", None)
+    message = f"{data}:5: label '2' is neither a label name nor a class index 0-1"
+    assert str(err.value) == message
+    assert message.replace(str(tmp_path / "tasks") + "/", "") in DOCS.read_text()
+
+
+def test_integer_label_names_are_never_class_indices(tmp_path: Path) -> None:
+    rows = ["id\ttext\tlabel", "a\tx\t1", "b\tx\t 0 ", "c\tx\t1"]
+    (tmp_path / "test-en.tsv").write_text("\n".join(rows) + "\n")
+    path = tmp_path / "t.yaml"
+    path.write_text(textwrap.dedent("""\
+        tasks:
+          - name: user-integer-names
+            type: classification
+            labels: ['1', '0']
+            languages: [en]
+            format: tsv
+            files: {path: "{split}-{language}.tsv"}
+            columns: {id: id, text_a: text, label: label}
+        """))
+    (task,) = load_task_file(path)
+    # names first: '1' is at position 0 of labels, '0' at position 1
+    assert [ex.label for ex in task.load("test", "en", None)] == [0, 1, 0]
+    (tmp_path / "test-en.tsv").write_text("\n".join([*rows, "d\tx\t2"]) + "\n")
+    with pytest.raises(DataFormatError, match=r"test-en\.tsv:5: unknown label '2'; expected one "
+                       r"of 1, 0 \(the label names are integers"):
+        task.load("test", "en", None)
+
+
+def test_json_integers_are_class_indices_but_not_booleans_or_floats(tmp_path: Path) -> None:
+    lines = ['{"text": "x", "label": 1}', '{"text": "x", "label": "negative"}',
+             '{"text": "x", "label": true}', '{"text": "x", "label": 1.0}']
+    (tmp_path / "test-en.jsonl").write_text("\n".join(lines) + "\n")
+    path = tmp_path / "t.yaml"
+    path.write_text(textwrap.dedent("""\
+        tasks:
+          - name: user-json-indices
+            type: classification
+            labels: [negative, positive]
+            languages: [en]
+            format: jsonl
+            files: {path: "{split}-{language}.jsonl"}
+            columns: {text_a: text, label: label}
+        """))
+    (task,) = load_task_file(path)
+    with pytest.raises(DataFormatError, match=r"jsonl:3: unknown label 'True'"):
+        task.load("test", "en", None)
+    # lines 3 (true) and 4 (1.0) are bad rows; 1 -> class 1, "negative" -> class 0
+    assert [ex.label for ex in task.load("test", "en", None, skip_bad_rows=True)] == [1, 0]
+
+
 def test_missing_column_names_the_header(tmp_path: Path) -> None:
     (tmp_path / "test-en.tsv").write_text("id\tpremise\tlabel\na\tp\tneutral\n")
     path = tmp_path / "t.yaml"
@@ -204,6 +285,15 @@ def test_user_task_runs_in_a_study(tmp_path: Path, shared_data: Path) -> None:
         ("user-xnli-e2e", "en"), ("user-xnli-e2e", "de")}
     assert all(0.0 <= float(r["value"]) <= 1.0 and r["intermediate"] == "none" for r in rows)
 
+    # `xstilts report` is a new process that never read the study: the run saved the task in
+    # OUT/tasks/, so the report still sees a pair classification task ("classification")
+    assert (tmp_path / "out" / "tasks" / "user-xnli-e2e.json").is_file()
+    subprocess.run([sys.executable, "-m", "xstilts.cli", "report", str(tmp_path / "out"),
+                    "--format", "json"], check=True, capture_output=True, timeout=600)
+    summary = json.loads((tmp_path / "out" / "report" / "summary.json").read_text())
+    assert {(b["task"], b["category"]) for b in summary["blocks"]} == {
+        ("user-xnli-e2e", "classification")}
+
 
 def test_a_broken_task_file_fails_the_study_with_its_line(tmp_path: Path) -> None:
     (tmp_path / "tasks").mkdir()
@@ -213,3 +303,26 @@ def test_a_broken_task_file_fails_the_study_with_its_line(tmp_path: Path) -> Non
     expected = r"line 4, task_files\.0 \(tasks/my-xnli\.yaml\): line 1, tasks\.0\.type: required"
     with pytest.raises(StudyConfigError, match=expected):
         load_study(study)
+
+
+def test_runs_carry_the_user_tasks_they_name(tmp_path: Path) -> None:
+    """What a Ray worker registers: the planned runs hold the user task definitions, which
+    survive pickling (test_ray_executor pins that the run id stays the same)."""
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "my-xnli.yaml").write_text(
+        _task_yaml("user-xnli-carried", "data/{split}-{language}.tsv"))
+    study = tmp_path / "study.yaml"
+    study.write_text(STUDY.replace("user-xnli-e2e", "cldr-continents").replace(
+        "targets:", "intermediate: [user-xnli-carried]\ntargets:"))
+    plan = plan_study(load_study(study))
+    inter, target = plan.runs
+    assert inter.kind == "intermediate" and target.kind == "target"
+    [definition] = inter.user_tasks
+    assert definition.name == "user-xnli-carried"
+    assert definition.base == str((tmp_path / "tasks").resolve())
+    assert target.user_tasks == ()  # cldr-continents is built in; the parent is a checkpoint
+    assert pickle.loads(pickle.dumps(inter)).user_tasks == (definition,)
+    assert register_definitions([definition]) == [get_task("user-xnli-carried")]  # no clash
+    bare = PlannedRun(inter.id, inter.kind, inter.encoder, inter.intermediate, inter.task,
+                      inter.seed, None, {**inter.settings, "tasks": []})
+    assert bare.user_tasks == ()

@@ -226,12 +226,20 @@ def retrieve(
         "--task", help="tatoeba, bucc2018, mewsli-x or lareqa (the last two: mAP@20 of each "
         "query against a shared candidate pool; --max-pairs caps queries only).")] = "tatoeba",
     langs: Langs = "de,fr",
+    protocol: Annotated[str, typer.Option(
+        "--protocol", help="Preset: xtreme (English queries search the non-English side, "
+        "en2xx; XTREME's middle layer for XLM-R / mBERT), mteb (xx2en, last layer), or auto "
+        "(xtreme for XLM-R / mBERT, mteb for sentence-embedding models). --direction, "
+        "--layer, --pooling and --prefix override it.")] = "auto",
     layer: Annotated[int | None, typer.Option(
-        "--layer", help="Hidden state to pool (0 = embeddings, -1 = last). Default: last "
-        "for sentence-embedding models, XTREME's middle layer for XLM-R / mBERT.")] = None,
+        "--layer", help="Hidden state to pool (0 = embeddings, -1 = last). Default: the "
+        "preset's layer rule.")] = None,
+    layer_from: Annotated[str | None, typer.Option(
+        "--layer-from", help="Base encoder whose layer rule applies (for a phase-2 "
+        "checkpoint folder, e.g. xlm-roberta-large).")] = None,
     pooling: Annotated[str | None, typer.Option("--pooling", help="mean or cls.")] = None,
-    direction: Annotated[str, typer.Option(
-        "--direction", help="xx2en, en2xx or both (Tatoeba).")] = "xx2en",
+    direction: Annotated[str | None, typer.Option(
+        "--direction", help="xx2en, en2xx or both (Tatoeba). Default: the preset's.")] = None,
     prefix: Annotated[str | None, typer.Option("--prefix", help="Text put before every "
                                                "sentence (e.g. 'query: ' for e5).")] = None,
     data_dir: DataDir = None,
@@ -249,7 +257,8 @@ def retrieve(
     try:
         payload = run_retrieval(model, task, langs.split(","), data_dir, layer=layer,
                                 pooling=pooling, direction=direction, prefix=prefix,
-                                max_pairs=max_pairs, split=split)
+                                max_pairs=max_pairs, split=split, preset=protocol,
+                                layer_from=layer_from)
     except (XstiltsError, ValueError) as err:
         _fail(err)
         return
@@ -257,8 +266,9 @@ def retrieve(
         _print_json(payload)
         return
     proto = payload["protocol"]
-    table = Table(title=f"{task} {payload['split']} · {model} · layer {proto['layer']}, "
-                  f"{proto['pooling']} pooling, prefix {proto['prefix']!r}")
+    table = Table(title=f"{task} {payload['split']} · {model} · protocol {proto['preset']}: "
+                  f"{proto['direction']}, layer {proto['layer']}, {proto['pooling']} pooling, "
+                  f"prefix {proto['prefix']!r}")
     for col in ("language", "direction", "metric", "value %", "95% CI", "n"):
         table.add_column(col)
     for r in payload["results"]:
@@ -311,6 +321,71 @@ def align(
                       f"{100 * r['delta']:+.1f}", f"{r['p_value']:.3f}", str(r["n_train"]),
                       str(r["n_test"]))
     stdout.print(table)
+
+
+@app.command()
+def score(
+    predictions: Annotated[Path, typer.Argument(
+        help="Folder of the XTREME / XTREME-R leaderboard layout: <task>/test-<lang>.<ext>.")],
+    labels: Annotated[Path, typer.Option("--labels", help="Gold files, same layout.")],
+    tasks: Annotated[str | None, typer.Option(
+        "--tasks", help="Comma-separated task folders (default: all in both folders).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Score predictions with the official XTREME / XTREME-R metrics (points, 0-100)."""
+    from xstilts.scoring.score import score_submission
+
+    try:
+        chosen = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
+        result = score_submission(predictions, labels, chosen)
+    except XstiltsError as err:
+        _fail(err)
+        return
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False, markup=False)
+    if as_json:
+        _print_json(result.as_json())
+        return
+    for task, scores in result.tasks.items():
+        metrics = [m for m in scores["average"] if m != "metric"]
+        table = Table(title=f"{task} · metric (headline) {scores['average']['metric']:.2f}")
+        for col in ("language", *metrics):
+            table.add_column(col)
+        for lang, values in scores["languages"].items():
+            table.add_row(lang, *(f"{values[m]:.2f}" for m in metrics))
+        table.add_row("average", *(f"{scores['average'][m]:.2f}" for m in metrics))
+        stdout.print(table)
+
+
+@app.command("export-predictions")
+def export_predictions(
+    out: Annotated[Path, typer.Argument(help="Output folder of `xstilts run`.")],
+    dest: Annotated[Path, typer.Argument(
+        help="New folder: gets predictions/, labels/ (leaderboard layout) and export.json.")],
+    study: Annotated[str, typer.Option("--study", help="Study name.")],
+    encoder: Annotated[str | None, typer.Option(
+        "--encoder", help="Which encoder's runs (when the study has several).")] = None,
+    intermediate: Annotated[str | None, typer.Option(
+        "--intermediate", help="Which intermediate configuration (e.g. none).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Which seed.")] = None,
+) -> None:
+    """Write one system of a study (encoder x intermediate x seed) in the leaderboard layout,
+    with its gold, so `xstilts score DEST/predictions --labels DEST/labels` re-scores it."""
+    from xstilts.scoring.export import export_study
+
+    try:
+        summary = export_study(out, study, dest, encoder=encoder, intermediate=intermediate,
+                               seed=seed)
+    except XstiltsError as err:
+        _fail(err)
+        return
+    for note in summary.notes:
+        console.print(f"note: {note}", highlight=False, markup=False)
+    for run in summary.runs:
+        stdout.print(f"{run['folder']}: {len(run['languages'])} language(s) from run "
+                     f"{run['run_id']} ({run['split']} split)", highlight=False)
+    stdout.print(f"Score with: xstilts score {dest / 'predictions'} --labels {dest / 'labels'}",
+                 highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

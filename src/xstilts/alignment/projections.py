@@ -234,7 +234,8 @@ def align_and_evaluate(
     if bad:
         raise ValueError(f"unknown method(s) {bad}; choose from {METHODS}")
     name, encoder, tokenizer = load_model(model)
-    protocol = resolve_protocol(name, encoder, layer=layer, pooling=pooling, prefix=prefix)
+    protocol = resolve_protocol(name, encoder, layer=layer, pooling=pooling, prefix=prefix,
+                                direction="xx2en")  # alignment maps xx onto en
     results = []
     for language in languages:
         _, src, tgt = embed_tatoeba(encoder, tokenizer, language, data_dir, protocol,

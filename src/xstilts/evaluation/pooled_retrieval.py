@@ -49,21 +49,21 @@ logger = logging.getLogger(__name__)
 
 def _block_top(sim: np.ndarray, k: int) -> np.ndarray:
     """Column indices of each row's k best entries (unordered); a tie at the cut keeps the
-    lowest indices, as a stable full sort would."""
+    highest indices, as the ranking of :func:`ap_at_k_per_query` (XTREME-R's) would."""
     kk = min(k, sim.shape[1])
     if kk == sim.shape[1]:
         return np.tile(np.arange(kk), (sim.shape[0], 1))
     idx = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
     cut = np.take_along_axis(sim, idx, axis=1).min(axis=1)
     for row in np.flatnonzero((sim >= cut[:, None]).sum(axis=1) > kk):
-        idx[row] = np.argsort(-sim[row], kind="stable")[:kk]
+        idx[row] = np.argsort(sim[row], kind="stable")[::-1][:kk]
     return idx
 
 
 def top_k_candidates(queries: np.ndarray, pool: np.ndarray, k: int = MAP_K, *,
                      query_chunk: int = 1024, pool_block: int = 8192) -> np.ndarray:
-    """Per query, the pool indices of its k most similar candidates, best first (ties go to
-    the lowest index, the ranking of :func:`ap_at_k_per_query`).
+    """Per query, the pool indices of its k most similar candidates, best first (equal
+    scores: the higher index first, the ranking of :func:`ap_at_k_per_query` and XTREME-R).
 
     Similarities exist only ``query_chunk`` x ``pool_block`` at a time, so memory does not grow
     with the pool (Mewsli-X has ~1M candidates); a running top-k is merged block by block.
@@ -81,7 +81,7 @@ def top_k_candidates(queries: np.ndarray, pool: np.ndarray, k: int = MAP_K, *,
             idx = _block_top(sim, width)
             best = np.concatenate([best, idx + offset], axis=1)
             best_sim = np.concatenate([best_sim, np.take_along_axis(sim, idx, axis=1)], axis=1)
-            order = np.lexsort((best, -best_sim), axis=-1)[:, :width]
+            order = np.lexsort((-best, -best_sim), axis=-1)[:, :width]
             best = np.take_along_axis(best, order, axis=1)
             best_sim = np.take_along_axis(best_sim, order, axis=1)
         out[start:start + len(chunk)] = best
@@ -157,10 +157,13 @@ def evaluate_pooled_retrieval(
     prefix: str | None = None, batch_size: int = 64, autocast_bf16: bool = False,
     resamples: int = 1000, seed: int = 0, protocol: Protocol | None = None,
     predictions_dir: Path | None = None, k: int = MAP_K, max_queries: int | None = None,
+    preset: str = "auto",
 ) -> list[dict]:
     """mAP@k per language of a pooled task (``mewsli-x`` or ``lareqa``), each with a CI.
 
-    ``protocol`` wins over ``layer``/``pooling``/``prefix``. ``max_queries`` keeps each
+    ``protocol`` wins over ``preset`` and ``layer``/``pooling``/``prefix`` (the preset's
+    direction does not apply: a query searches one pool). Each row carries ``protocol``.
+    ``max_queries`` keeps each
     language's first N queries but never shrinks the pool, so a capped score estimates the
     full one (unlike Tatoeba's ``max_pairs``). With ``predictions_dir``, ``LANG.jsonl`` holds
     each query's gold ids and ranked top-k candidate ids.
@@ -171,8 +174,11 @@ def evaluate_pooled_retrieval(
     task = get_task(task_name)
     name, encoder, tokenizer = load_model(model)
     if protocol is None:
-        protocol = resolve_protocol(name, encoder, layer=layer, pooling=pooling, prefix=prefix)
+        protocol = resolve_protocol(name, encoder, preset=preset, layer=layer, pooling=pooling,
+                                    prefix=prefix)
     protocol = replace(protocol, direction=DIRECTION)
+    recorded = {**protocol.to_dict(), "rank_cutoff": k}
+    del recorded["k"]
     folder = Path(data_dir) if data_dir else None
     cached: tuple[tuple[str, ...], np.ndarray] | None = None  # (pool ids, pool vectors)
     results = []
@@ -198,5 +204,5 @@ def evaluate_pooled_retrieval(
         results.append({"language": language, "direction": DIRECTION, "metric": f"map@{k}",
                         "value": float(ap.mean()), "ci_low": low, "ci_high": high,
                         "n": int(ap.size), "n_candidates": len(candidates),
-                        "n_skipped": skipped, "split": split})
+                        "n_skipped": skipped, "split": split, "protocol": recorded})
     return results

@@ -1,21 +1,24 @@
 """Retrieval without training data: Tatoeba accuracy and BUCC mining F1 from pooled encoders.
 
 The scores depend on the protocol more than on anything else, so the protocol is a value
-(:class:`Protocol`) that every result carries:
+(:class:`Protocol`) that every result carries, built from a named preset
+(:mod:`.retrieval_protocols`: ``xtreme`` or ``mteb``, by default the one of the benchmark the
+encoder's published numbers come from) with any value given overriding it:
 
-- sentence-embedding models (the bundled multilingual-e5, any checkpoint not named below):
-  last layer, mean pooling, no prefix. e5's ``"query: "`` prefix reproduces the published MTEB
-  numbers more closely but retrieves *worse* on the bundled copy (see docs/retrieval.md);
-- raw encoders (``xlm-roberta-*``, ``bert-base-multilingual-*``): the XTREME protocol, mean
-  pooling of a middle layer: layer 8 for mBERT, and round(num_layers * 14 / 24) for XLM-R
-  (14 of 24 for large, 7 of 12 for base) because the top layers of an MLM encoder are
-  specialised for predicting tokens, not for representing sentences.
+- ``xtreme``: English queries search the non-English side (``en2xx``), mean pooling of a
+  middle layer for the raw MLM encoders (layer 8 of mBERT, round(num_layers * 14 / 24) of
+  XLM-R: 14 of 24, 7 of 12) because their top layers are specialised for predicting tokens;
+  the last layer of any other encoder;
+- ``mteb``: non-English queries search the English side (``xx2en``), last layer, mean pooling.
 
-Vectors are L2-normalised and compared by cosine. Tatoeba searches the whole other side
-(direction ``xx2en``: the non-English sentence retrieves its English translation). BUCC
-scores each source sentence's best target by ratio margin (k = 4) and extracts pairs above a
-threshold chosen for F1 on dev. Mewsli-X and LAReQA (mAP@20 against a shared
-candidate pool) are in :mod:`.pooled_retrieval`, under the same protocol.
+Neither adds a prefix: e5's ``"query: "`` reproduces the published MTEB numbers more closely
+but retrieves *worse* on the bundled copy (see docs/retrieval.md).
+
+Vectors are L2-normalised and compared by cosine. Tatoeba searches the whole other side. BUCC
+mines as XTREME does (:mod:`.bucc`: ratio margin over k = 4 neighbours both ways, one-to-one
+``max`` merge) and extracts pairs above a threshold chosen for F1 on dev. Mewsli-X and LAReQA
+(mAP@20 against a shared candidate pool) are in :mod:`.pooled_retrieval`, under the same
+protocol.
 """
 
 from __future__ import annotations
@@ -29,19 +32,24 @@ from typing import Any
 import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from xstilts.evaluation.bucc import XTREME_MODE, mine_from_vectors, split_half
 from xstilts.evaluation.embeddings import check_layer, embed_sentences, num_hidden_layers
 from xstilts.evaluation.metrics import bootstrap_interval
 from xstilts.evaluation.retrieval_metrics import (
     best_threshold,
+    bucc_f1,
     cosine_similarity,
-    forward_candidates,
     nearest_neighbor_correct,
-    ratio_margin,
+)
+from xstilts.evaluation.retrieval_protocols import (
+    AUTO,
+    layer_by_rule,
+    plan_protocol,
+    raw_encoder_family,
 )
 from xstilts.tasks import get_task
 from xstilts.tasks.base import BitextExample, MiningSentence
 
-DIRECTIONS = ("xx2en", "en2xx", "both")
 BUCC_K = 4
 EncoderLike = str | tuple[PreTrainedModel, PreTrainedTokenizerBase]
 
@@ -59,49 +67,51 @@ class Protocol:
     k: int = BUCC_K
     max_length: int = 128
     layer_rule: str = "last layer (sentence-embedding model)"
+    preset: str = "custom"  # xtreme / mteb (retrieval_protocols.RETRIEVAL_PRESETS)
+    layer_from: str = ""  # the (base) encoder name the layer rule was applied to
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_plan(cls, planned: dict[str, Any], max_length: int = 128) -> Protocol:
+        """The protocol a study planned (:func:`retrieval_protocols.plan_protocol`)."""
+        return cls(layer=planned["layer"], pooling=planned["pooling"],
+                   prefix=planned["prefix"], direction=planned["direction"],
+                   max_length=max_length, layer_rule=planned["layer_rule"],
+                   preset=planned["preset"], layer_from=planned.get("layer_from", ""))
 
-def _raw_encoder_family(name: str) -> str | None:
-    """'xlmr' / 'mbert' for the MLM encoders XTREME pools at a middle layer, else None."""
-    lowered = name.lower()
-    if "xlm-roberta" in lowered and "e5" not in lowered:
-        return "xlmr"
-    if "bert-base-multilingual" in lowered:
-        return "mbert"
-    return None
+
+def _rule_name(model_name: str, model: PreTrainedModel) -> str:
+    """The name the layer rule reads: the given one, or the config's origin when only that
+    says which raw encoder the model is (a local copy of xlm-roberta-large)."""
+    origin = str(getattr(model.config, "_name_or_path", "") or "")
+    if raw_encoder_family(model_name) or not raw_encoder_family(origin):
+        return model_name
+    return origin
 
 
 def default_layer(model_name: str, model: PreTrainedModel) -> tuple[int, str]:
-    """The protocol's layer for this encoder and a sentence saying why."""
-    origin = str(getattr(model.config, "_name_or_path", "") or "")
-    family = _raw_encoder_family(model_name) or _raw_encoder_family(origin)
-    n = num_hidden_layers(model)
-    if family == "mbert":
-        return min(8, n), "XTREME: mBERT is pooled at layer 8"
-    if family == "xlmr":
-        layer = round(n * 14 / 24)
-        return layer, f"XTREME: XLM-R is pooled at layer 14 of 24, here round({n} x 14/24)"
-    return -1, "last layer (sentence-embedding model)"
+    """The XTREME layer rule for this encoder and a sentence saying why."""
+    family = raw_encoder_family(_rule_name(model_name, model))
+    return layer_by_rule("xtreme", family, num_hidden_layers(model) if family else None)
 
 
 def resolve_protocol(
-    model_name: str, model: PreTrainedModel, *, layer: int | None = None,
-    pooling: str | None = None, prefix: str | None = None, direction: str = "xx2en",
-    max_length: int = 128,
+    model_name: str, model: PreTrainedModel, *, preset: str = AUTO, layer: int | None = None,
+    pooling: str | None = None, prefix: str | None = None, direction: str | None = None,
+    max_length: int = 128, layer_from: str | None = None,
 ) -> Protocol:
-    """Fill the unspecified parts of the protocol with the defaults for this encoder."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    if layer is None:
-        layer, rule = default_layer(model_name, model)
-    else:
-        rule = "given"
-    check_layer(model, layer)
-    return Protocol(layer=layer, pooling=pooling or "mean", prefix=prefix or "",
-                    direction=direction, max_length=max_length, layer_rule=rule)
+    """The ``preset`` (``auto``: xtreme for XLM-R / mBERT, mteb otherwise) with every given
+    value overriding it. ``layer_from`` names the encoder whose layer rule applies (a study's
+    base encoder, for a phase-2 checkpoint whose folder name says nothing)."""
+    name = layer_from or _rule_name(model_name, model)
+    family = raw_encoder_family(name)
+    planned = plan_protocol(name, preset, direction=direction, layer=layer, pooling=pooling,
+                            prefix=prefix,
+                            n_layers=num_hidden_layers(model) if family else None)
+    check_layer(model, planned["layer"])
+    return Protocol.from_plan(planned, max_length)
 
 
 def load_model(model: EncoderLike) -> tuple[str, PreTrainedModel, PreTrainedTokenizerBase]:
@@ -186,24 +196,28 @@ def embed_tatoeba(encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
 
 def evaluate_tatoeba(
     model: EncoderLike, languages: Sequence[str], data_dir: Path | str | None, *,
-    layer: int | None = None, pooling: str | None = None, direction: str = "xx2en",
+    layer: int | None = None, pooling: str | None = None, direction: str | None = None,
     prefix: str | None = None, max_pairs: int | None = None, batch_size: int = 64,
     autocast_bf16: bool = False, resamples: int = 1000, seed: int = 0,
     protocol: Protocol | None = None, predictions_dir: Path | None = None,
-    align: Mapping[str, Any] | None = None,
+    align: Mapping[str, Any] | None = None, preset: str = AUTO,
 ) -> list[dict]:
     """Tatoeba accuracy per language and direction, each with a bootstrap CI.
 
-    ``protocol`` (from :func:`resolve_protocol`) wins over the separate keyword arguments.
+    ``protocol`` (from :func:`resolve_protocol`) wins over ``preset`` and the separate keyword
+    arguments. Every row carries ``protocol`` (its dict, with the preset name).
     With ``predictions_dir``, per-query predictions go to ``LANG.jsonl`` (one direction) or
-    ``LANG.DIRECTION.jsonl`` (both). With ``align`` (``method``, ``n_train``) each language
+    ``LANG.DIRECTION.jsonl`` (both): ``prediction`` is the index, on the searched side, of
+    the query's nearest neighbour. With ``align`` (``method``, ``n_train``) each language
     also gets held-out rows before and after a learned projection (``view`` heldout / align,
     see :mod:`xstilts.alignment.tatoeba_target`), from the same embeddings.
     """
     name, encoder, tokenizer = load_model(model)
     if protocol is None:
-        protocol = resolve_protocol(name, encoder, layer=layer, pooling=pooling,
+        protocol = resolve_protocol(name, encoder, preset=preset, layer=layer, pooling=pooling,
                                     prefix=prefix, direction=direction)
+    recorded = protocol.to_dict()
+    del recorded["k"]
     results = []
     for language in languages:
         pairs, src, tgt = embed_tatoeba(encoder, tokenizer, language, data_dir, protocol,
@@ -217,8 +231,9 @@ def evaluate_tatoeba(
                 predictions_dir.mkdir(parents=True, exist_ok=True)
                 name_ = f"{language}.jsonl" if len(directions) == 1 else f"{language}.{d}.jsonl"
                 write_retrieval_predictions(predictions_dir / name_, pairs, sim.argmax(axis=1))
-            results.append(accuracy_result(language, d, correct, n_candidates=len(pairs),
-                                           resamples=resamples, seed=seed))
+            results.append({**accuracy_result(language, d, correct, n_candidates=len(pairs),
+                                              resamples=resamples, seed=seed),
+                            "protocol": recorded})
         if align is not None:
             from xstilts.alignment.tatoeba_target import heldout_alignment
 
@@ -240,9 +255,42 @@ def _bucc_sides(sentences: Sequence[MiningSentence], max_pairs: int | None):
 
 
 BUCC_SAME_SPLIT_NOTE = (
-    "threshold tuned and scored on the same split (dev), so F1 is optimistic; the BUCC "
-    "protocol tunes the threshold on dev and reports test, whose gold is not available here"
+    "value: threshold tuned and scored on the same split (dev), so F1 is optimistic; "
+    "split_half_f1 tunes on one half of the dev sources and scores the other (unbiased); the "
+    "BUCC protocol tunes on dev and reports test, whose gold is not available here"
 )
+BUCC_TEST_NOTE = "threshold tuned on dev, applied to test (the XTREME protocol)"
+BUCC_SPLIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class _MinedSplit:
+    candidates: list[tuple[str, str, float]]
+    gold: set[tuple[str, str]]
+    sources: list[str]
+    n_target: int
+
+
+def _mine_bucc_split(encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                     split: str, language: str, data_dir: Path | str | None,
+                     protocol: Protocol, max_pairs: int | None, batch_size: int,
+                     autocast_bf16: bool) -> _MinedSplit:
+    """One split of one language: embed both sides, mine as XTREME does (:mod:`.bucc`)."""
+    sentences = get_task("bucc2018").load(split, language, Path(data_dir) if data_dir else None)
+    source, target, gold = _bucc_sides(sentences, max_pairs)
+    if not gold:
+        why = ("the BUCC test gold is withheld, so score --split dev"
+               if split == "test" and all(s.gold is None for s in sentences)
+               else "raise --max-pairs")
+        raise ValueError(f"bucc2018 {split}/{language}: no gold pairs among the kept "
+                         f"sentences ({why})")
+    src = embed_with_protocol(encoder, tokenizer, [s.text for s in source], protocol,
+                              f"bucc {split} {language}", batch_size, autocast_bf16)
+    tgt = embed_with_protocol(encoder, tokenizer, [t.text for t in target], protocol,
+                              f"bucc {split} en", batch_size, autocast_bf16)
+    mined = mine_from_vectors(src, tgt, k=protocol.k, mode=XTREME_MODE)
+    return _MinedSplit([(source[i].id, target[j].id, s) for i, j, s in mined], gold,
+                       [s.id for s in source], len(target))
 
 
 def evaluate_bucc(
@@ -250,36 +298,44 @@ def evaluate_bucc(
     layer: int | None = None, pooling: str | None = None, prefix: str | None = None,
     split: str = "dev", max_pairs: int | None = None, batch_size: int = 64,
     autocast_bf16: bool = False, protocol: Protocol | None = None,
+    seed: int = BUCC_SPLIT_SEED,
 ) -> list[dict]:
-    """BUCC mining F1 per language: forward candidates scored by ratio margin (k = 4), the
-    F1-optimal threshold on ``split``. With only dev available, the threshold is tuned and
-    scored on dev, and each result says so (``tuned_on``/``scored_on``/``note``)."""
+    """BUCC mining F1 per language, mined as XTREME mines (k-NN both ways, ratio margin,
+    one-to-one ``max`` merge: :mod:`.bucc`), one row per language.
+
+    ``split="test"`` (test gold needed): the F1-optimal threshold on dev, applied to test,
+    as XTREME does; ``value`` is the test F1. ``split="dev"`` (the only gold available
+    here): ``value`` is the dev-on-dev F1 (threshold tuned and scored on dev, optimistic,
+    labelled by ``tuned_on``/``scored_on``/``note``), and ``split_half_f1`` /
+    ``split_half`` the unbiased split-half estimate (:func:`.bucc.split_half`, ``seed``).
+    """
     name, encoder, tokenizer = load_model(model)
     if protocol is None:
         protocol = resolve_protocol(name, encoder, layer=layer, pooling=pooling, prefix=prefix)
     protocol = replace(protocol, direction="xx2en")
-    task = get_task("bucc2018")
     results = []
     for language in languages:
-        sentences = task.load(split, language, Path(data_dir) if data_dir else None)
-        source, target, gold = _bucc_sides(sentences, max_pairs)
-        if not gold:
-            raise ValueError(f"bucc2018 {split}/{language}: no gold pairs among the kept "
-                             "sentences (raise --max-pairs)")
-        src = embed_with_protocol(encoder, tokenizer, [s.text for s in source], protocol,
-                                  f"bucc {language}", batch_size, autocast_bf16)
-        tgt = embed_with_protocol(encoder, tokenizer, [t.text for t in target], protocol,
-                                  "bucc en", batch_size, autocast_bf16)
-        margin = ratio_margin(cosine_similarity(src, tgt), k=protocol.k)
-        candidates = [(source[i].id, target[j].id, s) for i, j, s in forward_candidates(margin)]
-        del margin
-        score = best_threshold(candidates, gold)
+        mined = _mine_bucc_split(encoder, tokenizer, split, language, data_dir, protocol,
+                                 max_pairs, batch_size, autocast_bf16)
+        row: dict[str, Any] = {}
+        if split == "dev":
+            score = best_threshold(mined.candidates, mined.gold)
+            halves = split_half(mined.candidates, mined.gold, mined.sources, seed=seed)
+            row = {"tuned_on": "dev", "scored_on": "dev", "split_half_f1": halves.f1,
+                   "split_half": halves.to_dict(), "note": BUCC_SAME_SPLIT_NOTE}
+        else:
+            dev = _mine_bucc_split(encoder, tokenizer, "dev", language, data_dir, protocol,
+                                   max_pairs, batch_size, autocast_bf16)
+            tuned = best_threshold(dev.candidates, dev.gold)
+            score = bucc_f1(mined.candidates, mined.gold, tuned.threshold)
+            row = {"tuned_on": "dev", "scored_on": split, "dev_f1": tuned.f1,
+                   "note": BUCC_TEST_NOTE}
         results.append({
             "language": language, "direction": "xx2en", "metric": "f1", "value": score.f1,
             "precision": score.precision, "recall": score.recall,
             "threshold": score.threshold, "n": score.n_gold, "n_extracted": score.n_extracted,
-            "n_correct": score.n_correct, "n_source": len(source), "n_target": len(target),
-            "tuned_on": split, "scored_on": split, "note": BUCC_SAME_SPLIT_NOTE,
+            "n_correct": score.n_correct, "n_source": len(mined.sources),
+            "n_target": mined.n_target, "mining": XTREME_MODE, "k": protocol.k, **row,
         })
     return results
 
@@ -298,13 +354,17 @@ def retrieval_split(task: str, split: str | None) -> str:
 
 def retrieve(
     model_name: str, task: str, languages: Sequence[str], data_dir: Path | str | None, *,
-    layer: int | None = None, pooling: str | None = None, direction: str = "xx2en",
+    layer: int | None = None, pooling: str | None = None, direction: str | None = None,
     prefix: str | None = None, max_pairs: int | None = None, batch_size: int = 64,
     model: tuple[PreTrainedModel, PreTrainedTokenizerBase] | None = None,
-    split: str | None = None,
+    split: str | None = None, preset: str = AUTO, layer_from: str | None = None,
 ) -> dict:
-    """The ``xstilts retrieve`` payload: ``task``, ``split``, ``model``, ``protocol`` and
-    ``results``.
+    """The ``xstilts retrieve`` payload: ``task``, ``split``, ``model``, ``protocol`` (with
+    its ``preset``) and ``results`` (each also carrying ``protocol``).
+
+    ``preset`` (``auto``, ``xtreme``, ``mteb``) sets direction, layer rule, pooling and prefix;
+    ``direction``/``layer``/``pooling``/``prefix`` override it; ``layer_from`` names the base
+    encoder whose layer rule applies to a checkpoint folder.
 
     ``split`` defaults as :func:`retrieval_split` says (Tatoeba has test only, BUCC dev,
     Mewsli-X dev and test). Pooled mAP@20 tasks (``mewsli-x``, ``lareqa``:
@@ -321,8 +381,9 @@ def retrieve(
     name, encoder, tokenizer = load_model(model if model is not None else model_name)
     if task != "tatoeba":
         direction = "xx2en"
-    protocol = resolve_protocol(model_name, encoder, layer=layer, pooling=pooling,
-                                prefix=prefix, direction=direction)
+    protocol = resolve_protocol(model_name, encoder, preset=preset, layer=layer,
+                                pooling=pooling, prefix=prefix, direction=direction,
+                                layer_from=layer_from)
     pair = (encoder, tokenizer)
     if task == "tatoeba":  # one split, test: the split check above is all it needs
         results = evaluate_tatoeba(pair, languages, data_dir, max_pairs=max_pairs,
@@ -344,5 +405,7 @@ def retrieve(
             info["max_queries"] = max_pairs
     elif max_pairs:
         info["max_pairs"] = max_pairs
+    for row in results:
+        row.setdefault("protocol", info)
     return {"task": task, "split": split, "model": model_name, "protocol": info,
             "results": results}

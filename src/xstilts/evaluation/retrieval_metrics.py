@@ -8,12 +8,14 @@
   "Margin-based parallel corpus mining with multilingual sentence embeddings"), k = 4:
   ``margin(x, y) = cos(x, y) / (sum_{z in NN_k(x)} cos(x, z) / 2k
   + sum_{z in NN_k(y)} cos(y, z) / 2k)``, NN_k taken in the *other* language. The margin
-  discounts "hub" sentences that are close to everything. Pairs scoring at or above a
-  threshold are extracted; the threshold is the F1-optimal one on the dev (sample) data and
-  is then applied unchanged to test, as XTREME does.
+  discounts "hub" sentences that are close to everything. How candidates are mined (forward
+  and backward k-NN, XTREME's one-to-one ``max`` merge) is in :mod:`.bucc`. Pairs scoring at
+  or above a threshold are extracted; :func:`best_threshold` finds the F1-optimal one.
 - mAP@20 (XTREME-R, for LAReQA and Mewsli-X): for each query, the precision at every rank
   <= 20 that holds a relevant item, summed and divided by min(#relevant, 20); then the mean
-  over queries. Rankings sort by descending score with ties to the lowest index.
+  over queries. Rankings sort by descending score; equal scores rank the *higher* index first,
+  as XTREME-R's ``np.squeeze(scores).argsort()[::-1]`` does (third_party/utils_lareqa.py,
+  ``mean_avg_prec_at_k``) when the ascending sort keeps ties in index order.
 """
 
 from __future__ import annotations
@@ -91,13 +93,6 @@ def ratio_margin(similarity: np.ndarray, k: int = 4) -> np.ndarray:
     return sim / denominator
 
 
-def forward_candidates(scores: np.ndarray) -> list[tuple[int, int, float]]:
-    """For every source row, its best-scoring target (ties: lowest index) and the score."""
-    s = _matrix(scores)
-    best = s.argmax(axis=1)
-    return [(i, int(j), float(s[i, j])) for i, j in enumerate(best)]
-
-
 def _unique_candidates(candidates: Iterable[tuple[Hashable, Hashable, float]]) -> dict[Pair, float]:
     table: dict[Pair, float] = {}
     for src, tgt, score in candidates:
@@ -147,11 +142,17 @@ def best_threshold(
 ) -> MiningScore:
     """The threshold that maximises F1 on these (dev) candidates, with its scores.
 
-    Every cut between two distinct scores is tried (tied scores are kept or dropped
-    together, since ``>=`` cannot separate them). The returned threshold is the midpoint
-    between the lowest kept score and the next lower score (or the lowest kept score when
-    nothing is below it), so it generalises to test scores a little better than the kept
-    score itself. On equal F1 the higher threshold (fewer pairs) wins.
+    Every cut between two distinct scores is tried, and the cut after the last candidate
+    (keep them all). Tied scores are kept or dropped together, since ``>=`` cannot separate
+    them. The returned threshold is the midpoint between the lowest kept score and the next
+    lower score, so it generalises to test scores a little better than the kept score itself;
+    it is the lowest kept score when nothing is below it, or when the midpoint rounds onto
+    the lower score. On equal F1 the higher threshold (fewer pairs) wins.
+
+    XTREME's ``bucc_optimize`` (third_party/utils_retrieve.py) differs at both edges: it
+    evaluates F1 after every candidate, so it can pick a cut inside a run of equal scores
+    whose midpoint then keeps the whole run (the F1 it optimised is not the one extracted),
+    and a best cut after the last candidate indexes past the list (IndexError).
     """
     gold_set = set(gold)
     if not gold_set:
@@ -170,7 +171,10 @@ def best_threshold(
     is_cut = np.append(scores[1:] < scores[:-1], True)
     f1 = np.where(is_cut, 2 * n_correct / (n_extracted + len(gold_set)), -1.0)
     best = int(np.argmax(f1))
-    threshold = scores[best] if best == len(scores) - 1 else (scores[best] + scores[best + 1]) / 2
+    threshold = scores[best]
+    if best < len(scores) - 1:
+        middle = (scores[best] + scores[best + 1]) / 2
+        threshold = middle if middle > scores[best + 1] else scores[best]
     return bucc_f1(table_items(table), gold_set, float(threshold))
 
 
@@ -180,8 +184,13 @@ def table_items(table: dict[Pair, float]) -> list[tuple[Hashable, Hashable, floa
 
 
 def _ranking(scores: np.ndarray) -> np.ndarray:
-    """Candidate indices by descending score, ties to the lowest index."""
-    return np.argsort(-scores, axis=-1, kind="stable")
+    """Candidate indices by descending score, equal scores higher index first.
+
+    XTREME-R ranks with ``scores.argsort()[::-1]``: ascending, then reversed, so a tie run
+    comes out in descending index order. Its default quicksort does not promise an order
+    for ties; a stable ascending sort does, which makes the rule exact and deterministic.
+    """
+    return np.argsort(scores, axis=-1, kind="stable")[..., ::-1]
 
 
 def average_precision_at_k(

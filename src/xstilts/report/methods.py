@@ -8,6 +8,7 @@ many comparisons Holm / Benjamini-Hochberg corrected it with.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -116,6 +117,7 @@ def general_lines(analysis: dict[str, Any]) -> list[str]:
     return [
         *sign_flip,
         *_ratio_line(analysis),
+        *analysis.get("retrieval_protocols", []),
         f"Multiple comparisons: {correction} correction within each comparison family (vs "
         "baseline on the zero-shot average; per language; per family; per genus; per script; "
         "per resource level; between configurations); significant means adjusted p ≤ "
@@ -128,3 +130,61 @@ def family_note(analysis: dict[str, Any], family: str) -> str:
     return next((line for line in family_lines(analysis) if line.startswith(family + ":")),
                 f"{family}: no comparisons.")
 
+
+
+_DIRECTION_WORDS = {
+    "en2xx": "English sentences query the non-English side (en→xx)",
+    "xx2en": "non-English sentences query the English side (xx→en)",
+    "both": "both directions (xx→en and en→xx rows)",
+    "query2pool": "each query searches the shared candidate pool",
+}
+_UNRECORDED = ("not recorded (finished before xstilts recorded retrieval protocols: xx→en, mean "
+               "pooling, no prefix, the XTREME layer rule applied to the evaluated model's own "
+               "name, so a phase-2 checkpoint of XLM-R / mBERT was pooled at its last layer)")
+
+
+def _run_protocol(run: dict[str, Any]) -> dict[str, Any] | None:
+    """A finished retrieval run's protocol: as recorded in run.json (``info``), else as
+    planned (``settings``); ``{}`` for a retrieval run from before protocols were recorded."""
+    info = run.get("info") or {}
+    info = json.loads(info) if isinstance(info, str) else info
+    settings = run.get("settings") or {}
+    settings = json.loads(settings) if isinstance(settings, str) else settings
+    if "retrieval_protocol" in info:
+        return info["retrieval_protocol"]
+    if "retrieval" in settings:
+        return settings["retrieval"]
+    return {} if "retrieval" in info else None
+
+
+def _protocol_text(p: dict[str, Any]) -> str:
+    prefix = f"prefix {p['prefix']!r}" if p.get("prefix") else "no prefix"
+    layer = "last layer" if p["layer"] == -1 else f"hidden layer {p['layer']}"
+    direction = _DIRECTION_WORDS.get(p["direction"], p["direction"])
+    rule = p.get("layer_rule", "given")
+    return (f"preset {p.get('preset', 'custom')}: {direction}; {layer} ({rule}); "
+            f"{p['pooling']} pooling; {prefix}; cosine of L2-normalised vectors")
+
+
+def retrieval_protocol_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """One sentence per (encoder, retrieval task): which protocol its finished runs used, and
+    whether every arm (pretrained and intermediate-trained) was pooled at the same layer."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        if run.get("kind") != "target" or run.get("status") != "done":
+            continue
+        protocol = _run_protocol(run)
+        if protocol is not None:
+            groups[(run["encoder"], run["task"])].append(protocol)
+    lines = []
+    for (encoder, task), protocols in groups.items():
+        texts = sorted({_protocol_text(p) if p else _UNRECORDED for p in protocols})
+        head = f"Retrieval protocol, {task} with {encoder} ({len(protocols)} runs): "
+        if len(texts) == 1:
+            lines.append(head + texts[0] + ", the same for every intermediate configuration.")
+            continue
+        layers = sorted({str(p["layer"]) for p in protocols if p})
+        warning = (f"arms were pooled at different layers ({', '.join(layers)}), so their "
+                   "scores are not comparable; " if len(layers) > 1 else "")
+        lines.append(head + "MIXED: " + warning + " | ".join(texts) + ".")
+    return lines

@@ -8,6 +8,7 @@ from typing import Any
 
 from xstilts.errors import XstiltsError
 from xstilts.studies.store import ResultStore
+from xstilts.tasks.user import load_saved_definitions
 
 RESULT_COLUMNS = (
     "study", "run_id", "model", "intermediate", "target_task", "language", "split", "metric",
@@ -16,10 +17,14 @@ RESULT_COLUMNS = (
 
 
 def collect_results(out_dir: Path, study: str | None = None) -> list[dict[str, Any]]:
-    """Rows of finished target runs (all studies in OUT unless ``study`` is given)."""
+    """Rows of finished target runs (all studies in OUT unless ``study`` is given).
+
+    Also registers the user tasks saved in OUT, so that every later report step (a new
+    process) sees their task types as the runs did."""
     if not (out_dir / "xstilts.sqlite").is_file():
         raise XstiltsError(f"{out_dir} holds no xstilts results (no xstilts.sqlite); "
                            "run a study with `xstilts run STUDY.yaml --out DIR` first")
+    load_saved_definitions(out_dir)
     store = ResultStore(out_dir)
     try:
         rows: list[dict[str, Any]] = []

@@ -27,6 +27,7 @@ from xstilts import distributed
 from xstilts.studies.planner import PlannedRun, StudyPlan, check_study, plan_study
 from xstilts.studies.spec import StudySpec
 from xstilts.studies.store import MetricRow, ResultStore
+from xstilts.tasks.user import save_definitions
 from xstilts.training.checkpoint import COMPLETE_MARKER, TARGET_MODEL_DIR
 
 Log = Callable[[str], None]
@@ -53,6 +54,7 @@ def prepare_study(spec: StudySpec, out_dir: Path, data_dir: Path | None,
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "studies").mkdir(exist_ok=True)
     (out_dir / "studies" / f"{spec.name}.json").write_text(spec.model_dump_json(indent=2))
+    save_definitions(out_dir, (task for run in plan.runs for task in run.user_tasks))
     store = ResultStore(out_dir)
     store.register(spec.name, plan.runs)
     _clean_leftovers(out_dir / "runs")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.errors import StudyConfigError, XstiltsError
+from xstilts.studies.combinations import CombinationChecks
 from xstilts.studies.spec import (
     OPTIONAL_EVALUATION_KEYS,
     StudySpec,
@@ -23,6 +24,7 @@ from xstilts.studies.spec import (
     study_line,
 )
 from xstilts.tasks import Task, TaskType, get_task
+from xstilts.tasks.user import UserTaskDefinition, definition_of
 from xstilts.training.options import training_identity
 
 
@@ -40,6 +42,22 @@ class PlannedRun:
     settings: dict[str, Any] = field(repr=False)
     # Retention, not a setting: it never changes results, so it stays out of the id.
     keep_checkpoint: bool = False
+    # The user tasks (task files) the run names, as data: a process that runs it elsewhere
+    # (a Ray worker) registers them first. Filled from the registry when the run is planned;
+    # where a task is declared is not a result-changing setting, so it stays out of the id.
+    user_tasks: tuple[UserTaskDefinition, ...] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.user_tasks:
+            object.__setattr__(self, "user_tasks", user_task_definitions(self.settings))
+
+
+def user_task_definitions(settings: dict[str, Any]) -> tuple[UserTaskDefinition, ...]:
+    """Definitions of the user tasks a run's settings name (target or intermediate members)."""
+    names = [settings["task"]] if "task" in settings else [
+        member["task"] for member in settings.get("tasks") or ()]
+    found = (definition_of(name) for name in dict.fromkeys(names))
+    return tuple(d for d in found if d is not None)
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,7 @@ def evaluation_settings(spec: StudySpec, task: Task) -> dict[str, Any]:
     pairs it is fitted and scored on, see :mod:`xstilts.alignment.tatoeba_target`).
     """
     settings = spec.evaluation.run_settings()
+    settings.pop("retrieval", None)  # resolved into the run's own "retrieval" settings
     if task.type == TaskType.RETRIEVAL:
         for key in OPTIONAL_EVALUATION_KEYS:
             if not (key == "align" and task.name == "tatoeba"):
@@ -92,10 +111,49 @@ def evaluation_settings(spec: StudySpec, task: Task) -> dict[str, Any]:
     return settings
 
 
+def study_retrieval_protocol(spec: StudySpec, encoder: str) -> dict[str, Any]:
+    """The retrieval protocol of a study's encoder, resolved once from the *base* encoder's
+    name (a phase-2 checkpoint folder has lost it) and used by every arm."""
+    from xstilts.evaluation.retrieval_protocols import plan_protocol  # light: no torch
+
+    options = spec.evaluation.retrieval
+    given = options.model_dump(exclude={"protocol"}) if options else {}
+    try:
+        return plan_protocol(encoder, options.protocol if options else "auto", **given)
+    except (OSError, ValueError) as err:
+        raise StudyConfigError(None, [
+            f"evaluation.retrieval: cannot resolve the retrieval protocol of encoder "
+            f"{encoder!r}: {err}; give evaluation.retrieval.layer"]) from err
+
+
+def retrieval_settings(protocol: dict[str, Any], task: str) -> dict[str, Any]:
+    """A retrieval target's protocol as its settings hold it (direction as the task uses it:
+    BUCC mines source to English, pooled tasks search one pool)."""
+    if task == "tatoeba":
+        return protocol
+    return {**protocol, "direction": "xx2en" if task == "bucc2018" else "query2pool"}
+
+
+def identity_settings(settings: dict[str, Any], *, from_checkpoint: bool) -> dict[str, Any]:
+    """What a target run's id hashes: its settings, less the retrieval protocol where that
+    computes what xstilts computed before protocols were settings (so those runs keep their
+    ids and stored results); any other protocol gives a new id."""
+    from xstilts.evaluation.retrieval_protocols import legacy_protocol, same_results
+
+    protocol = settings.get("retrieval")
+    if protocol is None:
+        return settings
+    legacy = legacy_protocol(settings["encoder"], from_checkpoint=from_checkpoint)
+    if same_results(protocol, legacy, settings["task"]):
+        return {k: v for k, v in settings.items() if k != "retrieval"}
+    return settings
+
+
 def plan_study(spec: StudySpec) -> StudyPlan:
     """Expand encoders × intermediate configurations × targets × seeds into ordered runs."""
     runs: list[PlannedRun] = []
     data = spec.data.run_settings()  # empty unless an option is on: ids stay as they were
+    protocols: dict[str, dict[str, Any]] = {}  # per base encoder, resolved once
     for encoder in spec.encoders:
         for seed in spec.seeds:
             for inter in spec.intermediate:
@@ -146,8 +204,14 @@ def plan_study(spec: StudySpec) -> StudyPlan:
                     }
                     if data and task.type != TaskType.RETRIEVAL:  # retrieval reads strictly
                         settings["data"] = data
+                    if task.type == TaskType.RETRIEVAL:
+                        if encoder not in protocols:
+                            protocols[encoder] = study_retrieval_protocol(spec, encoder)
+                        settings["retrieval"] = retrieval_settings(protocols[encoder],
+                                                                   task.name)
                     parent_key = parent.id if parent else encoder
-                    runs.append(PlannedRun(run_id("target", settings, parent_key), "target",
+                    hashed = identity_settings(settings, from_checkpoint=parent is not None)
+                    runs.append(PlannedRun(run_id("target", hashed, parent_key), "target",
                                            encoder, label, task.name, seed,
                                            parent.id if parent else None, settings,
                                            spec.retention.keep_target_checkpoints))
@@ -208,6 +272,7 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
                         f"{', '.join(sorted(t.value for t in supported))})")
         return False
 
+    combos = CombinationChecks(where)
     for i, inter in enumerate(spec.intermediate):
         if inter == "none":
             continue
@@ -228,6 +293,10 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
                 continue
             need(task, member.train_split or task.train_split, member.language, base,
                  "training")
+            problems += combos.training_problems(
+                task, [(("training",), spec.training),
+                       (("intermediate_training",), spec.intermediate_training),
+                       (("intermediate", i, "training"), inter.training)], base)
     for i, target in enumerate(spec.targets):
         task = lookup(target.task, ("targets", i, "task"))
         if task is None:
@@ -258,10 +327,27 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
             for lang in task.languages:
                 if lang not in evaluated:
                     need(task, eval_split, lang, ("targets", i), "candidate pool")
+        for lang in _generalized_languages(spec, task):
+            if lang not in evaluated:  # read by the generalized matrix only
+                need(task, eval_split, lang, ("evaluation", "generalized"),
+                     "generalized evaluation")
         if not retrieval:
             problems += _evaluation_option_problems(spec, target, task, where(("targets", i)))
+            problems += combos.training_problems(
+                task, [(("training",), spec.training),
+                       (("target_training",), spec.target_training),
+                       (("targets", i, "training"), target.training)], ("targets", i))
     if problems:
         raise StudyConfigError(path, problems)
+
+
+def _generalized_languages(spec: StudySpec, task: Task) -> list[str]:
+    """The languages whose test files the generalized matrix reads for ``task`` (none where
+    it does not apply; those problems are reported by :func:`_evaluation_option_problems`)."""
+    languages = spec.evaluation.generalized or []
+    if task.type != TaskType.PAIR_CLASSIFICATION:
+        return []
+    return [lang for lang in dict.fromkeys(languages) if lang in task.languages]
 
 
 def _evaluation_option_problems(spec: StudySpec, target: TargetSpec, task: Task,
@@ -279,6 +365,11 @@ def _evaluation_option_problems(spec: StudySpec, target: TargetSpec, task: Task,
             if unknown:
                 problems.append(f"{where}: evaluation.generalized: task {task.name!r} has no "
                                 f"language(s) {', '.join(unknown)}")
+            repeated = sorted({lang for lang in evaluation.generalized
+                               if evaluation.generalized.count(lang) > 1})
+            if repeated:
+                problems.append(f"{where}: evaluation.generalized lists {', '.join(repeated)} "
+                                "more than once; give distinct languages")
     if evaluation.align is not None:
         training = resolve_training(spec.training, spec.target_training, target.training)
         if training.pair_encoding != "siamese":

@@ -4,7 +4,8 @@ Each run becomes a Ray task with its declared CPU/GPU needs; a target run receiv
 intermediate run's result as an argument, so Ray starts it only once that parent has
 finished (the DAG's edges are task dependencies). Workers only touch the filesystem
 (``execute_run``), which must be storage every worker sees; the driver alone writes the
-results store, so SQLite never has concurrent writers.
+results store, so SQLite never has concurrent writers. A run carries the definitions of the
+user tasks it names (a task file's folder, hence its data, must be visible to the workers).
 """
 
 from __future__ import annotations
@@ -39,12 +40,22 @@ def _import_ray() -> Any:
 
 def _run_remote(run: PlannedRun, out_dir: str, data_dir: str | None, threads: int,
                 _parent: Any = None) -> tuple[str, Any, Any]:
-    """Body of one Ray task. ``_parent`` is the parent's result: Ray waits for it."""
+    """Body of one Ray task. ``_parent`` is the parent's result: Ray waits for it.
+
+    A worker is a fresh process that never read the study: the user tasks the run names
+    travel with it (``run.user_tasks``) and are registered here before anything looks them up.
+    """
     import torch
+
+    from xstilts.tasks.user import register_definitions
 
     if _parent is not None and _parent[0] != "done":
         return ("skipped", f"parent run {run.parent} did not finish", None)
     torch.set_num_threads(threads)
+    try:
+        register_definitions(run.user_tasks)
+    except XstiltsError as err:
+        return ("failed", f"{type(err).__name__}: {err}", None)
     try:
         metrics, info = execute_run(run, Path(out_dir), Path(data_dir) if data_dir else None)
     except RunFailed as failure:

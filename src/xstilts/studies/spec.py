@@ -131,9 +131,27 @@ class AlignOptions(_Strict):
                                 "None: all")
 
 
+class RetrievalOptions(_Strict):
+    """The protocol of retrieval targets (Tatoeba, BUCC, Mewsli-X, LAReQA): a preset, each
+    value given overriding it (docs/retrieval.md). Resolved once per encoder from the base
+    encoder's name, so every arm (pretrained and phase-2 checkpoints) gets the same layer."""
+
+    # The names of xstilts.evaluation.retrieval_protocols.PROTOCOL_CHOICES and DIRECTIONS,
+    # spelled out to keep this module light (a test checks they agree).
+    protocol: Literal["auto", "xtreme", "mteb"] = Field(
+        "auto", description="xtreme: English queries search the non-English side, XTREME's "
+        "layer rule; mteb: xx2en, last layer; auto: xtreme for XLM-R / mBERT, mteb otherwise")
+    direction: Literal["xx2en", "en2xx", "both"] | None = None
+    layer: int | None = Field(None, description="hidden state to pool (-1 = last)")
+    pooling: Literal["mean", "cls"] | None = None
+    prefix: str | None = None
+
+
 # Evaluation keys added after run ids were first published: left out of a run's settings
 # while unset, so that existing studies keep their run ids (and their finished runs).
-OPTIONAL_EVALUATION_KEYS = ("generalized", "align")
+# ``retrieval`` is never hashed as given: the planner hashes the protocol it resolves to,
+# and only where that computes something else than before (planner.retrieval_settings).
+OPTIONAL_EVALUATION_KEYS = ("generalized", "align", "retrieval")
 
 
 class EvaluationOptions(_Strict):
@@ -147,6 +165,8 @@ class EvaluationOptions(_Strict):
         "of split '<split>+generalized', language 'A-B'")
     align: AlignOptions | None = Field(
         None, description="also evaluate with Tatoeba-fitted projections (siamese models)")
+    retrieval: RetrievalOptions | None = Field(
+        None, description="retrieval protocol preset and overrides; default: auto")
 
     def run_settings(self) -> dict[str, Any]:
         """The dump that goes into a target run's settings (and hence its id)."""

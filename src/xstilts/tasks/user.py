@@ -14,8 +14,11 @@ task then needs one, like the XTREME tasks), and an absolute path is taken as is
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -169,12 +172,75 @@ def parse_task_file(path: Path) -> TaskFileSpec:
         raise TaskFileError(path, problems) from None
 
 
-_DEFINITIONS: dict[str, str] = {}
+@dataclass(frozen=True)
+class UserTaskDefinition:
+    """A registered user task as plain, picklable data: the validated declaration (JSON) and
+    the folder its relative paths resolve against.
+
+    Why: the registry lives in one process. A run executed elsewhere (a Ray worker) carries
+    the definitions of the user tasks it names (:attr:`PlannedRun.user_tasks`) and registers
+    them there with :func:`register_definitions`; the worker never reads the study file.
+    """
+
+    name: str
+    base: str
+    declaration: str  # UserTaskSpec.model_dump_json()
+
+
+_DEFINITIONS: dict[str, UserTaskDefinition] = {}
+SAVED_TASKS = "tasks"  # OUT/tasks/<name>.json: the user tasks of the studies run into OUT
+logger = logging.getLogger("xstilts.tasks")
+
+
+def definition_of(name: str) -> UserTaskDefinition | None:
+    """The definition of a user task registered in this process; None for any other name."""
+    return _DEFINITIONS.get(name)
+
+
+def register_definitions(definitions: Iterable[UserTaskDefinition]) -> list[Task]:
+    """Register user tasks from their definitions (already registered ones are a no-op)."""
+    tasks = []
+    for definition in definitions:
+        try:
+            spec = UserTaskSpec.model_validate_json(definition.declaration)
+        except ValidationError as err:
+            raise XstiltsError(f"user task {definition.name!r} (from {definition.base}): "
+                               f"invalid declaration: {err}") from None
+        tasks.append(_register(spec, Path(definition.base)))
+    return tasks
+
+
+def save_definitions(out_dir: Path, definitions: Iterable[UserTaskDefinition]) -> None:
+    """Keep the user tasks a study runs in ``OUT/tasks/<name>.json``.
+
+    Why: ``xstilts report`` is a new process that never read the study; it registers these
+    (:func:`load_saved_definitions`) so that it sees a user task's type like the run did.
+    """
+    for definition in definitions:
+        (out_dir / SAVED_TASKS).mkdir(parents=True, exist_ok=True)
+        path = out_dir / SAVED_TASKS / f"{definition.name}.json"
+        path.write_text(json.dumps(asdict(definition), indent=2), encoding="utf-8")
+
+
+def load_saved_definitions(out_dir: Path) -> list[Task]:
+    """Register the user tasks saved under ``OUT/tasks/`` that this process lacks.
+
+    Lenient, as a report must be: a name this process already gives another task keeps that
+    task, and an unreadable file is skipped, each with a warning.
+    """
+    tasks = []
+    for path in sorted((out_dir / SAVED_TASKS).glob("*.json")):
+        try:
+            definition = UserTaskDefinition(**json.loads(path.read_text(encoding="utf-8")))
+            tasks += register_definitions([definition])
+        except (OSError, TypeError, ValueError, XstiltsError) as err:
+            logger.warning("%s: user task not loaded: %s", path, err)
+    return tasks
 
 
 def _register(spec: UserTaskSpec, base: Path) -> Task:
     """Register once; an identical definition (same declaration, same folder) is a no-op."""
-    identity = f"{base}\n{spec.model_dump_json()}"
+    identity = UserTaskDefinition(spec.name, str(base), spec.model_dump_json())
     if _DEFINITIONS.get(spec.name) == identity:
         return get_task(spec.name)
     try:

@@ -74,14 +74,16 @@ def feature_options(options: TrainingOptions) -> FeatureOptions:
 
 def build_stream(member: dict[str, Any], options: TrainingOptions,
                  tokenizer: PreTrainedTokenizerBase, data_dir: Path | None, *,
-                 skip_bad_rows: bool = False) -> TrainingStream:
-    """Read, subsample and featurise one task's training (and dev) data."""
-    return _build_stream(member, options, tokenizer, data_dir, skip_bad_rows=skip_bad_rows)[0]
+                 skip_bad_rows: bool = False, seed: int = 0) -> TrainingStream:
+    """Read, subsample and featurise one task's training (and dev) data; ``seed`` (the run
+    seed) draws the substitution smoothing, if any."""
+    return _build_stream(member, options, tokenizer, data_dir, skip_bad_rows=skip_bad_rows,
+                         seed=seed)[0]
 
 
 def _build_stream(member: dict[str, Any], options: TrainingOptions,
                   tokenizer: PreTrainedTokenizerBase, data_dir: Path | None, *,
-                  skip_bad_rows: bool = False) -> tuple[TrainingStream, list]:
+                  skip_bad_rows: bool = False, seed: int = 0) -> tuple[TrainingStream, list]:
     """The stream plus its training examples (an MLM stream masks the very same texts)."""
     task = resolve_task(member["task"], data_dir)
     handler = handler_for(task, options.pair_encoding)
@@ -94,8 +96,9 @@ def _build_stream(member: dict[str, Any], options: TrainingOptions,
         raise XstiltsError(f"{task.name}/{train_split}/{language} has no labels: cannot train")
     smoothing = options.smoothing
     if smoothing is not None and smoothing.substitution_dictionary:
+        # The run seed, unlike the subset: substitutions are noise that seeds should vary.
         train, counts = substitute_examples(train, smoothing.substitution_dictionary,
-                                            smoothing.substitution_probability, SUBSET_SEED)
+                                            smoothing.substitution_probability, seed)
         logger.info("%s: substitution smoothing replaced %d of %d words", task.name,
                     counts["replaced"], counts["words"])
     dev_language = member.get("dev_language") or language
@@ -152,7 +155,7 @@ def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: P
     truncate_layers(encoder, options.num_layers)
     with recording_skipped_rows() as skipped:
         built = [_build_stream(m, options, tokenizer, data_dir,
-                               skip_bad_rows=skips_bad_rows(settings))
+                               skip_bad_rows=skips_bad_rows(settings), seed=settings["seed"])
                  for m in settings["tasks"]]
     streams = [stream for stream, _ in built]
     if mlm:
@@ -174,37 +177,59 @@ def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: P
 
 def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path | None,
                   run_dir: Path) -> tuple[list[MetricRow], dict]:
-    """Retrieval target (Tatoeba xx→en accuracy, BUCC F1, Mewsli-X/LAReQA mAP@20) under the
-    documented protocol; ``max_examples`` caps Tatoeba pairs, or pooled-task queries only.
-    Tatoeba with ``evaluation.align`` adds held-out rows before and after alignment."""
+    """Retrieval target (Tatoeba accuracy, BUCC F1, Mewsli-X/LAReQA mAP@20) under the
+    protocol the planner resolved from the base encoder (``settings["retrieval"]``: the same
+    layer for the pretrained encoder and every phase-2 checkpoint), recorded in run.json
+    (``info.retrieval_protocol``); ``max_examples`` caps Tatoeba pairs, or pooled-task
+    queries only. Tatoeba with ``evaluation.align`` adds held-out rows before and after
+    alignment."""
+    from xstilts.evaluation.embeddings import check_layer
     from xstilts.evaluation.pooled_retrieval import POOLED_TASKS, evaluate_pooled_retrieval
-    from xstilts.evaluation.retrieval import evaluate_bucc, evaluate_tatoeba
+    from xstilts.evaluation.retrieval import (
+        Protocol,
+        evaluate_bucc,
+        evaluate_tatoeba,
+        load_model,
+        resolve_protocol,
+    )
 
     task, languages = settings["task"], settings["languages"]
     evaluation = settings["evaluation"]
+    name, encoder, tokenizer = load_model(encoder_source)
+    if settings.get("retrieval"):
+        protocol = Protocol.from_plan(settings["retrieval"])
+        check_layer(encoder, protocol.layer)  # e.g. a checkpoint truncated by num_layers
+    else:  # settings planned before protocols were: the layer rule reads the base encoder
+        protocol = resolve_protocol(name, encoder, layer_from=settings["encoder"])
+    model = (encoder, tokenizer)
     if task == "bucc2018":
-        results = evaluate_bucc(encoder_source, languages, data_dir,
-                                split=settings["eval_split"])
+        results = evaluate_bucc(model, languages, data_dir, split=settings["eval_split"],
+                                protocol=protocol)
     elif task in POOLED_TASKS:
         results = evaluate_pooled_retrieval(
-            encoder_source, task, languages, data_dir, split=settings["eval_split"],
+            model, task, languages, data_dir, split=settings["eval_split"],
             max_queries=evaluation["max_examples"], batch_size=evaluation["batch_size"],
             resamples=evaluation["bootstrap_resamples"], seed=settings["seed"],
-            predictions_dir=run_dir / "predictions")
+            predictions_dir=run_dir / "predictions", protocol=protocol)
     else:
-        results = evaluate_tatoeba(encoder_source, languages, data_dir,
+        results = evaluate_tatoeba(model, languages, data_dir,
                                    max_pairs=evaluation["max_examples"],
                                    resamples=evaluation["bootstrap_resamples"],
                                    seed=settings["seed"],
                                    predictions_dir=run_dir / "predictions",
-                                   align=evaluation.get("align"))
+                                   align=evaluation.get("align"), protocol=protocol)
+    recorded = {**protocol.to_dict(), "encoder_evaluated": encoder_source}
+    for r in results:
+        if "view" not in r:  # held-out alignment rows are xx→en whatever the preset
+            r.setdefault("protocol", recorded)
     split = settings["eval_split"]
     # Held-out rows before/after alignment (Tatoeba with evaluation.align) are "<split>+view".
     rows = [MetricRow(task, r["language"], f"{split}+{r['view']}" if "view" in r else split,
                       r["metric"], r["value"], r.get("ci_low"), r.get("ci_high"), r["n"])
             for r in results]
     (run_dir / "metrics.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    info: dict[str, Any] = {"retrieval": [r for r in results if "view" not in r]}
+    info: dict[str, Any] = {"retrieval": [r for r in results if "view" not in r],
+                            "retrieval_protocol": recorded}
     alignment = {r["language"]: r["alignment"] for r in results if "alignment" in r}
     if alignment:
         info["alignment"] = alignment
@@ -240,7 +265,8 @@ def train_and_evaluate(task: Task, settings: dict[str, Any], encoder_source: str
                            "train_split": settings["train_split"],
                            "dev_split": settings["dev_split"],
                            "dev_language": settings.get("dev_language")},
-                          options, tokenizer, data_dir, skip_bad_rows=skips_bad_rows(settings))
+                          options, tokenizer, data_dir, skip_bad_rows=skips_bad_rows(settings),
+                          seed=settings["seed"])
     model = _model_with_heads(encoder, [stream], options.pooling, settings["seed"])
     result = train_model(model, [stream], options, seed=settings["seed"],
                          pad_id=tokenizer.pad_token_id, log_path=run_dir / "log.jsonl",
