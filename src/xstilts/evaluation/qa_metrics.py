@@ -31,6 +31,17 @@ MLQA (``mlqa_evaluation_v1.py``), for the answer language ``lang``
 Both scripts take the maximum over the gold answers of a question, give F1 = 0 when no token
 is shared (so an empty prediction against an empty gold gets EM 1 but F1 0), and report the
 mean over questions. Scores here are fractions in [0, 1]; multiply by 100 for the tables.
+
+SQuAD v2.0 (rajpurkar/SQuAD-explorer ``evaluate-v2.0.py``), used only for tasks with
+unanswerable questions (``squad2``): the same normalisation as v1.1, but
+    - gold answers that normalise to the empty string are dropped, and a question left with no
+      gold answer (an unanswerable one: ``answers: []``) has the single gold ``""``;
+    - F1 when the prediction or the gold has no token is 1 if both have none, else 0 (v1.1
+      gives 0), so the empty prediction ``""`` ("no answer") scores EM = F1 = 1 on an
+      unanswerable question and 0 on an answerable one. As in the script, a prediction that
+      normalises to nothing (e.g. ``"the"``) counts as "no answer" too;
+    - besides the overall means, ``HasAns_*`` / ``NoAns_*`` are the means over the
+      answerable / unanswerable questions (here ``has_ans_*`` / ``no_ans_*``).
 """
 
 from __future__ import annotations
@@ -175,4 +186,73 @@ def score_qa(
         low, high = bootstrap_interval(values, resamples=resamples, confidence=confidence,
                                        seed=seed)
         out[name] = Score(name, float(values.mean()), low, high, int(values.size))
+    return out
+
+
+def _squad2_golds(gold_answers: Sequence[str] | None) -> list[str]:
+    """The gold strings ``evaluate-v2.0.py`` compares with: empty-after-normalisation golds
+    dropped, ``[""]`` for an unanswerable question (``[]``); None (unlabeled) is refused."""
+    if gold_answers is None:
+        raise UnlabeledSplitError(
+            "a question has no gold answers (answers=None: the split is unlabeled), so it "
+            "cannot be scored; evaluate on a labeled split (e.g. dev) instead"
+        )
+    if isinstance(gold_answers, str):
+        raise TypeError("gold_answers must be a list of answer strings, not one string")
+    kept = [g for g in gold_answers if normalize_squad(g)]
+    return kept or [""]
+
+
+def _squad2_pair_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
+    if not pred_tokens or not gold_tokens:
+        return float(pred_tokens == gold_tokens)  # "no answer" agrees only with "no answer"
+    return _pair_f1(pred_tokens, gold_tokens)
+
+
+def squad2_exact_match(prediction: str, gold_answers: Sequence[str]) -> float:
+    """SQuAD v2.0 EM: ``gold_answers == []`` marks an unanswerable question, ``""`` no answer."""
+    pred = normalize_squad(prediction)
+    return float(any(pred == normalize_squad(g) for g in _squad2_golds(gold_answers)))
+
+
+def squad2_token_f1(prediction: str, gold_answers: Sequence[str]) -> float:
+    """SQuAD v2.0 F1 (max over golds); 1 for "no answer" on an unanswerable question."""
+    pred = normalize_squad(prediction).split()
+    return max(_squad2_pair_f1(pred, normalize_squad(g).split())
+               for g in _squad2_golds(gold_answers))
+
+
+def squad2_example_scores(
+    predictions: Sequence[str], gold_answers: Sequence[Sequence[str] | None],
+) -> dict[str, np.ndarray]:
+    """Per-question SQuAD v2.0 EM and F1 arrays (``"exact_match"``, ``"f1"``), in input order."""
+    if len(predictions) != len(gold_answers) or len(predictions) == 0:
+        raise ValueError("need as many predictions as questions, and at least one question")
+    pairs = list(zip(predictions, gold_answers, strict=True))
+    return {"exact_match": np.array([squad2_exact_match(p, g) for p, g in pairs]),
+            "f1": np.array([squad2_token_f1(p, g) for p, g in pairs])}
+
+
+def score_squad2(
+    predictions: Sequence[str], gold_answers: Sequence[Sequence[str] | None], *,
+    resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
+) -> list[Score]:
+    """SQuAD v2.0 corpus scores with bootstrap intervals: ``f1``, ``exact_match`` over all
+    questions, then ``has_ans_f1``/``has_ans_exact_match`` (answerable questions, the
+    script's HasAns_*) and ``no_ans_f1``/``no_ans_exact_match`` (NoAns_*), each group only
+    when it has questions, as in the script. Answerable means a non-empty gold list, as the
+    script's ``bool(qa['answers'])``."""
+    per = squad2_example_scores(predictions, gold_answers)
+    has_answer = np.array([bool(g) for g in gold_answers])
+    groups = [("", np.ones(len(has_answer), dtype=bool)), ("has_ans_", has_answer),
+              ("no_ans_", ~has_answer)]
+    out: list[Score] = []
+    for prefix, mask in groups:
+        if not mask.any():
+            continue
+        for name in ("f1", "exact_match"):
+            values = per[name][mask]
+            low, high = bootstrap_interval(values, resamples=resamples, confidence=confidence,
+                                           seed=seed)
+            out.append(Score(prefix + name, float(values.mean()), low, high, int(values.size)))
     return out

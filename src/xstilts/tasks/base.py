@@ -150,6 +150,10 @@ class Task:
     # so that a missing one is found before any training, like a missing per-language file.
     shared_files: Callable[[str, Path], tuple[Path, ...]] | None = field(default=None,
                                                                          repr=False)
+    # Extractive QA with unanswerable questions (SQuAD 2.0): decoding may answer "" (no
+    # answer) and scoring follows evaluate-v2.0.py. False keeps SQuAD v1.1 behaviour: every
+    # question has an answer, so a span is always predicted.
+    has_unanswerable: bool = False
 
     @property
     def num_labels(self) -> int:

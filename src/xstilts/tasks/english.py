@@ -43,7 +43,7 @@ def _squad_task(name: str, version: str, description: str) -> Task:
     return Task(
         name=name, type=TaskType.EXTRACTIVE_QA, languages=EN, reader=reader, locate=path_of,
         metric="f1", splits=("train", "dev"), test_split="dev", description=description,
-        data_hint=_HINT,
+        data_hint=_HINT, has_unanswerable=version == "2.0",
     )
 
 

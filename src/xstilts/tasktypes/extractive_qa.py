@@ -1,4 +1,4 @@
-"""Extractive question answering (SQuAD, XQuAD, MLQA, TyDiQA-GoldP).
+"""Extractive question answering (SQuAD v1.1/v2.0, XQuAD, MLQA, TyDiQA-GoldP).
 
 The question and the context are encoded together (question first). A context longer than
 ``max_seq_length`` is cut into overlapping windows, each its own feature row, so no answer
@@ -8,13 +8,21 @@ windows room to advance. Every row keeps the character offsets of its context to
 is what lets a predicted token span be mapped back to the exact substring of the original
 context: the predicted answer is always copied from the context, never detokenised.
 
-Training follows the SQuAD convention: the gold span is the first answer, labelled with the
-token positions of its first and last token in every window that contains it whole, and with
-position 0 (the CLS/``<s>`` token) in windows that do not.
+Training follows the SQuAD convention (Google's and Hugging Face's ``run_squad``): the gold
+span is the first answer, labelled with the token positions of its first and last token in
+every window that contains it whole, and with position 0 (the CLS/``<s>`` token) in windows
+that do not -- and in every window of an unanswerable question (SQuAD 2.0, ``answers == ()``).
 
-Limitation: unanswerable questions (SQuAD 2.0, ``answers == ()``) are not supported. Training
-labels them with CLS like any window without the answer, but decoding always returns a span
-and scoring refuses them with a clear error.
+Decoding picks, per question, the best span (start + end logit) over all its windows. Only for
+a task with unanswerable questions (``Task.has_unanswerable``: ``squad2``) it may instead
+answer ``""`` (no answer), as ``run_squad`` does with ``version_2_with_negative``: the null
+score of a window is ``start_logit[0] + end_logit[0]``, the question's null score is the
+*lowest* over its windows (a window without the answer is trained to point at CLS, so only the
+window most sure there is an answer speaks for the question), and ``""`` wins when the null
+score minus the best span score exceeds ``null_score_diff_threshold`` (0.0 by default, the
+reference default). SQuAD v1.1-style tasks (squad, xquad, mlqa, tydiqa) always get a span.
+Scoring follows ``evaluate-v2.0.py`` for such tasks (see ``qa_metrics``), SQuAD v1.1/MLQA rules
+for the others, which refuse unanswerable questions.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from transformers import PreTrainedTokenizerBase
 
 from xstilts.errors import XstiltsError
 from xstilts.evaluation.metrics import Score, bootstrap_interval
-from xstilts.evaluation.qa_metrics import qa_example_scores
+from xstilts.evaluation.qa_metrics import qa_example_scores, score_squad2
 from xstilts.tasks.base import QAExample, Task, TaskType
 from xstilts.tasktypes.base import (
     FeatureOptions,
@@ -42,6 +50,10 @@ from xstilts.tasktypes.registry import register_handler
 
 MAX_ANSWER_TOKENS = 30
 """Longest answer span considered when decoding, in tokens (the SQuAD/XTREME default)."""
+
+NULL_SCORE_DIFF_THRESHOLD = 0.0
+"""Answer "no answer" when the null score beats the best span by more than this
+(``run_squad``'s ``null_score_diff_threshold`` default)."""
 
 MIN_CONTEXT_TOKENS = 8
 """Fewer context tokens per window than this means max_seq_length is set far too small."""
@@ -120,6 +132,18 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray,
     scores = np.where((gap >= 0) & (gap < max_answer_tokens), scores, -np.inf)
     i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
     return float(scores[i, j]), int(pos[i]), int(pos[j])
+
+
+def null_score(start_logits: np.ndarray, end_logits: np.ndarray) -> float:
+    """The score of "no answer" in one window: start and end both on position 0 (CLS)."""
+    return float(start_logits[0] + end_logits[0])
+
+
+def no_answer_wins(null: float, span: float | None,
+                   threshold: float = NULL_SCORE_DIFF_THRESHOLD) -> bool:
+    """Whether a question with unanswerable questions allowed gets ``""``: its (lowest) null
+    score minus its best span score is above ``threshold``, or there is no span at all."""
+    return span is None or null - span > threshold
 
 
 def span_text(context: str, offsets: Sequence[CharSpan | None], start: int, end: int) -> str:
@@ -202,6 +226,9 @@ def _label_window(row: dict[str, Any], example: QAExample) -> None:
 class ExtractiveQAHandler(TaskTypeHandler):
     types = (TaskType.EXTRACTIVE_QA,)
 
+    def __init__(self, null_score_diff_threshold: float = NULL_SCORE_DIFF_THRESHOLD) -> None:
+        self.null_score_diff_threshold = null_score_diff_threshold
+
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
         return SpanHead(hidden_size)
 
@@ -228,10 +255,15 @@ class ExtractiveQAHandler(TaskTypeHandler):
 
     def decode(self, task: Task, examples: Sequence[QAExample], features: Features,
                outputs: list[np.ndarray]) -> list[str]:
-        """Per question, the best span over all its windows, as the exact context text."""
+        """Per question, the best span over all its windows, as the exact context text; for
+        a task with unanswerable questions ``""`` when the null score wins (module docstring).
+        """
         best: dict[int, tuple[float, str]] = {}
+        null: dict[int, float] = {}
         for row, k, out in zip(features.rows, features.example_index, outputs, strict=True):
             n = len(row["input_ids"])
+            if task.has_unanswerable:
+                null[k] = min(null.get(k, np.inf), null_score(out[:n, 0], out[:n, 1]))
             positions = [i for i, span in enumerate(row["offsets"]) if span is not None]
             found = best_span(out[:n, 0], out[:n, 1], positions)
             if found is None:
@@ -239,17 +271,30 @@ class ExtractiveQAHandler(TaskTypeHandler):
             score, start, end = found
             if k not in best or score > best[k][0]:
                 best[k] = (score, span_text(examples[k].context, row["offsets"], start, end))
-        return [best[k][1] if k in best else "" for k in range(len(examples))]
+        predictions = []
+        for k in range(len(examples)):
+            score, text = best.get(k, (None, ""))
+            if k in null and no_answer_wins(null[k], score, self.null_score_diff_threshold):
+                text = ""
+            predictions.append(text)
+        return predictions
 
     def gold(self, task: Task, example: QAExample) -> Any:
         return None if example.answers is None else [a.text for a in example.answers]
 
     def score(self, task: Task, examples: Sequence[QAExample], predictions: Sequence[Any], *,
               resamples: int, confidence: float, seed: int) -> list[Score]:
-        """F1 (primary) and exact match; MLQA uses its per-language normalisation."""
-        if any(ex.answers == () for ex in examples):
+        """F1 (primary) and exact match; MLQA uses its per-language normalisation, a task with
+        unanswerable questions SQuAD v2.0's rules plus the has_ans_*/no_ans_* breakdown."""
+        if task.has_unanswerable:
+            return score_squad2(predictions, [self.gold(task, ex) for ex in examples],
+                                resamples=resamples, confidence=confidence, seed=seed)
+        impossible = next((ex.id for ex in examples if ex.answers == ()), None)
+        if impossible is not None:
             raise XstiltsError(
-                f"{task.name}: unanswerable questions (SQuAD 2.0 style) are not supported yet")
+                f"{task.name}: question {impossible!r} is unanswerable (answers=(), SQuAD 2.0 "
+                "style) but the task is scored as SQuAD v1.1, where every question has an "
+                "answer; declare the task with has_unanswerable=True (like squad2)")
         per_example = _per_example_scores(task, examples, predictions)
         out = []
         for name in ("f1", "exact_match"):
