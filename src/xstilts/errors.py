@@ -42,6 +42,20 @@ class MissingDataError(XstiltsError):
         super().__init__(f"data file not found: {path}\n{hint}")
 
 
+class DataDirRequiredError(XstiltsError):
+    """A file-based task was asked for data without a data folder (``--data-dir``).
+
+    ``path`` is the file it would read, relative to the data folder (None if unknown).
+    """
+
+    def __init__(self, task: str, path: str | Path | None, hint: str):
+        self.task = task
+        self.path = str(path) if path is not None else None
+        where = f"; it reads {self.path} under it" if path is not None else ""
+        super().__init__(f"task {task!r} reads files: pass --data-dir (an XTREME download/ "
+                         f"folder){where}. {hint}")
+
+
 class UnlabeledSplitError(XstiltsError):
     """A split has no gold labels (XTREME strips test labels) and cannot be scored."""
 

@@ -7,11 +7,11 @@ never a fake label, so it can never be scored by accident.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 
 class TaskType(StrEnum):
@@ -24,6 +24,15 @@ class TaskType(StrEnum):
     TAGGING = "tagging"
     RETRIEVAL = "retrieval"
     REGRESSION = "regression"
+
+
+class RetrievalKind(StrEnum):
+    """How a retrieval task is searched and scored (each kind's evaluation:
+    :mod:`xstilts.tasktypes.retrieval`)."""
+
+    BITEXT = "bitext"  # line i of one side translates line i of the other (Tatoeba): accuracy
+    MINING = "mining"  # find the translation pairs among two sets of sentences (BUCC): F1
+    POOLED = "pooled"  # rank one shared candidate pool per query (Mewsli-X, LAReQA): mAP@k
 
 
 @dataclass(frozen=True)
@@ -113,8 +122,16 @@ AnyExample = (
     Example | ChoiceExample | QAExample | TaggingExample | BitextExample | MiningSentence
 )
 
-# A reader takes (split, language, data_dir) and returns the examples of that split.
-Reader = Callable[[str, str, "Path | None"], list]
+
+class Reader(Protocol):
+    """Reads one split of one language. Every reader takes ``skip_bad_rows`` (readers of
+    generated data, which has no bad rows, accept and ignore it), so :meth:`Task.load` passes
+    it on without asking."""
+
+    def __call__(self, split: str, language: str, data_dir: Path | None, *,
+                 skip_bad_rows: bool = False) -> list: ...
+
+
 # A locator names the file that holds (split, language) under data_dir.
 Locator = Callable[[str, str, Path], Path]
 
@@ -154,6 +171,14 @@ class Task:
     # answer) and scoring follows evaluate-v2.0.py. False keeps SQuAD v1.1 behaviour: every
     # question has an answer, so a span is always predicted.
     has_unanswerable: bool = False
+    # Retrieval tasks (type RETRIEVAL) only: how they are searched and scored.
+    retrieval_kind: RetrievalKind | None = None
+    # The split scored when none is named: the test split, unless its gold is withheld (BUCC
+    # ships test without gold: the dev split is the one that can be scored).
+    test_gold_withheld: bool = False
+    # Whether one language's examples are read from every language's file (LAReQA's candidate
+    # pool is the sentences of all its languages), so all must be present to evaluate any.
+    reads_every_language: bool = False
 
     @property
     def num_labels(self) -> int:
@@ -190,29 +215,17 @@ class Task:
         """Read one split of one language; raises a clear error for unknown splits/languages.
 
         ``skip_bad_rows`` asks the reader to drop malformed rows (logging how many and why)
-        instead of raising; it is passed only to readers that accept it (readers of built-in,
-        generated data have no bad rows to skip).
+        instead of raising; every reader takes it.
         """
-        from xstilts.errors import XstiltsError
+        from xstilts.errors import DataDirRequiredError
 
-        if split not in self.splits:
-            raise XstiltsError(
-                f"task {self.name!r} has no split {split!r}; it has {', '.join(self.splits)}"
-            )
-        if language not in self.languages:
-            raise XstiltsError(
-                f"task {self.name!r} has no language {language!r}; "
-                f"it has {', '.join(self.languages)}"
-            )
+        check_split_language(self.name, self.splits, self.languages, split, language)
         if self.needs_data_dir and data_dir is None:
-            raise XstiltsError(
-                f"task {self.name!r} reads files: pass --data-dir (an XTREME download/ folder). "
-                f"{self.data_hint}"
-            )
+            # The file it would read, named relative to the data folder.
+            where = self.locate(split, language, Path()) if self.locate is not None else None
+            raise DataDirRequiredError(self.name, where, self.data_hint)
         folder = Path(data_dir) if data_dir is not None else None
-        if skip_bad_rows and _accepts_skip_bad_rows(self.reader):
-            return self.reader(split, language, folder, skip_bad_rows=True)
-        return self.reader(split, language, folder)
+        return self.reader(split, language, folder, skip_bad_rows=skip_bad_rows)
 
     def data_path(self, split: str, language: str, data_dir: Path) -> Path | None:
         """The file a file-based task reads for (split, language); None for built-in data."""
@@ -240,12 +253,14 @@ class Task:
         return any(self.has_data(self.test_split, lang, data_dir) for lang in self.languages)
 
 
-def _accepts_skip_bad_rows(reader: Callable) -> bool:
-    """Whether ``reader`` takes a ``skip_bad_rows`` keyword (or any keyword at all)."""
-    try:
-        parameters = inspect.signature(reader).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(
-        p.name == "skip_bad_rows" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
-    )
+def check_split_language(task: str, splits: tuple[str, ...], languages: tuple[str, ...],
+                         split: str, language: str) -> None:
+    """Refuse a split or language the task does not have, naming those it has."""
+    from xstilts.errors import XstiltsError
+
+    if split not in splits:
+        raise XstiltsError(f"task {task!r} has no split {split!r}; it has {', '.join(splits)}")
+    if language not in languages:
+        raise XstiltsError(
+            f"task {task!r} has no language {language!r}; it has {', '.join(languages)}"
+        )

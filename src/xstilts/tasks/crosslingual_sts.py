@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xstilts.errors import XstiltsError
-from xstilts.tasks.base import Example, Task, TaskType
+from xstilts.tasks.base import Example, TaskType
 from xstilts.tasks.english import stsb_path
-from xstilts.tasks.formats.sts import read_sts_pairs, read_stsb
+from xstilts.tasks.file_formats import stsb
+from xstilts.tasks.files import ENGLISH_ID_PREFIX, FileRequest, file_task
+from xstilts.tasks.formats.sts import read_sts_pairs
 from xstilts.tasks.registry import register_task
 
 TRACKS = {
@@ -32,7 +33,8 @@ _HINT = ("STS 2017: the SemEval-2017 Task 1 evaluation inputs and gold files "
 
 
 def sts17_path(split: str, language: str, data_dir: Path) -> Path:
-    """The input file of a track (test), or STS-B's file for en-en train/dev."""
+    """The input file of a track (test), or STS-B's file for en-en train/dev. A function, not
+    a :class:`~xstilts.tasks.files.FileLayout`: the layout depends on split and language."""
     if split != "test":
         if language != "en-en":
             return data_dir / "sts" / f"{split}-{language} (only en-en has {split}: STS-B)"
@@ -44,29 +46,22 @@ def _gold_path(language: str, data_dir: Path) -> Path:
     return data_dir / "sts" / "STS2017.gs" / f"STS.gs.{TRACKS[language]}.txt"
 
 
-def _reader(
-    split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-) -> list[Example]:
-    assert data_dir is not None
-    path = sts17_path(split, language, data_dir)
-    if split != "test":
-        if language != "en-en":
-            raise XstiltsError(f"sts17 has {split} data only for en-en (English STS-B); "
-                               f"{language} is test-only")
-        return read_stsb(path, language=language, hint=f"sts17/en-en {split} is STS-B: {path}",
-                         id_prefix=f"sts17-{split}-", skip_bad_rows=skip_bad_rows)
-    gold = _gold_path(language, data_dir)
+def read_sts17(request: FileRequest) -> list[Example]:
+    """Code, not a format: en-en's train/dev are STS-B's files, a track's test is its input
+    file plus the gold file beside it (read unlabeled when that is absent)."""
+    if request.split != "test":  # only en-en has a train/dev file (the locator says so)
+        return stsb(request)
+    gold = _gold_path(request.language, request.data_dir)
     return read_sts_pairs(
-        path, gold if gold.is_file() else None, language=language, hint=_HINT,
-        id_prefix=f"sts17-{language}-", extra_input_ok=language == "tr-en",
-        skip_bad_rows=skip_bad_rows,
+        request.path, gold if gold.is_file() else None, language=request.language,
+        hint=request.hint, id_prefix=f"{request.task}-{request.language}-",
+        extra_input_ok=request.language == "tr-en", skip_bad_rows=request.skip_bad_rows,
     )
 
 
-STS17 = register_task(Task(
-    name="sts17", type=TaskType.REGRESSION, languages=tuple(TRACKS), reader=_reader,
-    locate=sts17_path, metric="spearman", train_language="en-en",
+STS17 = register_task(file_task(
+    "sts17", TaskType.REGRESSION, tuple(TRACKS), layout=sts17_path, read=read_sts17,
+    data_hint=_HINT, id_prefix=ENGLISH_ID_PREFIX, metric="spearman", train_language="en-en",
     description="SemEval-2017 STS, monolingual and cross-lingual tracks (Cer et al. 2017), "
     "0-5; trained on English STS-B (en-en train/dev), evaluated zero-shot per track.",
-    data_hint=_HINT,
 ))

@@ -13,145 +13,61 @@ file (``index<TAB>sentence``) reads as ``label=None``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from xstilts.tasks.base import ChoiceExample, Example, QAExample, Task, TaskType
-from xstilts.tasks.formats.choice import read_copa, read_siqa
-from xstilts.tasks.formats.squad import read_squad
-from xstilts.tasks.formats.sts import read_stsb
-from xstilts.tasks.readers import first_existing, read_tsv_sentences
+from xstilts.tasks.base import TaskType
+from xstilts.tasks.file_formats import copa, indexed_sentence_tsv, siqa, squad, stsb
+from xstilts.tasks.files import ENGLISH_ID_PREFIX, FileLayout, file_task
 from xstilts.tasks.registry import register_task
-from xstilts.tasks.xtreme_r import xcopa_path
 
 _HINT = "Point --data-dir at a folder with the public layout (e.g. ../shared/data)."
+_SQUAD_HINT = ("Get it from rajpurkar.github.io/SQuAD-explorer (or, for v1.1, XTREME's "
+               "download script). " + _HINT)
 EN = ("en",)
 
+# COPA is the English side of XTREME-R's XCOPA copy (xcopa_path's ``en``).
+COPA_LAYOUT = FileLayout("xcopa/xtreme_format/{split_file}-en.jsonl", split_files={"dev": "val"})
+stsb_path = FileLayout("sts/stsbenchmark/sts-{split}.csv")
 
-def _squad_task(name: str, version: str, description: str) -> Task:
-    def path_of(split: str, language: str, data_dir: Path) -> Path:
-        return data_dir / "squad" / f"{split}-v{version}.json"
-
-    def reader(
-        split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-    ) -> list[QAExample]:
-        assert data_dir is not None
-        path = path_of(split, language, data_dir)
-        hint = (f"{name}: expected {path} (rajpurkar.github.io/SQuAD-explorer, or XTREME's "
-                "download script for v1.1).")
-        return read_squad(path, language=language, hint=hint, skip_bad_rows=skip_bad_rows)
-
-    return Task(
-        name=name, type=TaskType.EXTRACTIVE_QA, languages=EN, reader=reader, locate=path_of,
-        metric="f1", splits=("train", "dev"), test_split="dev", description=description,
-        data_hint=_HINT, has_unanswerable=version == "2.0",
-    )
-
-
-SQUAD = register_task(_squad_task(
-    "squad", "1.1", "SQuAD v1.1 (Rajpurkar et al. 2016): English extractive QA; XQuAD's and "
+SQUAD = register_task(file_task(
+    "squad", TaskType.EXTRACTIVE_QA, EN, layout=FileLayout("squad/{split}-v1.1.json"),
+    read=squad, data_hint=_SQUAD_HINT, metric="f1", splits=("train", "dev"), test_split="dev",
+    description="SQuAD v1.1 (Rajpurkar et al. 2016): English extractive QA; XQuAD's and "
     "MLQA's training data and an X-STILTs intermediate task.",
 ))
-SQUAD2 = register_task(_squad_task(
-    "squad2", "2.0", "SQuAD v2.0 (Rajpurkar et al. 2018): adds unanswerable questions "
+SQUAD2 = register_task(file_task(
+    "squad2", TaskType.EXTRACTIVE_QA, EN, layout=FileLayout("squad/{split}-v2.0.json"),
+    read=squad, data_hint=_SQUAD_HINT, metric="f1", splits=("train", "dev"), test_split="dev",
+    has_unanswerable=True,
+    description="SQuAD v2.0 (Rajpurkar et al. 2018): adds unanswerable questions "
     "(answers=()); an X-STILTs intermediate task.",
 ))
-
-
-def _copa_reader(
-    split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-) -> list[ChoiceExample]:
-    assert data_dir is not None
-    path = xcopa_path(split, "en", data_dir)
-    return read_copa(
-        path, language="en", hint=f"copa: expected {path}. {_HINT}",
-        id_prefix=f"copa-{split}-", placeholder_labels_possible=split == "test",
-        skip_bad_rows=skip_bad_rows,
-    )
-
-
-COPA = register_task(Task(
-    name="copa", type=TaskType.MULTIPLE_CHOICE, languages=EN, reader=_copa_reader,
-    locate=lambda split, language, data_dir: xcopa_path(split, "en", data_dir),
-    labels=("choice1", "choice2"), metric="accuracy", test_split="dev",
+COPA = register_task(file_task(
+    "copa", TaskType.MULTIPLE_CHOICE, EN, layout=COPA_LAYOUT, read=copa, data_hint=_HINT,
+    id_prefix=ENGLISH_ID_PREFIX, labels=("choice1", "choice2"), metric="accuracy",
+    test_split="dev",
     description="English COPA (Roemmele et al. 2011), 400/100/500; the test labels are "
     "withheld (XTREME-R's copy sets them all to 0, read as unlabeled), so test_split is dev.",
-    data_hint=_HINT,
 ))
-
-_SIQA_V14 = {"train": "trn", "dev": "dev", "test": "tst"}
-
-
-def _siqa_paths(split: str, data_dir: Path) -> tuple[Path, Path | None]:
-    base = data_dir / "siqa"
-    v14 = base / f"socialIQa_v1.4_{_SIQA_V14.get(split, split)}.jsonl"
-    original = base / f"{split}.jsonl"
-    path = first_existing(v14, original)
-    return path, (base / f"{split}-labels.lst" if path == original else None)
-
-
-def _siqa_reader(
-    split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-) -> list[ChoiceExample]:
-    assert data_dir is not None
-    path, labels_path = _siqa_paths(split, data_dir)
-    if labels_path is not None and not labels_path.is_file():
-        labels_path = None  # the original test file has no labels file: unlabeled
-    return read_siqa(path, language="en", hint=f"siqa: expected {path}. {_HINT}",
-                     labels_path=labels_path, id_prefix=f"siqa-{split}-",
-                     skip_bad_rows=skip_bad_rows)
-
-
-SIQA = register_task(Task(
-    name="siqa", type=TaskType.MULTIPLE_CHOICE, languages=EN, reader=_siqa_reader,
-    locate=lambda split, language, data_dir: _siqa_paths(split, data_dir)[0],
-    labels=("A", "B", "C"), metric="accuracy",
+SIQA = register_task(file_task(
+    "siqa", TaskType.MULTIPLE_CHOICE, EN,
+    # v1.4's files first; the original release's {split}.jsonl (+ {split}-labels.lst) else.
+    layout=FileLayout(("siqa/socialIQa_v1.4_{split_file}.jsonl", "siqa/{split}.jsonl"),
+                      split_files={"train": "trn", "test": "tst"}),
+    read=siqa, data_hint=_HINT, id_prefix=ENGLISH_ID_PREFIX, labels=("A", "B", "C"),
+    metric="accuracy",
     description="SocialIQa v1.4 (Sap et al. 2019): 3-way commonsense multiple choice; "
     "XTREME-R trains XCOPA models on it before COPA. Train (33k) is not in the shared data.",
-    data_hint=_HINT,
 ))
-
-
-def _sst2_path(split: str, language: str, data_dir: Path) -> Path:
-    return first_existing(data_dir / "sst2" / f"{split}.tsv", data_dir / "SST-2" / f"{split}.tsv")
-
-
-def _sst2_reader(
-    split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-) -> list[Example]:
-    assert data_dir is not None
-    path = _sst2_path(split, language, data_dir)
-    return read_tsv_sentences(
-        path, language="en", label_map={"0": 0, "1": 1}, hint=f"sst2: expected {path}. {_HINT}",
-        id_prefix=f"sst2-{split}-", skip_bad_rows=skip_bad_rows,
-    )
-
-
-SST2 = register_task(Task(
-    name="sst2", type=TaskType.CLASSIFICATION, languages=EN, reader=_sst2_reader,
-    locate=_sst2_path, labels=("negative", "positive"), metric="accuracy",
+SST2 = register_task(file_task(
+    "sst2", TaskType.CLASSIFICATION, EN,
+    layout=FileLayout(("sst2/{split}.tsv", "SST-2/{split}.tsv")),
+    read=indexed_sentence_tsv, data_hint=_HINT, id_prefix=ENGLISH_ID_PREFIX,
+    labels=("negative", "positive"), metric="accuracy",
     description="SST-2 binary sentiment (Socher et al. 2013; GLUE). In the shared data: "
     "ALPS's re-split, train 60,614 / dev 6,735 / test 872 (= GLUE dev, labeled).",
-    data_hint=_HINT,
 ))
-
-
-def stsb_path(split: str, language: str, data_dir: Path) -> Path:
-    return data_dir / "sts" / "stsbenchmark" / f"sts-{split}.csv"
-
-
-def _stsb_reader(
-    split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-) -> list[Example]:
-    assert data_dir is not None
-    path = stsb_path(split, language, data_dir)
-    return read_stsb(path, language="en", hint=f"stsb: expected {path}. {_HINT}",
-                     id_prefix=f"stsb-{split}-", skip_bad_rows=skip_bad_rows)
-
-
-STSB = register_task(Task(
-    name="stsb", type=TaskType.REGRESSION, languages=EN, reader=_stsb_reader,
-    locate=stsb_path, metric="spearman",
+STSB = register_task(file_task(
+    "stsb", TaskType.REGRESSION, EN, layout=stsb_path, read=stsb, data_hint=_HINT,
+    id_prefix=ENGLISH_ID_PREFIX, metric="spearman",
     description="STS Benchmark (Cer et al. 2017): English sentence-pair similarity, 0-5; "
     "the training data of the cross-lingual STS 2017 target (sts17).",
-    data_hint=_HINT,
 ))

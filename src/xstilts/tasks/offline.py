@@ -250,8 +250,10 @@ def _read_continents(split: str, language: str) -> tuple[Example, ...]:
     return tuple(examples)
 
 
-def read_continents(split: str, language: str, data_dir: Path | None = None) -> list[Example]:
-    """Reader of ``cldr-continents``; ``data_dir`` is ignored (the data ships with babel)."""
+def read_continents(split: str, language: str, data_dir: Path | None = None, *,
+                    skip_bad_rows: bool = False) -> list[Example]:
+    """Reader of ``cldr-continents``; ``data_dir`` is ignored (the data ships with babel), and
+    so is ``skip_bad_rows`` (generated data has no bad rows)."""
     return list(_read_continents(split, language))
 
 
@@ -352,13 +354,17 @@ def _read_units(split: str, language: str) -> tuple[Example, ...]:
     return tuple(examples)
 
 
-def read_units(split: str, language: str, data_dir: Path | None = None) -> list[Example]:
-    """Reader of ``cldr-units``; ``data_dir`` is ignored (the data ships with babel)."""
+def read_units(split: str, language: str, data_dir: Path | None = None, *,
+               skip_bad_rows: bool = False) -> list[Example]:
+    """Reader of ``cldr-units``; ``data_dir`` is ignored (the data ships with babel), and so
+    is ``skip_bad_rows`` (generated data has no bad rows)."""
     return list(_read_units(split, language))
 
 
 # --------------------------------------------------------------------------------------------
 # registration
+# Not file tasks (xstilts.tasks.files): their examples are computed from babel's CLDR data by
+# the readers above, so they are declared with those readers and need no data folder.
 
 CLDR_CONTINENTS = register_task(
     Task(

@@ -34,10 +34,12 @@ the tasks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from xstilts.tasks.base import Example, TaggingExample, Task, TaskType
+from xstilts.tasks.base import Example, TaskType
+from xstilts.tasks.file_formats import english, tagging
+from xstilts.tasks.files import ENGLISH_ID_PREFIX, FileLayout, FileRequest, file_task
 from xstilts.tasks.formats.intermediate import (
     ANLI_ROUNDS,
     COSMOS_ANSWERS,
@@ -53,114 +55,32 @@ from xstilts.tasks.formats.intermediate import (
     read_snli,
     read_tag_inventory,
 )
-from xstilts.tasks.formats.tagging import read_tagging
 from xstilts.tasks.readers import first_existing
 from xstilts.tasks.registry import register_task
 
-# --- layouts and registration ----------------------------------------------------------------
+# --- layouts ---------------------------------------------------------------------------------
 
 _HINT = "See docs/tasks.md, 'X-STILTs intermediate tasks', for where to download it."
-Reader = Callable[..., list]
 
-
-def _file_task(
-    name: str, type_: TaskType, locate: Callable[[str, str, Path], Path], read: Reader,
-    *, labels: tuple[str, ...], description: str, test_split: str = "test",
-    splits: tuple[str, ...] = ("train", "dev", "test"),
-) -> Task:
-    """A one-file-per-split English task: locator + format reader, hint naming the path."""
-
-    def reader(split: str, language: str, data_dir: Path | None, *,
-               skip_bad_rows: bool = False) -> list:
-        assert data_dir is not None
-        path = locate(split, language, data_dir)
-        return read(path, hint=f"{name}: expected {path}. {_HINT}",
-                    id_prefix=f"{name}-{split}-", skip_bad_rows=skip_bad_rows)
-
-    return Task(name=name, type=type_, languages=EN, reader=reader, locate=locate,
-                labels=labels, metric="accuracy", test_split=test_split, splits=splits,
-                description=description, data_hint=_HINT)
-
-
-_MNLI_FILES = {"train": "train.tsv", "dev": "dev_matched.tsv", "test": "test_matched.tsv"}
-
-
-def mnli_path(split: str, language: str, data_dir: Path) -> Path:
-    name = _MNLI_FILES.get(split, f"{split}.tsv")
-    return first_existing(data_dir / "mnli" / name, data_dir / "MNLI" / name)
-
-
-def qqp_path(split: str, language: str, data_dir: Path) -> Path:
-    return first_existing(data_dir / "qqp" / f"{split}.tsv", data_dir / "QQP" / f"{split}.tsv")
+mnli_path = FileLayout(("mnli/{split_file}", "MNLI/{split_file}"), split_files={
+    "train": "train.tsv", "dev": "dev_matched.tsv", "test": "test_matched.tsv"})
+qqp_path = FileLayout(("qqp/{split}.tsv", "QQP/{split}.tsv"))
+snli_path = FileLayout(("snli/snli_1.0_{split}.jsonl", "snli/snli_1.0/snli_1.0_{split}.jsonl",
+                        "snli_1.0/snli_1.0_{split}.jsonl"))
+hellaswag_path = FileLayout("hellaswag/hellaswag_{split_file}.jsonl", split_files={"dev": "val"})
+cosmosqa_path = FileLayout("cosmosqa/{split_file}", split_files={
+    "train": "train.csv", "dev": "valid.csv", "test": "test.jsonl"})
+commonsenseqa_path = FileLayout("commonsenseqa/{split_file}", split_files={
+    "train": "train_rand_split.jsonl", "dev": "dev_rand_split.jsonl",
+    "test": "test_rand_split_no_answers.jsonl"})
+ccg_path = FileLayout("ccg/{split}.tsv")
 
 
 def anli_path(split: str, language: str, data_dir: Path, round_: str = "R1") -> Path:
+    """A round's file (R1 by default: the file a task's layout names)."""
     return first_existing(data_dir / "anli" / round_ / f"{split}.jsonl",
                           data_dir / "anli" / "anli_v1.0" / round_ / f"{split}.jsonl",
                           data_dir / "anli_v1.0" / round_ / f"{split}.jsonl")
-
-
-def snli_path(split: str, language: str, data_dir: Path) -> Path:
-    name = f"snli_1.0_{split}.jsonl"
-    return first_existing(data_dir / "snli" / name, data_dir / "snli" / "snli_1.0" / name,
-                          data_dir / "snli_1.0" / name)
-
-
-_HELLASWAG_SPLIT = {"train": "train", "dev": "val", "test": "test"}
-
-
-def hellaswag_path(split: str, language: str, data_dir: Path) -> Path:
-    return data_dir / "hellaswag" / f"hellaswag_{_HELLASWAG_SPLIT.get(split, split)}.jsonl"
-
-
-_COSMOS_FILES = {"train": "train.csv", "dev": "valid.csv", "test": "test.jsonl"}
-
-
-def cosmosqa_path(split: str, language: str, data_dir: Path) -> Path:
-    return data_dir / "cosmosqa" / _COSMOS_FILES.get(split, f"{split}.csv")
-
-
-_CSQA_FILES = {"train": "train_rand_split.jsonl", "dev": "dev_rand_split.jsonl",
-               "test": "test_rand_split_no_answers.jsonl"}
-
-
-def commonsenseqa_path(split: str, language: str, data_dir: Path) -> Path:
-    return data_dir / "commonsenseqa" / _CSQA_FILES.get(split, f"{split}.jsonl")
-
-
-def ccg_path(split: str, language: str, data_dir: Path) -> Path:
-    return data_dir / "ccg" / f"{split}.tsv"
-
-
-def _anli_reader(split: str, data_dir: Path, skip_bad_rows: bool) -> list[Example]:
-    """All three rounds of one split, concatenated (X-STILTs trains on R1-R3 together)."""
-    examples: list[Example] = []
-    for round_ in ANLI_ROUNDS:
-        path = anli_path(split, "en", data_dir, round_)
-        examples += read_anli(path, hint=f"anli: expected {path}. {_HINT}",
-                              id_prefix=f"anli-{round_}-", skip_bad_rows=skip_bad_rows)
-    return examples
-
-
-def _anli_task_reader(split: str, language: str, data_dir: Path | None, *,
-                      skip_bad_rows: bool = False) -> list[Example]:
-    assert data_dir is not None
-    return _anli_reader(split, data_dir, skip_bad_rows)
-
-
-def _anli_plus_reader(split: str, language: str, data_dir: Path | None, *,
-                      skip_bad_rows: bool = False) -> list[Example]:
-    """ANLI+ train = ANLI R1-R3 + MNLI + SNLI (one NLI head); dev/test are ANLI's."""
-    assert data_dir is not None
-    examples = _anli_reader(split, data_dir, skip_bad_rows)
-    if split != "train":
-        return examples
-    mnli, snli = mnli_path(split, "en", data_dir), snli_path(split, "en", data_dir)
-    examples += read_mnli(mnli, hint=f"anli-plus: expected {mnli}. {_HINT}",
-                          id_prefix="mnli-train-", skip_bad_rows=skip_bad_rows)
-    examples += read_snli(snli, hint=f"anli-plus: expected {snli}. {_HINT}",
-                          id_prefix="snli-train-", skip_bad_rows=skip_bad_rows)
-    return examples
 
 
 def ccg_tags_path(data_dir: Path) -> Path:
@@ -175,65 +95,83 @@ def ccg_labels(data_dir: Path) -> tuple[str, ...]:
                               f"per line). {_HINT}")
 
 
-def _ccg_reader(split: str, language: str, data_dir: Path | None, *,
-                skip_bad_rows: bool = False) -> list[TaggingExample]:
-    """Tags index into ``ccg/tags.txt`` (the inventory of the user's CCGbank extraction)."""
-    assert data_dir is not None
-    path = ccg_path(split, language, data_dir)
-    hint = f"ccg: expected {path} and {ccg_tags_path(data_dir)}. {_HINT}"
-    labels = ccg_labels(data_dir)
-    return read_tagging(path, language="en", labels=labels, hint=hint,
-                        id_prefix=f"ccg-{split}-", skip_bad_rows=skip_bad_rows)
+# --- readers that compute (several files per split) ------------------------------------------
+
+def read_anli_rounds(request: FileRequest) -> list[Example]:
+    """All three rounds of one split, concatenated (X-STILTs trains on R1-R3 together); ids
+    name the round."""
+    examples: list[Example] = []
+    for round_ in ANLI_ROUNDS:
+        path = anli_path(request.split, "en", request.data_dir, round_)
+        examples += read_anli(path, hint=request.reading(path).hint, id_prefix=f"anli-{round_}-",
+                              skip_bad_rows=request.skip_bad_rows)
+    return examples
 
 
-MNLI = register_task(_file_task(
-    "mnli", TaskType.PAIR_CLASSIFICATION, mnli_path, read_mnli, labels=NLI_LABELS,
-    test_split="dev", description="MultiNLI (Williams et al. 2018), GLUE copy: 393k train, "
+def read_anli_plus(request: FileRequest) -> list[Example]:
+    """ANLI+ train = ANLI R1-R3 + MNLI + SNLI (one NLI head); dev/test are ANLI's."""
+    examples = read_anli_rounds(request)
+    if request.split != "train":
+        return examples
+    for read, layout, source in ((read_mnli, mnli_path, "mnli"), (read_snli, snli_path, "snli")):
+        path = layout(request.split, "en", request.data_dir)
+        examples += read(path, hint=request.reading(path).hint, id_prefix=f"{source}-train-",
+                         skip_bad_rows=request.skip_bad_rows)
+    return examples
+
+
+# --- the tasks ---------------------------------------------------------------------------------
+
+_ENGLISH = {"data_hint": _HINT, "id_prefix": ENGLISH_ID_PREFIX, "metric": "accuracy"}
+
+MNLI = register_task(file_task(
+    "mnli", TaskType.PAIR_CLASSIFICATION, EN, layout=mnli_path, read=partial(english, read_mnli),
+    labels=NLI_LABELS, test_split="dev", **_ENGLISH,
+    description="MultiNLI (Williams et al. 2018), GLUE copy: 393k train, "
     "dev = dev_matched (9,815); GLUE test is unlabeled, so test_split is dev. XNLI label order.",
 ))
-QQP = register_task(_file_task(
-    "qqp", TaskType.PAIR_CLASSIFICATION, qqp_path, read_qqp,
-    labels=("not_duplicate", "duplicate"), test_split="dev",
+QQP = register_task(file_task(
+    "qqp", TaskType.PAIR_CLASSIFICATION, EN, layout=qqp_path, read=partial(english, read_qqp),
+    labels=("not_duplicate", "duplicate"), test_split="dev", **_ENGLISH,
     description="Quora Question Pairs (GLUE): paraphrase detection, 364k train / 40k dev; "
     "test is unlabeled, so test_split is dev.",
 ))
-ANLI = register_task(Task(
-    name="anli", type=TaskType.PAIR_CLASSIFICATION, languages=EN, reader=_anli_task_reader,
-    locate=lambda split, language, data_dir: anli_path(split, language, data_dir, "R1"),
-    labels=NLI_LABELS, metric="accuracy",
+ANLI = register_task(file_task(
+    "anli", TaskType.PAIR_CLASSIFICATION, EN, layout=anli_path, read=read_anli_rounds,
+    labels=NLI_LABELS, **_ENGLISH,
     description="Adversarial NLI v1.0 (Nie et al. 2020), rounds R1-R3 concatenated "
-    "(163k train, 3.2k dev, 3.2k test). XNLI label order.", data_hint=_HINT,
+    "(163k train, 3.2k dev, 3.2k test). XNLI label order.",
 ))
-ANLI_PLUS = register_task(Task(
-    name="anli-plus", type=TaskType.PAIR_CLASSIFICATION, languages=EN,
-    reader=_anli_plus_reader,
-    locate=lambda split, language, data_dir: anli_path(split, language, data_dir, "R1"),
-    labels=NLI_LABELS, metric="accuracy",
+ANLI_PLUS = register_task(file_task(
+    "anli-plus", TaskType.PAIR_CLASSIFICATION, EN, layout=anli_path, read=read_anli_plus,
+    labels=NLI_LABELS, **_ENGLISH,
     description="X-STILTs' ANLI+: train = ANLI R1-R3 + MNLI + SNLI with one NLI head "
-    "(SNLI '-' rows skipped); dev/test = ANLI's.", data_hint=_HINT,
+    "(SNLI '-' rows skipped); dev/test = ANLI's.",
 ))
-HELLASWAG = register_task(_file_task(
-    "hellaswag", TaskType.MULTIPLE_CHOICE, hellaswag_path, read_hellaswag,
-    labels=("ending0", "ending1", "ending2", "ending3"), test_split="dev",
+HELLASWAG = register_task(file_task(
+    "hellaswag", TaskType.MULTIPLE_CHOICE, EN, layout=hellaswag_path,
+    read=partial(english, read_hellaswag), labels=("ending0", "ending1", "ending2", "ending3"),
+    test_split="dev", **_ENGLISH,
     description="HellaSwag (Zellers et al. 2019): pick the ending of ctx, 4 choices; 39.9k "
     "train / 10k val; test labels are withheld, so test_split is dev.",
 ))
-COSMOSQA = register_task(_file_task(
-    "cosmosqa", TaskType.MULTIPLE_CHOICE, cosmosqa_path, read_cosmosqa,
-    labels=COSMOS_ANSWERS, test_split="dev",
+COSMOSQA = register_task(file_task(
+    "cosmosqa", TaskType.MULTIPLE_CHOICE, EN, layout=cosmosqa_path,
+    read=partial(english, read_cosmosqa), labels=COSMOS_ANSWERS, test_split="dev", **_ENGLISH,
     description="Cosmos QA (Huang et al. 2019): commonsense reading comprehension, 4 "
     "answers; context = passage + question. 25k train / 3k valid; test unlabeled.",
 ))
-COMMONSENSEQA = register_task(_file_task(
-    "commonsenseqa", TaskType.MULTIPLE_CHOICE, commonsenseqa_path, read_commonsenseqa,
-    labels=CSQA_KEYS, test_split="dev",
+COMMONSENSEQA = register_task(file_task(
+    "commonsenseqa", TaskType.MULTIPLE_CHOICE, EN, layout=commonsenseqa_path,
+    read=partial(english, read_commonsenseqa), labels=CSQA_KEYS, test_split="dev", **_ENGLISH,
     description="CommonsenseQA (Talmor et al. 2019), random split: 5 choices, 9.7k train / "
     "1.2k dev; test answers withheld, so test_split is dev.",
 ))
-CCG = register_task(Task(
-    name="ccg", type=TaskType.TAGGING, languages=EN, reader=_ccg_reader, locate=ccg_path,
-    metric="accuracy", label_inventory=ccg_labels,
+# Tags index into ccg/tags.txt, the inventory of the user's CCGbank extraction.
+CCG = register_task(file_task(
+    "ccg", TaskType.TAGGING, EN, layout=ccg_path, read=tagging, label_inventory=ccg_labels,
+    **_ENGLISH,
     description="CCG supertagging (CCGbank, Hockenmaier & Steedman 2007; LDC licence): "
     "token<TAB>supertag files; the supertag inventory is read from ccg/tags.txt under "
-    "--data-dir (see docs/tasks.md).", data_hint=_HINT,
+    "--data-dir (see docs/tasks.md).",
 ))

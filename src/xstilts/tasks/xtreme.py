@@ -12,15 +12,15 @@ split of their ``en``); the labeled dev sets can stand in for training at CPU sc
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from xstilts.errors import MissingDataError
 from xstilts.languages import BENCHMARK_LANGUAGES
-from xstilts.tasks.base import Example, MiningSentence, QAExample, Task, TaskType
+from xstilts.tasks.base import MiningSentence, RetrievalKind, TaskType
+from xstilts.tasks.file_formats import pair_tsv, squad, tagging
+from xstilts.tasks.files import FileLayout, FileRequest, file_task
 from xstilts.tasks.formats.retrieval import read_bucc
-from xstilts.tasks.formats.squad import read_squad
-from xstilts.tasks.formats.tagging import read_tagging
-from xstilts.tasks.readers import first_existing, read_tsv_pairs
 from xstilts.tasks.registry import register_task
 
 _DOWNLOAD_HINT = (
@@ -34,61 +34,22 @@ XNLI_LANGUAGES = (
 PAWSX_LANGUAGES = ("de", "en", "es", "fr", "ja", "ko", "zh")
 
 
-def _pair_tsv_task(
-    name: str, folder: str, languages: tuple[str, ...], labels: tuple[str, ...],
-    aliases: dict[str, str], description: str,
-) -> Task:
-    label_map = {label: i for i, label in enumerate(labels)}
-    label_map.update({alias: label_map[target] for alias, target in aliases.items()})
-
-    def path_of(split: str, language: str, data_dir: Path) -> Path:
-        return data_dir / folder / f"{split}-{language}.tsv"
-
-    def reader(
-        split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-    ) -> list[Example]:
-        assert data_dir is not None  # Task.load guarantees it for file-based tasks
-        return read_tsv_pairs(
-            path_of(split, language, data_dir),
-            language=language,
-            label_map=label_map,
-            hint=f"{name}: expected the XTREME layout {folder}/{split}-{language}.tsv. "
-            + _DOWNLOAD_HINT,
-            header_first_field="premise",
-            id_prefix=f"{name}-{split}-{language}-",
-            skip_bad_rows=skip_bad_rows,
-        )
-
-    return Task(
-        name=name,
-        type=TaskType.PAIR_CLASSIFICATION,
-        languages=languages,
-        reader=reader,
-        locate=path_of,
-        labels=labels,
-        metric="accuracy",
-        description=description,
-        data_hint=_DOWNLOAD_HINT,
-    )
-
-
-XNLI = register_task(
-    _pair_tsv_task(
-        "xnli", "xnli", XNLI_LANGUAGES,
-        labels=("contradiction", "entailment", "neutral"),
-        # MNLI's translated training file spells it 'contradictory'.
-        aliases={"contradictory": "contradiction"},
-        description="Cross-lingual NLI (Conneau et al. 2018); English training data is MNLI.",
-    )
-)
-PAWSX = register_task(
-    _pair_tsv_task(
-        "pawsx", "pawsx", PAWSX_LANGUAGES,
-        labels=("0", "1"),
-        aliases={},
-        description="Cross-lingual paraphrase identification (Yang et al. 2019); trained on PAWS.",
-    )
-)
+XNLI = register_task(file_task(
+    "xnli", TaskType.PAIR_CLASSIFICATION, XNLI_LANGUAGES,
+    layout=FileLayout("xnli/{split}-{language}.tsv"),
+    # MNLI's translated training file spells it 'contradictory'.
+    read=partial(pair_tsv, aliases={"contradictory": "contradiction"}),
+    labels=("contradiction", "entailment", "neutral"), metric="accuracy",
+    description="Cross-lingual NLI (Conneau et al. 2018); English training data is MNLI.",
+    data_hint=_DOWNLOAD_HINT,
+))
+PAWSX = register_task(file_task(
+    "pawsx", TaskType.PAIR_CLASSIFICATION, PAWSX_LANGUAGES,
+    layout=FileLayout("pawsx/{split}-{language}.tsv"), read=pair_tsv,
+    labels=("0", "1"), metric="accuracy",
+    description="Cross-lingual paraphrase identification (Yang et al. 2019); trained on PAWS.",
+    data_hint=_DOWNLOAD_HINT,
+))
 
 
 # --- token tagging ----------------------------------------------------------------------------
@@ -100,36 +61,18 @@ UPOS_TAGS = (
 PANX_TAGS = ("B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "O")
 
 
-def _tagging_task(
-    name: str, labels: tuple[str, ...], description: str, metric_note: str
-) -> Task:
-    def path_of(split: str, language: str, data_dir: Path) -> Path:
-        return data_dir / name / f"{split}-{language}.tsv"
-
-    def reader(
-        split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-    ) -> list:
-        assert data_dir is not None
-        return read_tagging(
-            path_of(split, language, data_dir), language=language, labels=labels,
-            hint=f"{name}: expected the XTREME layout {name}/{split}-{language}.tsv. "
-            + _DOWNLOAD_HINT,
-            id_prefix=f"{name}-{split}-{language}-", skip_bad_rows=skip_bad_rows,
-        )
-
-    return Task(
-        name=name, type=TaskType.TAGGING, languages=BENCHMARK_LANGUAGES[name], reader=reader,
-        locate=path_of, labels=labels, metric="f1",
-        description=f"{description} {metric_note}", data_hint=_DOWNLOAD_HINT,
-    )
-
-
-UDPOS = register_task(_tagging_task(
-    "udpos", UPOS_TAGS, "Universal Dependencies v2.5 part-of-speech tagging (XTREME udpos).",
-    "Metric: span_f1 (seqeval span F1 over raw UPOS tags, XTREME's F1); token_accuracy second.",
+UDPOS = register_task(file_task(
+    "udpos", TaskType.TAGGING, BENCHMARK_LANGUAGES["udpos"],
+    layout=FileLayout("udpos/{split}-{language}.tsv"), read=tagging, labels=UPOS_TAGS,
+    metric="f1", data_hint=_DOWNLOAD_HINT,
+    description="Universal Dependencies v2.5 part-of-speech tagging (XTREME udpos). Metric: "
+    "span_f1 (seqeval span F1 over raw UPOS tags, XTREME's F1); token_accuracy second.",
 ))
-PANX = register_task(_tagging_task(
-    "panx", PANX_TAGS, "WikiANN / PAN-X named entities, BIO tags (Rahimi et al. 2019 splits).",
+PANX = register_task(file_task(
+    "panx", TaskType.TAGGING, BENCHMARK_LANGUAGES["panx"],
+    layout=FileLayout("panx/{split}-{language}.tsv"), read=tagging, labels=PANX_TAGS,
+    metric="f1", data_hint=_DOWNLOAD_HINT,
+    description="WikiANN / PAN-X named entities, BIO tags (Rahimi et al. 2019 splits). "
     "Metric: entity-level F1 (seqeval).",
 ))
 
@@ -144,6 +87,8 @@ TYDIQA_NAMES = {
 }
 
 
+# XQuAD's and MLQA's layouts are functions, not FileLayouts: their English train (and XQuAD's
+# dev) is SQuAD's file, and their other languages have no such split.
 def _xquad_path(split: str, language: str, data_dir: Path) -> Path:
     if split == "test":
         return data_dir / "xquad" / f"xquad.{language}.json"
@@ -161,86 +106,67 @@ def _mlqa_path(split: str, language: str, data_dir: Path) -> Path:
     return data_dir / "mlqa" / "MLQA_V1" / split / name
 
 
-def _tydiqa_path(split: str, language: str, data_dir: Path) -> Path:
-    """XTREME splits the GoldP train file per language and renames the release's dev files:
-    ``tydiqa.goldp.L.{train,dev}.json`` now, ``tydiqa.L.{train,dev}.json`` in older copies of
-    its scripts; dev also accepts the release's own ``tydiqa-goldp-dev-LANGUAGE.json``."""
-    base = data_dir / "tydiqa"
-    if split == "train":
-        folder = base / "tydiqa-goldp-v1.1-train"
-        return first_existing(folder / f"tydiqa.goldp.{language}.train.json",
-                              folder / f"tydiqa.{language}.train.json")
-    folder = base / "tydiqa-goldp-v1.1-dev"
-    return first_existing(
-        folder / f"tydiqa.goldp.{language}.dev.json",
-        folder / f"tydiqa.{language}.dev.json",
-        folder / f"tydiqa-goldp-dev-{TYDIQA_NAMES.get(language, language)}.json",
-    )
+# XTREME splits the GoldP train file per language and renames the release's dev files:
+# ``tydiqa.goldp.L.{train,dev}.json`` now, ``tydiqa.L.{train,dev}.json`` in older copies of its
+# scripts; dev also accepts the release's own ``tydiqa-goldp-dev-LANGUAGE.json``.
+_TYDIQA_DEV = "tydiqa/tydiqa-goldp-v1.1-dev/"
+_TYDIQA_TRAIN = "tydiqa/tydiqa-goldp-v1.1-train/"
+TYDIQA_LAYOUT = FileLayout(
+    (_TYDIQA_DEV + "tydiqa.goldp.{language}.dev.json", _TYDIQA_DEV + "tydiqa.{language}.dev.json",
+     _TYDIQA_DEV + "tydiqa-goldp-dev-{language_file}.json"),
+    per_split={"train": (_TYDIQA_TRAIN + "tydiqa.goldp.{language}.train.json",
+                         _TYDIQA_TRAIN + "tydiqa.{language}.train.json")},
+    language_files=TYDIQA_NAMES,
+)
+_QA = {"read": squad, "metric": "f1", "data_hint": _DOWNLOAD_HINT}
 
-
-def _qa_task(
-    name: str, locate, languages: tuple[str, ...], splits: tuple[str, ...], test_split: str,
-    description: str,
-) -> Task:
-    def reader(
-        split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-    ) -> list[QAExample]:
-        assert data_dir is not None
-        path = locate(split, language, data_dir)
-        hint = f"{name}: {split}/{language} is read from {path}. " + _DOWNLOAD_HINT
-        return read_squad(path, language=language, hint=hint, skip_bad_rows=skip_bad_rows)
-
-    return Task(
-        name=name, type=TaskType.EXTRACTIVE_QA, languages=languages, reader=reader,
-        locate=locate, metric="f1", splits=splits, test_split=test_split,
-        description=description, data_hint=_DOWNLOAD_HINT,
-    )
-
-
-XQUAD = register_task(_qa_task(
-    "xquad", _xquad_path, BENCHMARK_LANGUAGES["xquad"], ("train", "dev", "test"), "test",
-    "XQuAD (Artetxe et al. 2020): SQuAD v1.1 dev paragraphs translated into 11 languages; "
-    "test only; English train/dev is SQuAD v1.1 (squad/{train,dev}-v1.1.json). Metric: F1/EM.",
+XQUAD = register_task(file_task(
+    "xquad", TaskType.EXTRACTIVE_QA, BENCHMARK_LANGUAGES["xquad"], layout=_xquad_path, **_QA,
+    splits=("train", "dev", "test"), test_split="test",
+    description="XQuAD (Artetxe et al. 2020): SQuAD v1.1 dev paragraphs translated into 11 "
+    "languages; test only; English train/dev is SQuAD v1.1 (squad/{train,dev}-v1.1.json). "
+    "Metric: F1/EM.",
 ))
-MLQA = register_task(_qa_task(
-    "mlqa", _mlqa_path, BENCHMARK_LANGUAGES["mlqa"], ("train", "dev", "test"), "test",
-    "MLQA (Lewis et al. 2020), same-language context/question files; trained on English "
-    "SQuAD v1.1. Metric: F1/EM with MLQA's per-language answer normalisation.",
+MLQA = register_task(file_task(
+    "mlqa", TaskType.EXTRACTIVE_QA, BENCHMARK_LANGUAGES["mlqa"], layout=_mlqa_path, **_QA,
+    splits=("train", "dev", "test"), test_split="test",
+    description="MLQA (Lewis et al. 2020), same-language context/question files; trained on "
+    "English SQuAD v1.1. Metric: F1/EM with MLQA's per-language answer normalisation.",
 ))
-TYDIQA = register_task(_qa_task(
-    "tydiqa", _tydiqa_path, BENCHMARK_LANGUAGES["tydiqa"], ("train", "dev"), "dev",
-    "TyDiQA-GoldP (Clark et al. 2020): trained on the English GoldP train set, evaluated on "
-    "the GoldP dev sets (XTREME's test). Metric: F1/EM.",
+TYDIQA = register_task(file_task(
+    "tydiqa", TaskType.EXTRACTIVE_QA, BENCHMARK_LANGUAGES["tydiqa"], layout=TYDIQA_LAYOUT,
+    **_QA, splits=("train", "dev"), test_split="dev",
+    description="TyDiQA-GoldP (Clark et al. 2020): trained on the English GoldP train set, "
+    "evaluated on the GoldP dev sets (XTREME's test). Metric: F1/EM.",
 ))
 
 
 # --- bitext mining ------------------------------------------------------------------------------
 
-def _bucc_path(split: str, language: str, data_dir: Path, side: str | None = None) -> Path:
-    return data_dir / "bucc2018" / f"{language}-en.{split}.{side or language}"
+# The other language's side; its English side and gold pairs are beside it (.en, .gold).
+BUCC_LAYOUT = FileLayout("bucc2018/{language}-en.{split}.{language}")
 
 
-def _bucc_reader(
-    split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-) -> list[MiningSentence]:
-    assert data_dir is not None
-    hint = (f"bucc2018: {split}/{language} needs bucc2018/{language}-en.{split}."
-            f"{{{language},en,gold}}. " + _DOWNLOAD_HINT)
-    gold = _bucc_path(split, language, data_dir, "gold")
+def read_bucc_split(request: FileRequest) -> list[MiningSentence]:
+    """Code, not a format: a split is three files, and only BUCC's test gold is withheld (so a
+    missing dev gold is an error, a missing test gold reads unlabeled)."""
+    source = request.path
+    hint = (f"{request.task}: {request.split}/{request.language} needs "
+            f"{source.with_suffix('')}.{{{request.language},en,gold}}. {request.data_hint}")
+    gold: Path | None = source.with_suffix(".gold")
     if not gold.is_file():
-        if split != "test":  # only BUCC's test gold is withheld
+        if request.split != "test":
             raise MissingDataError(gold, hint)
         gold = None
-    return read_bucc(
-        _bucc_path(split, language, data_dir), _bucc_path(split, language, data_dir, "en"),
-        gold, language=language, hint=hint, skip_bad_rows=skip_bad_rows,
-    )
+    return read_bucc(source, source.with_suffix(".en"), gold, language=request.language,
+                     hint=hint, skip_bad_rows=request.skip_bad_rows)
 
 
-BUCC = register_task(Task(
-    name="bucc2018", type=TaskType.RETRIEVAL, languages=BENCHMARK_LANGUAGES["bucc"],
-    reader=_bucc_reader, locate=_bucc_path, metric="f1", splits=("dev", "test"),
+BUCC = register_task(file_task(
+    "bucc2018", TaskType.RETRIEVAL, BENCHMARK_LANGUAGES["bucc"], layout=BUCC_LAYOUT,
+    read=read_bucc_split, metric="f1", splits=("dev", "test"),
     train_split="dev", dev_split="dev", test_split="test",
+    retrieval_kind=RetrievalKind.MINING, test_gold_withheld=True,
     description="BUCC 2018 parallel-sentence mining (Zweigenbaum et al. 2018): no training; "
     "ratio-margin scoring (k=4), threshold tuned on dev, F1 on test.",
     data_hint=_DOWNLOAD_HINT,

@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from xstilts.languages import BENCHMARK_LANGUAGES, TATOEBA_SOURCE_CODES
-from xstilts.tasks.base import BitextExample, ChoiceExample, Task, TaskType
-from xstilts.tasks.formats.choice import read_copa
-from xstilts.tasks.formats.retrieval import read_bitext
+from xstilts.tasks.base import RetrievalKind, TaskType
+from xstilts.tasks.file_formats import bitext, copa
+from xstilts.tasks.files import FileLayout, file_task
 from xstilts.tasks.readers import first_existing
 from xstilts.tasks.registry import register_task
 
@@ -35,7 +35,10 @@ _FILE_SPLIT = {"train": "train", "dev": "val", "test": "test"}
 
 
 def xcopa_path(split: str, language: str, data_dir: Path) -> Path:
-    """Upstream file if present (real test labels), else XTREME-R's ``xtreme_format`` file."""
+    """Upstream file if present (real test labels), else XTREME-R's ``xtreme_format`` file.
+
+    A function, not a FileLayout: English (COPA) has only the ``xtreme_format`` file, so an
+    error about a missing English file must name that one."""
     base = data_dir / "xcopa"
     file_split = _FILE_SPLIT.get(split, split)
     xtreme_r = base / "xtreme_format" / f"{file_split}-{language}.jsonl"
@@ -44,22 +47,9 @@ def xcopa_path(split: str, language: str, data_dir: Path) -> Path:
     return first_existing(base / "data" / language / f"{file_split}.{language}.jsonl", xtreme_r)
 
 
-def _xcopa_reader(
-    split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-) -> list[ChoiceExample]:
-    assert data_dir is not None
-    path = xcopa_path(split, language, data_dir)
-    hint = f"xcopa: {split}/{language} is read from {path}. " + _HINT
-    return read_copa(
-        path, language=language, hint=hint, id_prefix=f"xcopa-{split}-{language}-",
-        placeholder_labels_possible=path.parent.name == "xtreme_format" and split == "test",
-        skip_bad_rows=skip_bad_rows,
-    )
-
-
-XCOPA = register_task(Task(
-    name="xcopa", type=TaskType.MULTIPLE_CHOICE, languages=XCOPA_LANGUAGES,
-    reader=_xcopa_reader, locate=xcopa_path, labels=("choice1", "choice2"), metric="accuracy",
+XCOPA = register_task(file_task(
+    "xcopa", TaskType.MULTIPLE_CHOICE, XCOPA_LANGUAGES, layout=xcopa_path, read=copa,
+    labels=("choice1", "choice2"), metric="accuracy",
     description="XCOPA causal commonsense reasoning (Ponti et al. 2020); en = English COPA, "
     "the training data (XTREME-R: SIQA, then COPA). Test labels only in the upstream files.",
     data_hint=_HINT,
@@ -71,29 +61,18 @@ XCOPA = register_task(Task(
 TATOEBA_FILE_CODE = dict(zip(BENCHMARK_LANGUAGES["tatoeba"], TATOEBA_SOURCE_CODES, strict=True))
 
 
-def tatoeba_path(split: str, language: str, data_dir: Path, side: str | None = None) -> Path:
-    """The file of one side (``side='eng'`` for English, default: the other language)."""
-    code = TATOEBA_FILE_CODE.get(language, language)
-    name = f"tatoeba.{code}-eng.{side or code}"
-    return first_existing(data_dir / "tatoeba" / name, data_dir / "tatoeba" / "v1" / name)
+# The other language's side; its English side is the ``.eng`` file beside it.
+tatoeba_path = FileLayout(
+    ("tatoeba/tatoeba.{language_file}-eng.{language_file}",
+     "tatoeba/v1/tatoeba.{language_file}-eng.{language_file}"),
+    language_files=TATOEBA_FILE_CODE,
+)
 
-
-def _tatoeba_reader(
-    split: str, language: str, data_dir: Path | None, *, skip_bad_rows: bool = False
-) -> list[BitextExample]:
-    assert data_dir is not None
-    source = tatoeba_path(split, language, data_dir)
-    hint = f"tatoeba: {language} is read from {source} and its .eng side. " + _HINT
-    return read_bitext(
-        source, tatoeba_path(split, language, data_dir, "eng"), language=language, hint=hint,
-        id_prefix=f"tatoeba-{language}-", skip_bad_rows=skip_bad_rows,
-    )
-
-
-TATOEBA = register_task(Task(
-    name="tatoeba", type=TaskType.RETRIEVAL, languages=BENCHMARK_LANGUAGES["tatoeba"],
-    reader=_tatoeba_reader, locate=tatoeba_path, metric="accuracy", splits=("test",),
+TATOEBA = register_task(file_task(
+    "tatoeba", TaskType.RETRIEVAL, BENCHMARK_LANGUAGES["tatoeba"], layout=tatoeba_path,
+    read=bitext, id_prefix="{task}-{language}-", metric="accuracy", splits=("test",),
     train_split="test", dev_split="test", test_split="test",
+    retrieval_kind=RetrievalKind.BITEXT,
     description="Tatoeba bitext retrieval (LASER test set, 112 languages x English, up to "
     "1000 pairs each): no training; cosine nearest neighbour, xx->en accuracy.",
     data_hint=_HINT,

@@ -32,7 +32,8 @@ from typing import Any
 
 from xstilts.errors import DataFormatError
 from xstilts.languages import BENCHMARK_LANGUAGES
-from xstilts.tasks.base import Task, TaskType
+from xstilts.tasks.base import RetrievalKind, TaskType
+from xstilts.tasks.files import FileLayout, FileRequest, file_task
 from xstilts.tasks.formats.squad import read_squad
 from xstilts.tasks.readers import RowProblems, iter_json_rows, read_text, require_examples
 from xstilts.tasks.registry import register_task
@@ -58,10 +59,7 @@ class RetrievalItem:
 
 MEWSLIX_FILES = {"train": "wikipedia_pairs-train.jsonl", "dev": "wikinews_mentions-dev.jsonl",
                  "test": "wikinews_mentions-test.jsonl"}
-
-
-def mewslix_path(split: str, language: str, data_dir: Path) -> Path:
-    return data_dir / "mewslix" / MEWSLIX_FILES.get(split, f"{split}.jsonl")
+mewslix_path = FileLayout("mewslix/{split_file}", split_files=MEWSLIX_FILES)
 
 
 def mewslix_pool(split: str, data_dir: Path) -> tuple[Path, ...]:
@@ -131,21 +129,22 @@ def read_mewslix_candidates(path: Path, *, hint: str,
     return require_examples(path, candidates, problems)
 
 
-def _mewslix_reader(split: str, language: str, data_dir: Path | None, *,
-                    skip_bad_rows: bool = False) -> list[RetrievalItem]:
-    assert data_dir is not None
-    path = mewslix_path(split, language, data_dir)
-    (pool,) = mewslix_pool(split, data_dir)
-    hint = f"mewsli-x: {split}/{language} reads {path} and {pool}. {_HINT}"
-    queries = read_mewslix_mentions(path, language=language, hint=hint,
-                                    skip_bad_rows=skip_bad_rows)
-    return queries + read_mewslix_candidates(pool, hint=hint, skip_bad_rows=skip_bad_rows)
+def read_mewslix(request: FileRequest) -> list[RetrievalItem]:
+    """Code, not a format: the language's queries (the layout's mentions file) followed by the
+    candidate pool every language shares."""
+    (pool,) = mewslix_pool(request.split, request.data_dir)
+    hint = (f"{request.task}: {request.split}/{request.language} reads {request.path} and "
+            f"{pool}. {request.data_hint}")
+    queries = read_mewslix_mentions(request.path, language=request.language, hint=hint,
+                                    skip_bad_rows=request.skip_bad_rows)
+    return queries + read_mewslix_candidates(pool, hint=hint,
+                                             skip_bad_rows=request.skip_bad_rows)
 
 
-MEWSLI_X = register_task(Task(
-    name="mewsli-x", type=TaskType.RETRIEVAL, languages=BENCHMARK_LANGUAGES["mewsli-x"],
-    reader=_mewslix_reader, locate=mewslix_path, shared_files=mewslix_pool, metric="map@20",
-    train_language="en",
+MEWSLI_X = register_task(file_task(
+    "mewsli-x", TaskType.RETRIEVAL, BENCHMARK_LANGUAGES["mewsli-x"], layout=mewslix_path,
+    read=read_mewslix, shared_files=mewslix_pool, metric="map@20",
+    train_language="en", retrieval_kind=RetrievalKind.POOLED,
     description="Mewsli-X (XTREME-R): entity retrieval from WikiNews mentions in 11 languages "
     "against ~1M English Wikidata entities; mAP@20. Train = Wikipedia mention-entity pairs.",
     data_hint=_HINT,
@@ -154,8 +153,7 @@ MEWSLI_X = register_task(Task(
 
 # --- LAReQA (XQuAD-R) ------------------------------------------------------------------------
 
-def lareqa_path(split: str, language: str, data_dir: Path) -> Path:
-    return data_dir / "lareqa" / "xquad-r" / f"{language}.json"
+lareqa_path = FileLayout("lareqa/xquad-r/{language}.json")
 
 
 def _paragraphs(path: Path, hint: str) -> list[tuple[str, dict[str, Any]]]:
@@ -214,31 +212,31 @@ def read_xquad_r(path: Path, *, language: str, hint: str
     return candidates, answers
 
 
-def _lareqa_reader(split: str, language: str, data_dir: Path | None, *,
-                   skip_bad_rows: bool = False) -> list[RetrievalItem]:
-    """Queries of ``language`` + the pool of every language's sentences (all 11 files)."""
-    assert data_dir is not None
-    hint = f"lareqa: reads lareqa/xquad-r/*.json under {data_dir}. {_HINT}"
+def read_lareqa(request: FileRequest) -> list[RetrievalItem]:
+    """Code, not a format: the language's queries + the pool of every language's sentences
+    (all 11 files), each query's gold being its answer sentences in every language."""
     pool: list[RetrievalItem] = []
     gold: dict[str, list[str]] = {}
-    for lang in LAREQA.languages:
-        sentences, answers = read_xquad_r(lareqa_path(split, lang, data_dir), language=lang,
-                                          hint=hint)
+    for lang in BENCHMARK_LANGUAGES["lareqa"]:
+        path = lareqa_path(request.split, lang, request.data_dir)
+        sentences, answers = read_xquad_r(path, language=lang, hint=request.reading(path).hint)
         pool += sentences
         for qid, sids in answers.items():
             gold.setdefault(qid, []).extend(sids)
-    path = lareqa_path(split, language, data_dir)
-    questions = read_squad(path, language=language, hint=hint, skip_bad_rows=skip_bad_rows)
+    language = request.language
+    questions = read_squad(request.path, language=language, hint=request.hint,
+                           skip_bad_rows=request.skip_bad_rows)
     queries = [RetrievalItem(id=f"{language}:{q.id}", text=q.question, side="query",
                              language=language, gold=tuple(dict.fromkeys(gold.get(q.id, []))))
                for q in questions]
     return queries + pool
 
 
-LAREQA = register_task(Task(
-    name="lareqa", type=TaskType.RETRIEVAL, languages=BENCHMARK_LANGUAGES["lareqa"],
-    reader=_lareqa_reader, locate=lareqa_path, metric="map@20", splits=("test",),
+LAREQA = register_task(file_task(
+    "lareqa", TaskType.RETRIEVAL, BENCHMARK_LANGUAGES["lareqa"], layout=lareqa_path,
+    read=read_lareqa, metric="map@20", splits=("test",),
     train_split="test", dev_split="test", test_split="test",
+    retrieval_kind=RetrievalKind.POOLED, reads_every_language=True,
     description="LAReQA on XQuAD-R (XTREME-R): language-agnostic answer-sentence retrieval "
     "from the pooled sentences of 11 languages; mAP@20. XTREME-R trains on SQuAD v1.1.",
     data_hint=_HINT,
