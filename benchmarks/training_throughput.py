@@ -20,11 +20,12 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, BertConfig, XLMRobertaConfig
 
-from xstilts.evaluation.predict import row_outputs
 from xstilts.models import load_encoder
 from xstilts.models.bundled import bundled_model_dir
+from xstilts.tasktypes.predict import row_outputs
 from xstilts.training.options import TrainingOptions
 from xstilts.training.phases import _model_with_heads, build_stream
+from xstilts.training.runs import PhaseTask
 from xstilts.training.trainer import train_model
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
@@ -49,13 +50,12 @@ def measure(shape: str, precision: str, examples: int, data_dir: Path) -> dict[s
     options = TrainingOptions(epochs=1, batch_size=32, max_seq_length=128, precision=precision,
                               max_train_examples=examples, max_dev_examples=examples,
                               log_every=1000)
-    stream = build_stream({"task": "udpos", "language": "en", "train_split": "train",
-                           "dev_split": None}, options, tokenizer, data_dir)
+    stream = build_stream(PhaseTask("udpos", "en", "train", None), options, tokenizer, data_dir)
     model = _model_with_heads(encoder, [stream], "mean", 0)
     result = train_model(model, [stream], options, seed=0, pad_id=tokenizer.pad_token_id,
                          description=f"{shape} {precision}")
-    dev_stream = build_stream({"task": "udpos", "language": "de", "train_split": "dev",
-                               "dev_split": None}, options, tokenizer, data_dir)
+    dev_stream = build_stream(PhaseTask("udpos", "de", "dev", None), options, tokenizer,
+                              data_dir)
     start = time.perf_counter()  # the forward passes of evaluation, without decoding
     row_outputs(model, "udpos", dev_stream.handler, dev_stream.train,
                 pad_id=tokenizer.pad_token_id, batch_size=128, autocast_bf16=precision == "bf16")

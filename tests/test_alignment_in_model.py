@@ -17,8 +17,6 @@ from xstilts.alignment.in_model import (
 )
 from xstilts.alignment.projections import METHODS, Projection
 from xstilts.errors import StudyConfigError, XstiltsError
-from xstilts.evaluation.settings import EvaluationSettings
-from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models import load_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.models.pooling import encode_pooled
@@ -28,6 +26,7 @@ from xstilts.studies.planner import check_study
 from xstilts.studies.spec import AlignOptions, StudySpec, load_study
 from xstilts.tasks import get_task
 from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.tasktypes.zero_shot import EvaluationSettings, evaluate_languages
 
 STS17 = get_task("sts17")
 LANGS = ["ar-en", "en-en"]

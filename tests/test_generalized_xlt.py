@@ -9,17 +9,20 @@ import pytest
 import torch
 
 from xstilts.errors import StudyConfigError, XstiltsError
-from xstilts.evaluation.generalized import check_parallel, evaluate_generalized, matrix_table
-from xstilts.evaluation.settings import EvaluationSettings
-from xstilts.evaluation.zero_shot import evaluate_languages
+from xstilts.evaluation.generalized import check_parallel, matrix_table
 from xstilts.models import load_encoder
 from xstilts.models.heads import TaskModel
+from xstilts.results import Score
 from xstilts.studies.planner import check_study, plan_study
 from xstilts.studies.spec import StudySpec
-from xstilts.studies.store import MetricRow
 from xstilts.tasks import get_task
 from xstilts.tasks.base import Example
 from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.tasktypes.zero_shot import (
+    EvaluationSettings,
+    evaluate_generalized,
+    evaluate_languages,
+)
 
 XNLI = get_task("xnli")
 CAP = 6
@@ -38,7 +41,7 @@ def xnli_model() -> tuple:
     return model, tokenizer
 
 
-def _evaluate(evaluate, model_tok, languages, out: Path, data_dir: Path) -> list[MetricRow]:
+def _evaluate(evaluate, model_tok, languages, out: Path, data_dir: Path) -> list[Score]:
     model, tokenizer = model_tok
     return evaluate(model, tokenizer, XNLI, languages, "test", data_dir, out,
                     EvaluationSettings(FeatureOptions(max_seq_length=32), max_examples=CAP,

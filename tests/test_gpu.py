@@ -17,12 +17,11 @@ from tiny_study import tiny_study
 from transformers import AutoConfig, AutoModel
 
 from xstilts.evaluation.embeddings import embed_sentences
-from xstilts.evaluation.settings import EvaluationSettings
-from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models import load_encoder
 from xstilts.models.bundled import bundled_model_dir
 from xstilts.tasks import get_task
 from xstilts.tasktypes import FeatureOptions
+from xstilts.tasktypes.zero_shot import EvaluationSettings, evaluate_languages
 from xstilts.training import trainer as trainer_module
 from xstilts.training.trainer import train_model
 

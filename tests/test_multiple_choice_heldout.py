@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from xstilts.evaluation.predict import predict
 from xstilts.models import load_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.tasks import get_task
 from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.tasktypes.predict import predict
 from xstilts.training.options import TrainingOptions
 from xstilts.training.trainer import TrainingStream, train_model
 

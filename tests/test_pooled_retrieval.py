@@ -18,7 +18,6 @@ from xstilts.evaluation.pooled_retrieval import (
     evaluate_pooled_retrieval,
     top_k_candidates,
 )
-from xstilts.evaluation.retrieval import retrieve
 from xstilts.evaluation.retrieval_metrics import ap_at_k_per_query, cosine_similarity
 from xstilts.models import load_encoder
 from xstilts.report.summary import write_report
@@ -27,6 +26,7 @@ from xstilts.studies.executor import run_study
 from xstilts.studies.planner import check_study, plan_study
 from xstilts.studies.spec import load_study
 from xstilts.tasks import get_task
+from xstilts.tasktypes.retrieval import retrieve
 
 
 def _write(path: Path, text: str) -> None:
@@ -281,7 +281,8 @@ def test_retrieve_payload_and_cli_for_lareqa(tiny, tmp_path):
     assert result.exit_code == 0, result.output
     cli = json.loads(result.stdout)
     assert cli["results"][0]["n"] == 3 and cli["protocol"]["rank_cutoff"] == 20
-    with pytest.raises(ValueError, match="mewsli-x, lareqa"):
+    with pytest.raises(ValueError, match="retrieve supports tatoeba, bucc2018, lareqa, "
+                                         "mewsli-x, not 'xnli'"):
         retrieve("tiny:random", "xnli", ["de"], data, model=tiny)
 
 

@@ -7,6 +7,9 @@ import json
 import statistics
 from pathlib import Path
 
+# The run fields ResultStore.register reads, without planning a study.
+from types import SimpleNamespace as StoredRun
+
 import numpy as np
 import pytest
 
@@ -15,8 +18,9 @@ from xstilts.report.analysis import analyse, analyse_rows, group_averages, n_int
 from xstilts.report.comparisons import load_example_scores
 from xstilts.report.headline import headline_text
 from xstilts.report.results import collect_results
-from xstilts.studies.planner import PlannedRun
-from xstilts.studies.store import MetricRow, ResultStore
+from xstilts.results import Score
+from xstilts.studies.store import ResultStore
+from xstilts.tasktypes.per_example import ExampleStatistics
 
 TASK = "cldr-continents"
 LANGUAGES = ("en", "de", "fr", "zh", "sw")
@@ -33,7 +37,7 @@ def build_out(out: Path) -> Path:
     for config in CONFIGS:
         for seed in SEEDS:
             run_id = hashlib.sha1(f"{config}/{seed}".encode()).hexdigest()[:16]
-            runs.append(PlannedRun(id=run_id,
+            runs.append(StoredRun(id=run_id,
                                    kind="target", encoder="tiny:random", intermediate=config,
                                    task=TASK, seed=seed, parent=None, settings={"seed": seed}))
     store.register("synth", runs)
@@ -49,8 +53,8 @@ def build_out(out: Path) -> Path:
                     gold = i % 5
                     f.write(json.dumps({"id": f"{lang}-{i}", "gold": gold,
                                         "prediction": gold if ok else (gold + 1) % 5}) + "\n")
-            metrics.append(MetricRow(TASK, lang, "test", "accuracy", float(correct.mean()),
-                                     0.0, 1.0, N))
+            metrics.append(Score("accuracy", float(correct.mean()), 0.0, 1.0, N, task=TASK,
+                                 language=lang, split="test"))
         store.mark_running(run.id)
         store.mark_done(run.id, metrics, {"wall_seconds": 1.5})
     store.close()
@@ -204,7 +208,7 @@ def _one_seed_study(changes: dict[str, dict[str, tuple[int, int]]], sizes: dict[
             ok[np.flatnonzero(base[g] == 0)[:won]] = 1
             rows.append({**_row(g, config, float(ok.mean())), "n": n, "target_task": "tatoeba"})
             scores[("m", config, "tatoeba", "accuracy", g, "")] = {
-                0: {f"{g}-{i}": v for i, v in enumerate(ok)}}
+                0: ExampleStatistics("accuracy", tuple(f"{g}-{i}" for i in range(n)), ok)}
     return rows, scores
 
 
@@ -285,13 +289,19 @@ def test_tagging_micro_accuracy_gets_token_weighted_sentence_scores(tmp_path: Pa
     path.write_text("".join(json.dumps({"id": f"s{i}", "gold": g, "prediction": p}) + "\n"
                             for i, (g, p) in enumerate(sentences)))
     micro = 6 / 8
-    row = {**_row("de", "none", micro), "run_id": "r", "metric": "token_accuracy"}
-    scores = load_example_scores(tmp_path, [row])[("m", "none", "t", "token_accuracy", "de", "")][0]
+    row = {**_row("de", "none", micro), "run_id": "r", "metric": "token_accuracy",
+           "target_task": "udpos"}
+    key = ("m", "none", "udpos", "token_accuracy", "de", "")
+    scores = load_example_scores(tmp_path, [row])[key][0].by_id()
+    # 3 sentences / 8 tokens = weight 3/8; correct tokens 2, 1, 3
     assert scores == pytest.approx({"s0": 2 * 3 / 8, "s1": 3 / 8, "s2": 3 * 3 / 8})
+    # A stored value the handler's statistics do not reproduce (here the mean of per-sentence
+    # accuracies, (0.5 + 1 + 1) / 3, which no xstilts version stored) gets none, rather than
+    # a second decomposition guessed from the file's shape.
     per_sentence = {**row, "value": (0.5 + 1 + 1) / 3}
-    assert load_example_scores(tmp_path, [per_sentence])[
-        ("m", "none", "t", "token_accuracy", "de", "")][0] == pytest.approx(
-        {"s0": 0.5, "s1": 1.0, "s2": 1.0})
+    assert key not in load_example_scores(tmp_path, [per_sentence])
+    # A task this process does not know gets none either: only a handler knows its metric.
+    assert load_example_scores(tmp_path, [{**row, "target_task": "t"}]) == {}
 
 
 def test_a_second_evaluation_of_a_language_is_compared_on_its_own_predictions(
@@ -311,14 +321,14 @@ def test_a_second_evaluation_of_a_language_is_compared_on_its_own_predictions(
             split = "test+align" if view else "test"
             for lang in ("en", "de"):
                 row = {**_row(lang, config, statistics.fmean(correct)), "split": split,
-                       "n": len(correct)}
+                       "n": len(correct), "target_task": "xnli"}
                 rows.append(row)
     scores = load_example_scores(tmp_path, rows)
-    assert set(scores[("m", "x", "t", "accuracy", "de", "align")][0].values()) == {1.0}
+    assert set(scores[("m", "x", "xnli", "accuracy", "de", "align")][0].values.tolist()) == {1.0}
     analysis = analyse_rows(rows, scores, resamples=300)
     deltas = {d["task"]: d for d in analysis["deltas"] if d["scope"] == "zero-shot avg"
               and d["config"] == "x"}
-    assert deltas["t [align]"]["delta"] == pytest.approx(50.0)
-    assert deltas["t [align]"]["n_examples"] == 60 and deltas["t [align]"]["p"] < 1e-6
-    assert deltas["t"]["delta"] == 0 and deltas["t"]["p"] == 1.0
-    assert [h["task"] for h in analysis["headlines"]] == ["t", "t [align]"]
+    assert deltas["xnli [align]"]["delta"] == pytest.approx(50.0)
+    assert deltas["xnli [align]"]["n_examples"] == 60 and deltas["xnli [align]"]["p"] < 1e-6
+    assert deltas["xnli"]["delta"] == 0 and deltas["xnli"]["p"] == 1.0
+    assert [h["task"] for h in analysis["headlines"]] == ["xnli", "xnli [align]"]

@@ -8,6 +8,9 @@ import json
 import re
 from pathlib import Path
 
+# The run fields ResultStore.register reads, without planning a study.
+from types import SimpleNamespace as StoredRun
+
 import numpy as np
 import pytest
 
@@ -23,8 +26,8 @@ from xstilts.report.language_info import is_zero_shot, zero_shot_languages
 from xstilts.report.plots import all_plots
 from xstilts.report.summary import render_summary, write_report
 from xstilts.report.summary_md import analysis_markdown
-from xstilts.studies.planner import PlannedRun
-from xstilts.studies.store import MetricRow, ResultStore
+from xstilts.results import Score
+from xstilts.studies.store import ResultStore
 
 
 def _row(lang: str, value: float, config: str = "none", seed: int = 0, task: str = "t") -> dict:
@@ -118,7 +121,7 @@ def _write_out(out: Path, sets: dict[str, list[int]],
                predictions: dict[tuple[str, int], dict[str, list[int]]]) -> Path:
     """A finished study 'u': ``predictions[(config, seed)][lang]`` against gold ``sets[lang]``."""
     store = ResultStore(out)
-    runs = [PlannedRun(id=f"{config}-{seed}".ljust(16, "0"), kind="target", encoder="enc",
+    runs = [StoredRun(id=f"{config}-{seed}".ljust(16, "0"), kind="target", encoder="enc",
                        intermediate=config, task=TASK, seed=seed, parent=None, settings={})
             for config, seed in predictions]
     store.register("u", runs)
@@ -132,8 +135,8 @@ def _write_out(out: Path, sets: dict[str, list[int]],
                 json.dumps({"id": f"{lang}{i}", "gold": g, "prediction": p}) + "\n"
                 for i, (g, p) in enumerate(zip(gold, pred, strict=True))))
             accuracy = float(np.mean(np.array(gold) == np.array(pred)))
-            metrics.append(MetricRow(TASK, lang, "test", "accuracy", accuracy, None, None,
-                                     len(gold)))
+            metrics.append(Score("accuracy", accuracy, None, None, len(gold), task=TASK,
+                                 language=lang, split="test"))
         store.mark_running(run.id)
         store.mark_done(run.id, metrics, {"wall_seconds": 1.0})
     store.close()

@@ -8,6 +8,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+# The run fields ResultStore.register reads, without planning a study.
+from types import SimpleNamespace as StoredRun
+
 import pyarrow.parquet as pq
 import pytest
 from test_report_analysis import build_out
@@ -21,7 +24,6 @@ from xstilts.report.matrix import matrix_key
 from xstilts.report.plots import all_plots
 from xstilts.report.summary import write_report
 from xstilts.report.summary_md import analysis_markdown
-from xstilts.studies.planner import PlannedRun
 from xstilts.studies.store import ResultStore
 
 
@@ -64,7 +66,7 @@ def test_page_is_self_contained_and_holds_the_headline(report: Path) -> None:
 def test_report_of_one_study_shows_its_description_and_only_its_runs(tmp_path: Path) -> None:
     out = build_out(tmp_path / "out")
     store = ResultStore(out)
-    store.register("other", [PlannedRun(id="0123456789abcdef", kind="target",
+    store.register("other", [StoredRun(id="0123456789abcdef", kind="target",
                                         encoder="tiny:random", intermediate="none",
                                         task="xnli", seed=0, parent=None, settings={})])
     store.close()

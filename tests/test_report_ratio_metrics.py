@@ -8,6 +8,9 @@ import json
 import warnings
 from pathlib import Path
 
+# The run fields ResultStore.register reads, without planning a study.
+from types import SimpleNamespace as StoredRun
+
 import numpy as np
 import pytest
 
@@ -15,17 +18,14 @@ from xstilts.evaluation.tagging_metrics import score_entity_f1, score_span_f1, t
 from xstilts.report.analysis import analyse
 from xstilts.report.comparisons import compare
 from xstilts.report.methods import family_lines, general_lines
-from xstilts.report.ratio_metrics import (
-    RATIO_METRICS,
-    TEST_NAME,
-    corpus_value,
-    example_counts,
-    randomization_test,
-)
-from xstilts.studies.planner import PlannedRun
-from xstilts.studies.store import MetricRow, ResultStore
+from xstilts.report.ratio_metrics import TEST_NAME, randomization_test
+from xstilts.results import Score
+from xstilts.studies.store import ResultStore
+from xstilts.tasks import get_task
+from xstilts.tasktypes import handler_for
+from xstilts.tasktypes.per_example import ENTITY_F1, SPAN_F1, ExampleStatistics
 
-F1 = RATIO_METRICS["entity_f1"]
+F1, SPAN = ENTITY_F1, SPAN_F1
 TYPES = ("PER", "ORG", "LOC")
 
 
@@ -71,6 +71,18 @@ def _records(gold: list[list[str]], pred: list[list[str]], lang: str = "de") -> 
             for i, (g, p) in enumerate(zip(gold, pred, strict=True))]
 
 
+def _statistics(records: list[dict], form) -> ExampleStatistics | None:
+    """The tagging handler's per-sentence counts of ``form`` (what the report pairs): PAN-X
+    (BIO) for entity F1, UD-POS for span F1."""
+    task = get_task("panx" if form is F1 else "udpos")
+    return handler_for(task).example_statistics(task, form.name, "de", records)
+
+
+def example_counts(records: list[dict], form) -> dict[str, np.ndarray] | None:
+    stats = _statistics(records, form)
+    return None if stats is None else stats.by_id()
+
+
 def _counts(gold: list[list[str]], pred: list[list[str]]) -> np.ndarray:
     """Seeds (1) × sentences × counts, the layout of the comparisons."""
     return np.stack(list(example_counts(_records(gold, pred), F1).values()))[None]
@@ -85,14 +97,14 @@ def test_f1_from_summed_counts_is_the_scored_entity_f1() -> None:
     assert counts is not None and len(counts) == 150
     tp, n_pred, n_gold = np.sum(list(counts.values()), axis=0)
     by_hand = 2 * tp / (n_pred + n_gold)
-    assert corpus_value(counts, F1) == pytest.approx(by_hand, abs=1e-12)
+    assert _statistics(_records(gold, pred), F1).value == pytest.approx(by_hand, abs=1e-12)
     assert by_hand == pytest.approx(score_entity_f1(gold, pred, resamples=10).value, abs=1e-12)
     assert by_hand == pytest.approx(seqeval.f1_score(gold, pred), abs=1e-9)
     assert example_counts(_records([["O", "X-1"]], [["O", "O"]]), F1) is None  # not BIO
 
 
 def _compare(gold: list[list[str]], a: list[list[str]], b: list[list[str]], **options):
-    scores = {("m", config, "t", "entity_f1", "de", ""): {0: example_counts(_records(gold, p), F1)}
+    scores = {("m", config, "t", "entity_f1", "de", ""): {0: _statistics(_records(gold, p), F1)}
               for config, p in (("a", a), ("none", b))}
     return compare(scores, ("m", "a"), ("m", "none"), "t", "entity_f1", ["de"],
                    seed_values=([], []), **options)
@@ -122,7 +134,7 @@ def test_several_seeds_average_each_seeds_f1() -> None:
     preds = {(c, s): _predict(rng, gold, q) for c, q in (("a", 0.8), ("none", 0.7))
              for s in (0, 1)}
     scores = {("m", c, "t", "entity_f1", "de", ""): {
-        s: example_counts(_records(gold, preds[(c, s)]), F1) for s in (0, 1)}
+        s: _statistics(_records(gold, preds[(c, s)]), F1) for s in (0, 1)}
         for c in ("a", "none")}
     result = compare(scores, ("m", "a"), ("m", "none"), "t", "entity_f1", ["de"],
                      seed_values=([], []), resamples=500, permutations=2000)
@@ -183,7 +195,7 @@ def _build_out(out: Path) -> Path:
     """One-seed study with entity F1 on en, de, fr, zh: 'better' is much better in de and zh."""
     store = ResultStore(out)
     quality = {"none": 0.6, "better": 0.8}
-    runs = [PlannedRun(id=hashlib.sha1(c.encode()).hexdigest()[:16], kind="target",
+    runs = [StoredRun(id=hashlib.sha1(c.encode()).hexdigest()[:16], kind="target",
                        encoder="tiny:random", intermediate=c, task="panx", seed=0, parent=None,
                        settings={"seed": 0}) for c in quality]
     store.register("ner", runs)
@@ -199,8 +211,7 @@ def _build_out(out: Path) -> Path:
             (pred_dir / f"{lang}.jsonl").write_text("".join(
                 json.dumps(r) + "\n" for r in _records(sentences, pred, lang)))
             score = score_entity_f1(sentences, pred, resamples=10)
-            metrics.append(MetricRow("panx", lang, "dev", "entity_f1", score.value,
-                                     score.ci_low, score.ci_high, score.n))
+            metrics.append(score.at("panx", lang, "dev"))
         store.mark_running(run.id)
         store.mark_done(run.id, metrics, {"wall_seconds": 1.0})
     store.close()
@@ -236,7 +247,6 @@ def test_report_gives_entity_f1_deltas_intervals_and_p_values(tmp_path: Path) ->
 
 # --- span F1 (UD-POS: seqeval over raw UPOS tags) ----------------------------------------------
 
-SPAN = RATIO_METRICS["span_f1"]
 POS = ("NOUN", "VERB", "DET", "ADP", "ADJ", "PRON", "PROPN", "PUNCT", "X", "SCONJ", "CCONJ")
 
 
@@ -268,7 +278,7 @@ def test_span_f1_counts_from_a_predictions_file_by_hand() -> None:
     assert counts is not None
     assert {k: v.tolist() for k, v in counts.items()} == {"de-0": [2, 4, 3], "de-1": [4, 5, 5]}
     # F1 = 2 * 6 / (9 + 8) = 12/17, not the token accuracy 7/9
-    assert corpus_value(counts, SPAN) == pytest.approx(12 / 17, abs=1e-15)
+    assert _statistics(_records(gold, pred), SPAN).value == pytest.approx(12 / 17, abs=1e-15)
     assert token_accuracy(gold, pred) == pytest.approx(7 / 9)
     # a gold X ending sentence 0 continues into sentence 1's X (one span, counted in 0)
     crossing = example_counts(_records([["NOUN", "X"], ["X", "VERB"]],
@@ -283,8 +293,7 @@ def test_span_f1_from_summed_counts_is_the_scored_span_f1() -> None:
     rng = np.random.default_rng(3)
     gold = _pos_gold(rng, 200)
     pred = _pos_predict(rng, gold, 0.8)
-    counts = example_counts(_records(gold, pred), SPAN)
-    value = corpus_value(counts, SPAN)
+    value = _statistics(_records(gold, pred), SPAN).value
     assert value == pytest.approx(score_span_f1(gold, pred, resamples=1).value, abs=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -296,8 +305,7 @@ def test_span_f1_delta_interval_and_randomization() -> None:
     rng = np.random.default_rng(8)
     gold = _pos_gold(rng, 400)
     a, b = _pos_predict(rng, gold, 0.85), _pos_predict(rng, gold, 0.75)
-    scores = {("m", config, "t", "span_f1", "de", ""): {0: example_counts(_records(gold, p),
-                                                                           SPAN)}
+    scores = {("m", config, "t", "span_f1", "de", ""): {0: _statistics(_records(gold, p), SPAN)}
               for config, p in (("a", a), ("none", b))}
     result = compare(scores, ("m", "a"), ("m", "none"), "t", "span_f1", ["de"],
                      seed_values=([], []), resamples=1000, permutations=2000)
@@ -320,7 +328,7 @@ def test_udpos_report_uses_span_f1_as_primary(tmp_path: Path) -> None:
     out = tmp_path / "out"
     store = ResultStore(out)
     quality = {"none": 0.7, "better": 0.85}
-    runs = [PlannedRun(id=hashlib.sha1(c.encode()).hexdigest()[:16], kind="target",
+    runs = [StoredRun(id=hashlib.sha1(c.encode()).hexdigest()[:16], kind="target",
                        encoder="tiny:random", intermediate=c, task="udpos", seed=0, parent=None,
                        settings={"seed": 0}) for c in quality]
     store.register("pos", runs)
@@ -336,11 +344,11 @@ def test_udpos_report_uses_span_f1_as_primary(tmp_path: Path) -> None:
             (pred_dir / f"{lang}.jsonl").write_text("".join(
                 json.dumps(r) + "\n" for r in _records(sentences, pred, lang)))
             score = score_span_f1(sentences, pred, resamples=10)
-            metrics.append(MetricRow("udpos", lang, "dev", score.metric, score.value,
-                                     score.ci_low, score.ci_high, score.n))
+            metrics.append(score.at("udpos", lang, "dev"))
             accuracy = token_accuracy(sentences, pred)
-            metrics.append(MetricRow("udpos", lang, "dev", "token_accuracy", accuracy,
-                                     accuracy, accuracy, sum(map(len, sentences))))
+            metrics.append(Score("token_accuracy", accuracy, accuracy, accuracy,
+                                 sum(map(len, sentences)), task="udpos", language=lang,
+                                 split="dev"))
         store.mark_running(run.id)
         store.mark_done(run.id, metrics, {"wall_seconds": 1.0})
     store.close()

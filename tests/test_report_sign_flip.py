@@ -27,6 +27,28 @@ def test_exact_p_equals_enumerating_every_sign_pattern(trial: int) -> None:
     assert result.p_value == pytest.approx(_enumerated(d), abs=1e-12)
 
 
+def test_exact_p_hand_computed() -> None:
+    # d = (1, 1, 1): of the 2^3 sign patterns only +++ and --- reach |sum| >= 3 -> p = 2/8
+    assert sign_flip_test(np.array([1.0, 1.0, 1.0])).p_value == pytest.approx(0.25)
+    # d = (1, 0, 0, 1): zeros do not move; the two ones agree in sign in 2 of 4 -> p = 0.5
+    assert sign_flip_test(np.array([1.0, 0.0, 0.0, 1.0])).p_value == pytest.approx(0.5)
+
+
+def test_null_p_values_are_roughly_uniform() -> None:
+    # two noisy systems with the same expected score (distinct differences: Monte Carlo):
+    # p < 0.05 in about 5 % of trials, mean p about 0.5
+    rng = np.random.default_rng(2)
+    ps = [sign_flip_test(rng.normal(size=60) - rng.normal(size=60), permutations=500,
+                         seed=seed).p_value for seed in range(60)]
+    assert 0.2 < float(np.mean(ps)) < 0.8
+    assert np.mean(np.array(ps) < 0.05) < 0.2
+
+
+def test_invalid_permutations() -> None:
+    with pytest.raises(ValueError):
+        sign_flip_test(np.ones(3), permutations=0)
+
+
 def test_one_value_is_the_two_sided_sign_test() -> None:
     d = np.array([1.0] * 70 + [-1.0] * 40 + [0.0] * 390)
     assert sign_flip_test(d).p_value == pytest.approx(binomtest(70, 110).pvalue, rel=1e-9)

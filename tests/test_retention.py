@@ -8,12 +8,11 @@ import pytest
 
 import xstilts
 from xstilts.errors import ModelLoadError
-from xstilts.evaluation.settings import EvaluationSettings
-from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.studies.executor import run_study
 from xstilts.studies.planner import plan_study
 from xstilts.studies.spec import load_study
 from xstilts.tasktypes import FeatureOptions
+from xstilts.tasktypes.zero_shot import EvaluationSettings, evaluate_languages
 from xstilts.training.checkpoint import TARGET_MODEL_DIR, load_task_model
 
 STUDY = """

@@ -175,7 +175,7 @@ def test_every_arm_of_a_study_gets_the_base_encoders_layer(xlmr_folder, checkpoi
     for run, source in ((base_run, str(xlmr_folder)), (ckpt_run, str(checkpoint))):
         run_dir = tmp_path / run.id
         run_dir.mkdir()
-        rows, info = run_retrieval(run.settings, source, data, run_dir)
+        rows, info = run_retrieval(run.run, source, data, run_dir)
         recorded[source] = info["retrieval_protocol"]
         assert [r["protocol"]["layer"] for r in info["retrieval"]] == [7]
         assert rows[0].n == 4 and info["retrieval"][0]["direction"] == "en2xx"

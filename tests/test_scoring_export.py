@@ -116,18 +116,21 @@ def test_several_systems_need_a_choice() -> None:
 
 def _stored_run(out: Path, store: ResultStore, run_id: str, task: str, language: str,
                 records: list[dict], metrics: dict[str, float]) -> None:
-    from xstilts.studies.planner import PlannedRun
-    from xstilts.studies.store import MetricRow
+    from types import SimpleNamespace
 
-    run = PlannedRun(run_id, "target", "tiny:random", "none", task, 0, None,
-                     {"task": task, "languages": [language], "eval_split": "test"})
+    from xstilts.results import Score
+
+    # What the store records of a planned run (a stand-in: no full run contract needed).
+    run = SimpleNamespace(id=run_id, kind="target", encoder="tiny:random", intermediate="none",
+                          task=task, seed=0, parent=None,
+                          settings={"task": task, "languages": [language], "eval_split": "test"})
     store.register(f"study-{run_id}", [run])
     folder = out / "runs" / run_id / "predictions"
     folder.mkdir(parents=True)
     (folder / f"{language}.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    store.mark_done(run_id, [MetricRow(task, language, "test", m, v, None, None, len(records))
-                             for m, v in metrics.items()], {})
+    store.mark_done(run_id, [Score(m, v, None, None, len(records), task=task, language=language,
+                                   split="test") for m, v in metrics.items()], {})
 
 
 def test_qa_and_ranked_exports_without_benchmark_files(tmp_path: Path) -> None:

@@ -291,8 +291,8 @@ def test_tiny_model_learns_to_abstain(tmp_path: Path) -> None:
     learns to answer "" on unanswerable ones. (Measured: F1 0.07 -> 0.57, NoAns 0 -> 0.67.)"""
     import torch
 
-    from xstilts.evaluation.predict import predict
     from xstilts.models.heads import TaskModel
+    from xstilts.tasktypes.predict import predict
     from xstilts.training.options import TrainingOptions
     from xstilts.training.trainer import TrainingStream, train_model
 

@@ -107,7 +107,8 @@ def test_an_edited_study_reports_only_its_current_runs(
     assert again.done == [] and len(again.reused) == 3
 
 
-def _broken_reader(split: str, language: str, data_dir: Path | None) -> list:
+def _broken_reader(split: str, language: str, data_dir: Path | None, *,
+                   skip_bad_rows: bool = False) -> list:
     raise DataFormatError("broken.tsv", 7, "deliberately broken for the test")
 
 

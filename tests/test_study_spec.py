@@ -60,12 +60,12 @@ seeds: [1, 2]
 
 def test_training_fields_added_later_are_hashed_only_when_set(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from xstilts.training import options
+    from xstilts.training import options, runs
 
-    monkeypatch.setattr(options, "FIELDS_ADDED_LATER", ("pooling",))
+    monkeypatch.setattr(runs, "FIELDS_ADDED_LATER", ("pooling",))
     default = options.TrainingOptions().model_dump()
-    assert "pooling" not in options.training_identity(default)
-    assert options.training_identity({**default, "pooling": "cls"})["pooling"] == "cls"
+    assert "pooling" not in runs.training_identity(default)
+    assert runs.training_identity({**default, "pooling": "cls"})["pooling"] == "cls"
 
 
 def test_schema_errors_are_all_reported_with_lines(tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from xstilts.evaluation.predict import predict, row_outputs
 from xstilts.models import load_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.tasks import get_task
 from xstilts.tasks.base import ChoiceExample
 from xstilts.tasktypes import FeatureOptions, handler_for
 from xstilts.tasktypes.multiple_choice import MultipleChoiceHandler
+from xstilts.tasktypes.predict import predict, row_outputs
 from xstilts.training.options import TrainingOptions
 from xstilts.training.trainer import TrainingStream, train_model
 

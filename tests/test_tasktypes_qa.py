@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from xstilts.errors import XstiltsError
-from xstilts.evaluation.predict import predict
 from xstilts.models import load_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.tasks import get_task
@@ -23,6 +22,7 @@ from xstilts.tasktypes.extractive_qa import (
     token_span_of_answer,
     truncate_question,
 )
+from xstilts.tasktypes.predict import predict
 from xstilts.training.options import TrainingOptions
 from xstilts.training.trainer import TrainingStream, train_model
 

@@ -13,12 +13,12 @@ from scipy import stats
 
 from xstilts.errors import UnlabeledSplitError
 from xstilts.evaluation.correlation_scores import score_correlations
-from xstilts.evaluation.predict import predict
 from xstilts.models import load_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.tasks import get_task
 from xstilts.tasks.base import Example
 from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.tasktypes.predict import predict
 from xstilts.tasktypes.regression import RegressionHandler
 from xstilts.training.options import TrainingOptions
 from xstilts.training.trainer import TrainingStream, train_model

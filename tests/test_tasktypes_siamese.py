@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from xstilts.errors import XstiltsError
-from xstilts.evaluation.predict import predict
 from xstilts.models import load_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.report.summary import write_report
@@ -21,6 +20,7 @@ from xstilts.studies.spec import load_study
 from xstilts.tasks import get_task
 from xstilts.tasks.base import Example
 from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.tasktypes.predict import predict
 from xstilts.tasktypes.siamese import (
     SiameseClassificationHead,
     SiameseCosineHead,

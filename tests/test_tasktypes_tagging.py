@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from xstilts.evaluation.predict import predict
 from xstilts.models import load_encoder
 from xstilts.models.heads import TaskModel
 from xstilts.report.summary import write_report
@@ -20,6 +19,7 @@ from xstilts.studies.spec import load_study
 from xstilts.tasks import get_task
 from xstilts.tasks.base import TaggingExample
 from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.tasktypes.predict import predict
 from xstilts.tasktypes.tagging import IGNORE, is_bio, split_into_pieces, unseen_words
 from xstilts.training.options import TrainingOptions
 from xstilts.training.trainer import TrainingStream, train_model

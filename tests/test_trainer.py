@@ -9,6 +9,9 @@ import pytest
 import torch
 
 from xstilts.errors import TrainingError
+from xstilts.evaluation.correlation_scores import score_correlations
+from xstilts.evaluation.metrics import Score, score_accuracy
+from xstilts.evaluation.tagging_metrics import score_entity_f1
 from xstilts.models import load_encoder
 from xstilts.tasks import get_task
 from xstilts.tasktypes import FeatureOptions, handler_for
@@ -203,3 +206,47 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch: pytest.Monke
 def test_fp16_on_a_cpu_is_refused_rather_than_silently_fp32() -> None:
     with pytest.raises(TrainingError, match="precision 'fp16' needs a GPU"):
         run(OPTIONS.model_copy(update={"precision": "fp16"}))
+
+
+class _StubHandler:
+    """Scores in an order where the primary metric is not first; records the resamples."""
+
+    def __init__(self, primary: str) -> None:
+        self.primary, self.resamples = primary, []
+
+    def primary_metric(self, task) -> str:
+        return self.primary
+
+    def score(self, task, examples, predictions, *, resamples, confidence, seed):
+        self.resamples.append(resamples)
+        return [Score("token_accuracy", 0.75, None, None, 4), Score("span_f1", 0.5, None, None, 2)]
+
+
+def test_dev_selection_scores_the_primary_metric_by_name_without_a_bootstrap(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trainer_module, "predict", lambda *args, **kwargs: [["NOUN"]])
+    handler = _StubHandler("span_f1")
+    stream = TrainingStream(get_task("udpos"), handler, train=None, dev_examples=[object()],
+                            dev=object())
+    scores = trainer_module._dev_scores(None, [stream], pad_id=0, batch_size=8,
+                                        device=torch.device("cpu"), bf16=False)
+    assert scores == {"udpos": 0.5}  # span_f1, not the first score (token_accuracy 0.75)
+    assert handler.resamples == [0]  # selection needs point values only
+    handler.primary = "entity_f1"
+    with pytest.raises(TrainingError, match="primary metric 'entity_f1' is not among"):
+        trainer_module._dev_scores(None, [stream], pad_id=0, batch_size=8,
+                                   device=torch.device("cpu"), bf16=False)
+
+
+def test_point_only_scores_have_the_values_and_no_interval() -> None:
+    """resamples=0, what dev selection asks for: the point value, ci None, nothing drawn."""
+    acc = score_accuracy([0, 1, 1, 0], [0, 1, 0, 0], resamples=0)
+    assert (acc.value, acc.ci_low, acc.ci_high) == (0.75, None, None)  # 3 of 4 right
+    # One entity of two predicted is right, one of two gold is found: P = R = F1 = 1/2.
+    f1 = score_entity_f1([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "I-PER", "O", "B-ORG"]],
+                         resamples=0)
+    assert (f1.value, f1.ci_low, f1.ci_high) == (pytest.approx(0.5), None, None)
+    # Ranks (1,2,3) vs (1,3,2): d² = 0+1+1 = 2, rho = 1 - 6·2 / (3·(9-1)) = 0.5.
+    rho = score_correlations([1.0, 2.0, 3.0], [1.0, 3.0, 2.0], metrics=("spearman",),
+                             resamples=0)[0]
+    assert (rho.value, rho.ci_low, rho.ci_high) == (pytest.approx(0.5), None, None)

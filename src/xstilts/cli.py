@@ -252,7 +252,7 @@ def retrieve(
 ) -> None:
     """Sentence retrieval without training: Tatoeba accuracy, BUCC mining F1, or Mewsli-X /
     LAReQA mAP@20."""
-    from xstilts.evaluation.retrieval import retrieve as run_retrieval
+    from xstilts.tasktypes.retrieval import retrieve as run_retrieval
 
     try:
         payload = run_retrieval(model, task, langs.split(","), data_dir, layer=layer,
@@ -300,12 +300,10 @@ def align(
     from xstilts.alignment import METHODS, align_and_evaluate
 
     try:
-        if task != "tatoeba":
-            raise ValueError(f"align supports --task tatoeba, not {task!r}")
         methods = METHODS if method == "all" else (method,)
         payload = align_and_evaluate(model, langs.split(","), data_dir, methods=methods,
                                      train_fraction=train_fraction, seed=seed, layer=layer,
-                                     max_pairs=max_pairs)
+                                     max_pairs=max_pairs, task=task)
     except (XstiltsError, ValueError) as err:
         _fail(err)
         return

@@ -15,7 +15,7 @@ English and languages without Tatoeba data are left as they are.
 Only the bi-encoder (``pair_encoding: siamese``) has a vector per sentence to project; a
 cross-encoder reads both texts at once and is refused.
 
-Conventions: aligned rows have ``MetricRow.split == "<split>+align"`` (same task, language and
+Conventions: aligned scores have ``split == "<split>+align"`` (same task, language and
 metric as the plain rows, so a report compares the two blocks language by language);
 predictions go to ``predictions_dir/LANG.jsonl`` (the caller picks a folder of their own). A
 language code ``A-B`` (STS 2017 tracks, generalized pairs) names the first text's language A
@@ -39,14 +39,13 @@ from transformers import PreTrainedTokenizerBase
 from xstilts.alignment.projections import Projection, fit_projection
 from xstilts.errors import XstiltsError
 from xstilts.evaluation.embeddings import embed_sentences
-from xstilts.evaluation.settings import EvaluationSettings
-from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models.heads import TaskModel
 from xstilts.models.pooling import pool
-from xstilts.studies.store import MetricRow
+from xstilts.results import Score
 from xstilts.tasks import Task, get_task
 from xstilts.tasktypes import TaskTypeHandler, handler_for
 from xstilts.tasktypes.siamese import SiameseHandler
+from xstilts.tasktypes.zero_shot import EvaluationSettings, evaluate_languages
 
 SPLIT_SUFFIX = "+align"
 PIVOT = "en"  # Tatoeba pairs every language with English: the space everything is mapped onto
@@ -156,14 +155,14 @@ def evaluate_aligned(
     model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task, languages: Sequence[str],
     split: str, data_dir: Path | None, predictions_dir: Path,
     projections: Mapping[str, Projection], settings: EvaluationSettings,
-) -> list[MetricRow]:
+) -> list[Score]:
     """The ordinary evaluation with the projections applied; rows tagged ``<split>+align``.
 
     Every language is reported, including those with nothing to project (their scores equal
     the plain ones, a built-in sanity check). ``settings.handler`` must be the siamese one.
     """
     require_siamese(settings.handler or handler_for(task))
-    rows: list[MetricRow] = []
+    rows: list[Score] = []
     for code in languages:
         with projected(model, task, code, projections):
             rows += evaluate_languages(model, tokenizer, task, [code], split, data_dir,

@@ -217,9 +217,10 @@ def align_and_evaluate(
     model, languages: Sequence[str], data_dir: Path | str | None, *,
     methods: Sequence[str] = METHODS, train_fraction: float = 0.6, seed: int = 0,
     layer: int | None = None, pooling: str | None = None, prefix: str | None = None,
-    max_pairs: int | None = None, batch_size: int = 64,
+    max_pairs: int | None = None, batch_size: int = 64, task: str = "tatoeba",
 ) -> dict:
-    """Per language and method: held-out Tatoeba accuracy before and after alignment.
+    """Per language and method: held-out accuracy before and after alignment on the pairs
+    of a bitext ``task`` (Tatoeba).
 
     ``model`` is a name or a loaded ``(encoder, tokenizer)``. Returns the ``xstilts align``
     payload (``task``, ``model``, ``protocol``, ``split``, ``results``).
@@ -229,7 +230,12 @@ def align_and_evaluate(
         load_model,
         resolve_protocol,
     )
+    from xstilts.tasks import list_tasks
+    from xstilts.tasks.base import RetrievalKind
 
+    bitext = [t.name for t in list_tasks() if t.retrieval_kind == RetrievalKind.BITEXT]
+    if task not in bitext:  # alignment is fitted on parallel pairs
+        raise ValueError(f"align supports --task {', '.join(bitext)}, not {task!r}")
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise ValueError(f"unknown method(s) {bad}; choose from {METHODS}")
@@ -239,7 +245,8 @@ def align_and_evaluate(
     results = []
     for language in languages:
         _, src, tgt = embed_tatoeba(encoder, tokenizer, language, data_dir, protocol,
-                                    label="align", max_pairs=max_pairs, batch_size=batch_size)
+                                    label="align", max_pairs=max_pairs, batch_size=batch_size,
+                                    task=task)
         results += align_language(language, src, tgt, methods,
                                   train_fraction=train_fraction, seed=seed)
     info = protocol.to_dict()
@@ -249,5 +256,5 @@ def align_and_evaluate(
     split = {"train_fraction": train_fraction, "seed": seed,
              "note": "seeded permutation of each language's pairs; train and test are "
                      "disjoint; accuracy searches the held-out English side only"}
-    return {"task": "tatoeba", "model": name, "protocol": info, "split": split,
+    return {"task": task, "model": name, "protocol": info, "split": split,
             "results": results}

@@ -12,11 +12,13 @@ each query searching the held-out English side only. Two rows per language follo
 with their predictions in ``predictions/heldout/`` and ``predictions/align/``, so the report
 pairs configurations query by query. The permutation is seeded by the run seed, so every
 intermediate configuration of one seed is scored on the same held-out queries. The paired
-before/after test of each language goes into the run's info.
+before/after test of each language goes into the run's info. The bitext evaluation calls it
+for every language (:func:`heldout_evaluation` builds its ``heldout`` hook).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,13 @@ import numpy as np
 
 from xstilts.alignment.projections import fit_projection, split_pairs
 from xstilts.evaluation.retrieval import (
+    HeldoutHook,
     accuracy_result,
     query_similarity,
     write_retrieval_predictions,
 )
 from xstilts.evaluation.retrieval_metrics import nearest_neighbor_correct
+from xstilts.evaluation.significance import paired_bootstrap_test
 from xstilts.tasks.base import BitextExample
 
 HELDOUT, ALIGNED = "heldout", "align"
@@ -40,8 +44,6 @@ def heldout_alignment(language: str, pairs: list[BitextExample], source: np.ndar
                       resamples: int, predictions_dir: Path | None
                       ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Result rows (``view`` = heldout / align) and the paired before/after summary."""
-    from xstilts.evaluation.significance import paired_bootstrap_test
-
     train, test = split_pairs(len(pairs), TRAIN_FRACTION, seed)
     if n_train is not None:
         train = train[:n_train]
@@ -66,3 +68,10 @@ def heldout_alignment(language: str, pairs: list[BitextExample], source: np.ndar
                "after": float(correct[ALIGNED].mean()), "delta": paired.delta,
                "delta_ci": [paired.ci_low, paired.ci_high], "p_value": paired.p_value}
     return rows, summary
+
+
+def heldout_evaluation(method: str, n_train: int | None, *, seed: int, resamples: int,
+                       predictions_dir: Path | None) -> HeldoutHook:
+    """The ``heldout`` hook of a bitext evaluation: :func:`heldout_alignment` per language."""
+    return partial(heldout_alignment, method=method, n_train=n_train, seed=seed,
+                   resamples=resamples, predictions_dir=predictions_dir)

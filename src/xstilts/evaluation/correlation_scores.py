@@ -77,6 +77,8 @@ def score_correlations(
     g = np.asarray(gold, dtype=np.float64)
     p = np.asarray(predicted, dtype=np.float64)
     points = {m: CORRELATIONS[m](g, p) for m in metrics}  # validates shapes and variance
+    if resamples == 0:  # the point values alone (dev-set selection), no interval
+        return [Score(metric, points[metric], None, None, int(g.size)) for metric in metrics]
     samples = bootstrap_correlations(g, p, metrics, resamples=resamples, seed=seed)
     alpha = (1.0 - confidence) / 2.0
     scores = []

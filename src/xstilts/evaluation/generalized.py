@@ -8,15 +8,16 @@ file is a translation of the same example, with the same label.
 
 Conventions (so a report can tell these rows from the ordinary ones):
 
-* ``MetricRow.language`` is ``"A-B"`` (first text's language, then the second's), the code
+* a score's ``language`` is ``"A-B"`` (first text's language, then the second's), the code
   style the report already names for language pairs;
-* ``MetricRow.split`` is ``"<split>+generalized"``, so the report puts the matrix in a block of
+* its ``split`` is ``"<split>+generalized"``, so the report puts the matrix in a block of
   its own instead of averaging its cells with the per-language scores;
 * example ids are ``"<A's id>@A-B"``; predictions go to ``predictions_dir/A-B.jsonl``.
 
-The diagonal (A-A) holds exactly the ordinary evaluation of A on the same examples. Rows that
-some language left untranslated (PAWS-X's "NS" placeholders) are dropped in every language
-first.
+The evaluation itself is the ordinary loop run on a view of the task
+(:func:`xstilts.tasktypes.zero_shot.evaluate_generalized`). The diagonal (A-A) holds exactly
+the ordinary evaluation of A on the same examples. Rows that some language left untranslated
+(PAWS-X's "NS" placeholders) are dropped in every language first.
 """
 
 from __future__ import annotations
@@ -25,13 +26,8 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from transformers import PreTrainedTokenizerBase
-
 from xstilts.errors import XstiltsError
-from xstilts.evaluation.settings import EvaluationSettings
-from xstilts.evaluation.zero_shot import evaluate_languages
-from xstilts.models.heads import TaskModel
-from xstilts.studies.store import MetricRow
+from xstilts.results import Score
 from xstilts.tasks import Task
 from xstilts.tasks.base import Example
 
@@ -112,27 +108,16 @@ def generalized_task(task: Task, split: str, languages: Sequence[str], data_dir:
     pairs = {pair_code(a, b): mixed_pairs(by_language[a], by_language[b], pair_code(a, b))
              for a in languages for b in languages}
 
-    def reader(split_: str, language: str, folder: Path | None) -> list[Example]:
-        return pairs[language]
+    def reader(split_: str, language: str, folder: Path | None, *,
+               skip_bad_rows: bool = False) -> list[Example]:
+        return pairs[language]  # already read (and bad rows skipped) above
 
     view = dataclasses.replace(task, languages=tuple(pairs), reader=reader,
                                splits=(split,), needs_data_dir=False)
     return view, list(pairs)
 
 
-def evaluate_generalized(
-    model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task, languages: Sequence[str],
-    split: str, data_dir: Path | None, predictions_dir: Path, settings: EvaluationSettings,
-) -> list[MetricRow]:
-    """Score every ordered language pair (A, B): |languages|² cells per metric."""
-    view, codes = generalized_task(task, split, languages, data_dir,
-                                   skip_bad_rows=settings.skip_bad_rows)
-    rows = evaluate_languages(model, tokenizer, view, codes, split, None, predictions_dir,
-                              settings)
-    return [dataclasses.replace(r, split=r.split + SPLIT_SUFFIX) for r in rows]
-
-
-def matrix_table(rows: Sequence[MetricRow], metric: str | None = None) -> str:
+def matrix_table(rows: Sequence[Score], metric: str | None = None) -> str:
     """A Markdown A×B table (rows: first text's language, columns: second's), values in %.
 
     ``metric`` defaults to the first metric among ``rows``; rows whose language is not an

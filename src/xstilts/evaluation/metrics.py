@@ -7,22 +7,13 @@ bootstrap resamples examples (percentile interval, seeded) to say how sure a sco
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from xstilts.errors import UnlabeledSplitError
+from xstilts.results import Score
 
-
-@dataclass(frozen=True)
-class Score:
-    """A metric value with its bootstrap interval and the number of examples behind it."""
-
-    metric: str
-    value: float
-    ci_low: float
-    ci_high: float
-    n: int
+__all__ = ["Score", "accuracy", "bootstrap_interval", "score_accuracy"]
 
 
 def accuracy(gold: Sequence[int], predicted: Sequence[int]) -> float:
@@ -34,8 +25,11 @@ def accuracy(gold: Sequence[int], predicted: Sequence[int]) -> float:
 
 def bootstrap_interval(
     correct: np.ndarray, *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of per-example scores."""
+) -> tuple[float | None, float | None]:
+    """Percentile bootstrap interval of the mean of per-example scores; ``resamples=0``: no
+    interval (None, None), for callers that need only the point value (dev-set selection)."""
+    if resamples == 0:
+        return None, None
     rng = np.random.default_rng(seed)
     n = correct.shape[0]
     idx = rng.integers(0, n, size=(resamples, n))

@@ -38,11 +38,12 @@ from xstilts.evaluation.retrieval import (
     resolve_protocol,
 )
 from xstilts.evaluation.retrieval_metrics import ap_at_k_per_query, cosine_similarity
-from xstilts.tasks import get_task
+from xstilts.evaluation.retrieval_protocols import POOL_DIRECTION
+from xstilts.tasks import get_task, list_tasks
+from xstilts.tasks.base import RetrievalKind, Task
 from xstilts.tasks.xtreme_r_retrieval import RetrievalItem
 
-POOLED_TASKS = ("mewsli-x", "lareqa")
-DIRECTION = "query2pool"
+DIRECTION = POOL_DIRECTION
 MAP_K = 20
 logger = logging.getLogger(__name__)
 
@@ -151,8 +152,14 @@ def write_pooled_predictions(path: Path, queries: Sequence[RetrievalItem],
                                  ensure_ascii=False) + "\n")
 
 
+def pooled_task_names() -> tuple[str, ...]:
+    """The registered pooled retrieval tasks (Mewsli-X, LAReQA), for messages."""
+    return tuple(t.name for t in list_tasks() if t.retrieval_kind == RetrievalKind.POOLED)
+
+
 def evaluate_pooled_retrieval(
-    model: EncoderLike, task_name: str, languages: Sequence[str], data_dir: Path | str | None,
+    model: EncoderLike, task_name: str | Task, languages: Sequence[str],
+    data_dir: Path | str | None,
     *, split: str = "test", layer: int | None = None, pooling: str | None = None,
     prefix: str | None = None, batch_size: int = 64, autocast_bf16: bool = False,
     resamples: int = 1000, seed: int = 0, protocol: Protocol | None = None,
@@ -168,10 +175,11 @@ def evaluate_pooled_retrieval(
     full one (unlike Tatoeba's ``max_pairs``). With ``predictions_dir``, ``LANG.jsonl`` holds
     each query's gold ids and ranked top-k candidate ids.
     """
-    if task_name not in POOLED_TASKS:
-        raise ValueError(f"pooled mAP retrieval supports {', '.join(POOLED_TASKS)}, "
-                         f"not {task_name!r}")
-    task = get_task(task_name)
+    task = get_task(task_name) if isinstance(task_name, str) else task_name
+    if task.retrieval_kind != RetrievalKind.POOLED:
+        raise ValueError(f"pooled mAP retrieval supports {', '.join(pooled_task_names())}, "
+                         f"not {task.name!r}")
+    task_name = task.name
     name, encoder, tokenizer = load_model(model)
     if protocol is None:
         protocol = resolve_protocol(name, encoder, preset=preset, layer=layer, pooling=pooling,

@@ -18,13 +18,14 @@ Vectors are L2-normalised and compared by cosine. Tatoeba searches the whole oth
 mines as XTREME does (:mod:`.bucc`: ratio margin over k = 4 neighbours both ways, one-to-one
 ``max`` merge) and extracts pairs above a threshold chosen for F1 on dev. Mewsli-X and LAReQA
 (mAP@20 against a shared candidate pool) are in :mod:`.pooled_retrieval`, under the same
-protocol.
+protocol. Which evaluation a task gets (and its default split) is its retrieval kind's
+business: :mod:`xstilts.tasktypes.retrieval`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,19 @@ from xstilts.evaluation.retrieval_protocols import (
     raw_encoder_family,
 )
 from xstilts.tasks import get_task
-from xstilts.tasks.base import BitextExample, MiningSentence
+from xstilts.tasks.base import BitextExample, MiningSentence, Task
 
 BUCC_K = 4
 EncoderLike = str | tuple[PreTrainedModel, PreTrainedTokenizerBase]
+# Extra rows for one language of a bitext task, from its pairs and both sides' vectors:
+# (language, pairs, source vectors, target vectors) -> (result rows, summary). The held-out
+# alignment rows of a study (xstilts.alignment.tatoeba_target.heldout_evaluation) are one.
+HeldoutHook = Callable[[str, list[BitextExample], np.ndarray, np.ndarray],
+                       tuple[list[dict], dict]]
+
+
+def _task(task: Task | str) -> Task:
+    return get_task(task) if isinstance(task, str) else task
 
 
 @dataclass(frozen=True)
@@ -173,20 +183,22 @@ def write_retrieval_predictions(path: Path, pairs: Sequence[BitextExample],
 
 
 def load_tatoeba(language: str, data_dir: Path | str | None,
-                 max_pairs: int | None = None) -> list[BitextExample]:
-    """The test pairs of one language; ``max_pairs`` keeps the first N (quick runs only:
-    fewer candidates make retrieval easier, so capped scores are not comparable)."""
-    pairs = get_task("tatoeba").load("test", language, Path(data_dir) if data_dir else None)
+                 max_pairs: int | None = None, *,
+                 task: Task | str = "tatoeba") -> list[BitextExample]:
+    """The test pairs of one language of a bitext ``task``; ``max_pairs`` keeps the first N
+    (quick runs only: fewer candidates make retrieval easier, so capped scores are not
+    comparable)."""
+    pairs = _task(task).load("test", language, Path(data_dir) if data_dir else None)
     return pairs[:max_pairs] if max_pairs else pairs
 
 
 def embed_tatoeba(encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, language: str,
                   data_dir: Path | str | None, protocol: Protocol, *, label: str,
                   max_pairs: int | None = None, batch_size: int = 64,
-                  autocast_bf16: bool = False
+                  autocast_bf16: bool = False, task: Task | str = "tatoeba",
                   ) -> tuple[list[BitextExample], np.ndarray, np.ndarray]:
-    """One language's Tatoeba pairs with both sides embedded under ``protocol``."""
-    pairs = load_tatoeba(language, data_dir, max_pairs)
+    """One language's bitext pairs with both sides embedded under ``protocol``."""
+    pairs = load_tatoeba(language, data_dir, max_pairs, task=task)
     src = embed_with_protocol(encoder, tokenizer, [p.source for p in pairs], protocol,
                               f"{label} {language}", batch_size, autocast_bf16)
     tgt = embed_with_protocol(encoder, tokenizer, [p.target for p in pairs], protocol,
@@ -200,7 +212,7 @@ def evaluate_tatoeba(
     prefix: str | None = None, max_pairs: int | None = None, batch_size: int = 64,
     autocast_bf16: bool = False, resamples: int = 1000, seed: int = 0,
     protocol: Protocol | None = None, predictions_dir: Path | None = None,
-    align: Mapping[str, Any] | None = None, preset: str = AUTO,
+    heldout: HeldoutHook | None = None, preset: str = AUTO, task: Task | str = "tatoeba",
 ) -> list[dict]:
     """Tatoeba accuracy per language and direction, each with a bootstrap CI.
 
@@ -208,10 +220,12 @@ def evaluate_tatoeba(
     arguments. Every row carries ``protocol`` (its dict, with the preset name).
     With ``predictions_dir``, per-query predictions go to ``LANG.jsonl`` (one direction) or
     ``LANG.DIRECTION.jsonl`` (both): ``prediction`` is the index, on the searched side, of
-    the query's nearest neighbour. With ``align`` (``method``, ``n_train``) each language
-    also gets held-out rows before and after a learned projection (``view`` heldout / align,
-    see :mod:`xstilts.alignment.tatoeba_target`), from the same embeddings.
+    the query's nearest neighbour. With ``heldout`` each language also gets the rows it
+    returns from the same embeddings, each carrying its summary as ``alignment`` (a study's
+    held-out rows before and after a learned projection: ``view`` heldout / align, see
+    :mod:`xstilts.alignment.tatoeba_target`). ``task`` is the bitext task (Tatoeba).
     """
+    task = _task(task)
     name, encoder, tokenizer = load_model(model)
     if protocol is None:
         protocol = resolve_protocol(name, encoder, preset=preset, layer=layer, pooling=pooling,
@@ -221,8 +235,9 @@ def evaluate_tatoeba(
     results = []
     for language in languages:
         pairs, src, tgt = embed_tatoeba(encoder, tokenizer, language, data_dir, protocol,
-                                        label="tatoeba", max_pairs=max_pairs,
-                                        batch_size=batch_size, autocast_bf16=autocast_bf16)
+                                        label=task.name, max_pairs=max_pairs,
+                                        batch_size=batch_size, autocast_bf16=autocast_bf16,
+                                        task=task)
         directions = directions_of(protocol.direction)
         for d in directions:
             sim = query_similarity(src, tgt, d)  # computed once: scores and predictions
@@ -234,12 +249,8 @@ def evaluate_tatoeba(
             results.append({**accuracy_result(language, d, correct, n_candidates=len(pairs),
                                               resamples=resamples, seed=seed),
                             "protocol": recorded})
-        if align is not None:
-            from xstilts.alignment.tatoeba_target import heldout_alignment
-
-            rows, summary = heldout_alignment(
-                language, pairs, src, tgt, method=align["method"], n_train=align["n_train"],
-                seed=seed, resamples=resamples, predictions_dir=predictions_dir)
+        if heldout is not None:
+            rows, summary = heldout(language, pairs, src, tgt)
             results += [{**r, "alignment": summary} for r in rows]
     return results
 
@@ -274,15 +285,15 @@ class _MinedSplit:
 def _mine_bucc_split(encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
                      split: str, language: str, data_dir: Path | str | None,
                      protocol: Protocol, max_pairs: int | None, batch_size: int,
-                     autocast_bf16: bool) -> _MinedSplit:
+                     autocast_bf16: bool, task: Task) -> _MinedSplit:
     """One split of one language: embed both sides, mine as XTREME does (:mod:`.bucc`)."""
-    sentences = get_task("bucc2018").load(split, language, Path(data_dir) if data_dir else None)
+    sentences = task.load(split, language, Path(data_dir) if data_dir else None)
     source, target, gold = _bucc_sides(sentences, max_pairs)
     if not gold:
         why = ("the BUCC test gold is withheld, so score --split dev"
                if split == "test" and all(s.gold is None for s in sentences)
                else "raise --max-pairs")
-        raise ValueError(f"bucc2018 {split}/{language}: no gold pairs among the kept "
+        raise ValueError(f"{task.name} {split}/{language}: no gold pairs among the kept "
                          f"sentences ({why})")
     src = embed_with_protocol(encoder, tokenizer, [s.text for s in source], protocol,
                               f"bucc {split} {language}", batch_size, autocast_bf16)
@@ -298,7 +309,7 @@ def evaluate_bucc(
     layer: int | None = None, pooling: str | None = None, prefix: str | None = None,
     split: str = "dev", max_pairs: int | None = None, batch_size: int = 64,
     autocast_bf16: bool = False, protocol: Protocol | None = None,
-    seed: int = BUCC_SPLIT_SEED,
+    seed: int = BUCC_SPLIT_SEED, task: Task | str = "bucc2018",
 ) -> list[dict]:
     """BUCC mining F1 per language, mined as XTREME mines (k-NN both ways, ratio margin,
     one-to-one ``max`` merge: :mod:`.bucc`), one row per language.
@@ -308,7 +319,9 @@ def evaluate_bucc(
     here): ``value`` is the dev-on-dev F1 (threshold tuned and scored on dev, optimistic,
     labelled by ``tuned_on``/``scored_on``/``note``), and ``split_half_f1`` /
     ``split_half`` the unbiased split-half estimate (:func:`.bucc.split_half`, ``seed``).
+    ``task`` is the mining task (BUCC 2018).
     """
+    task = _task(task)
     name, encoder, tokenizer = load_model(model)
     if protocol is None:
         protocol = resolve_protocol(name, encoder, layer=layer, pooling=pooling, prefix=prefix)
@@ -316,7 +329,7 @@ def evaluate_bucc(
     results = []
     for language in languages:
         mined = _mine_bucc_split(encoder, tokenizer, split, language, data_dir, protocol,
-                                 max_pairs, batch_size, autocast_bf16)
+                                 max_pairs, batch_size, autocast_bf16, task)
         row: dict[str, Any] = {}
         if split == "dev":
             score = best_threshold(mined.candidates, mined.gold)
@@ -325,7 +338,7 @@ def evaluate_bucc(
                    "split_half": halves.to_dict(), "note": BUCC_SAME_SPLIT_NOTE}
         else:
             dev = _mine_bucc_split(encoder, tokenizer, "dev", language, data_dir, protocol,
-                                   max_pairs, batch_size, autocast_bf16)
+                                   max_pairs, batch_size, autocast_bf16, task)
             tuned = best_threshold(dev.candidates, dev.gold)
             score = bucc_f1(mined.candidates, mined.gold, tuned.threshold)
             row = {"tuned_on": "dev", "scored_on": split, "dev_f1": tuned.f1,
@@ -339,73 +352,3 @@ def evaluate_bucc(
         })
     return results
 
-
-def retrieval_split(task: str, split: str | None) -> str:
-    """The split ``retrieve`` scores: ``split`` if the task has it, else a clear error; by
-    default the task's test split, except BUCC's dev (its test gold is withheld)."""
-    definition = get_task(task)
-    if split is None:
-        return "dev" if task == "bucc2018" else definition.test_split
-    if split not in definition.splits:
-        raise ValueError(f"task {task!r} has no split {split!r}; it has "
-                         f"{', '.join(definition.splits)}")
-    return split
-
-
-def retrieve(
-    model_name: str, task: str, languages: Sequence[str], data_dir: Path | str | None, *,
-    layer: int | None = None, pooling: str | None = None, direction: str | None = None,
-    prefix: str | None = None, max_pairs: int | None = None, batch_size: int = 64,
-    model: tuple[PreTrainedModel, PreTrainedTokenizerBase] | None = None,
-    split: str | None = None, preset: str = AUTO, layer_from: str | None = None,
-) -> dict:
-    """The ``xstilts retrieve`` payload: ``task``, ``split``, ``model``, ``protocol`` (with
-    its ``preset``) and ``results`` (each also carrying ``protocol``).
-
-    ``preset`` (``auto``, ``xtreme``, ``mteb``) sets direction, layer rule, pooling and prefix;
-    ``direction``/``layer``/``pooling``/``prefix`` override it; ``layer_from`` names the base
-    encoder whose layer rule applies to a checkpoint folder.
-
-    ``split`` defaults as :func:`retrieval_split` says (Tatoeba has test only, BUCC dev,
-    Mewsli-X dev and test). Pooled mAP@20 tasks (``mewsli-x``, ``lareqa``:
-    :mod:`.pooled_retrieval`) have ``direction = "query2pool"``, ``rank_cutoff`` (the k of
-    mAP@k) instead of BUCC's margin ``k``, and ``max_pairs`` caps queries only
-    (``max_queries``).
-    """
-    from xstilts.evaluation import pooled_retrieval as pooled  # lazy: it imports this module
-
-    if task not in ("tatoeba", "bucc2018", *pooled.POOLED_TASKS):
-        raise ValueError(f"retrieve supports tatoeba, bucc2018, "
-                         f"{', '.join(pooled.POOLED_TASKS)}, not {task!r}")
-    split = retrieval_split(task, split)  # before loading a model: a typo fails at once
-    name, encoder, tokenizer = load_model(model if model is not None else model_name)
-    if task != "tatoeba":
-        direction = "xx2en"
-    protocol = resolve_protocol(model_name, encoder, preset=preset, layer=layer,
-                                pooling=pooling, prefix=prefix, direction=direction,
-                                layer_from=layer_from)
-    pair = (encoder, tokenizer)
-    if task == "tatoeba":  # one split, test: the split check above is all it needs
-        results = evaluate_tatoeba(pair, languages, data_dir, max_pairs=max_pairs,
-                                   batch_size=batch_size, protocol=protocol)
-    elif task == "bucc2018":
-        results = evaluate_bucc(pair, languages, data_dir, split=split, max_pairs=max_pairs,
-                                batch_size=batch_size, protocol=protocol)
-    else:
-        protocol = replace(protocol, direction=pooled.DIRECTION)
-        results = pooled.evaluate_pooled_retrieval(pair, task, languages, data_dir,
-                                                   split=split, max_queries=max_pairs,
-                                                   batch_size=batch_size, protocol=protocol)
-    info = protocol.to_dict()
-    if task != "bucc2018":
-        del info["k"]
-    if task in pooled.POOLED_TASKS:
-        info["rank_cutoff"] = pooled.MAP_K
-        if max_pairs:
-            info["max_queries"] = max_pairs
-    elif max_pairs:
-        info["max_pairs"] = max_pairs
-    for row in results:
-        row.setdefault("protocol", info)
-    return {"task": task, "split": split, "model": model_name, "protocol": info,
-            "results": results}

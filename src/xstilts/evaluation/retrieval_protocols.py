@@ -31,7 +31,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from xstilts.tasks import get_task
+from xstilts.tasks.base import RetrievalKind
+
 DIRECTIONS = ("xx2en", "en2xx", "both")
+POOL_DIRECTION = "query2pool"
+# Kinds of retrieval that search one way whatever the preset says: mining scores source ->
+# English pairs, a pooled task's queries search its candidate pool. A bitext task (Tatoeba)
+# searches as its protocol says.
+FIXED_DIRECTIONS = {RetrievalKind.MINING: "xx2en", RetrievalKind.POOLED: POOL_DIRECTION}
 LAYER_RULES = ("xtreme", "last")
 AUTO = "auto"
 
@@ -146,10 +154,18 @@ def legacy_protocol(encoder: str, *, from_checkpoint: bool) -> dict[str, Any]:
     return {"direction": "xx2en", "layer": layer, "pooling": "mean", "prefix": ""}
 
 
+def task_direction(kind: RetrievalKind | None, direction: str) -> str:
+    """The direction a retrieval task of ``kind`` searches in under a protocol whose
+    direction is ``direction`` (see :data:`FIXED_DIRECTIONS`)."""
+    return FIXED_DIRECTIONS.get(kind, direction) if kind is not None else direction
+
+
 def same_results(protocol: dict[str, Any], legacy: dict[str, Any], task: str) -> bool:
-    """Whether ``protocol`` computes what ``legacy`` did on ``task`` (direction matters for
-    Tatoeba only: BUCC mines forward and pooled tasks search one pool whatever it says)."""
-    keys = ["layer", "pooling", "prefix"] + (["direction"] if task == "tatoeba" else [])
+    """Whether ``protocol`` computes what ``legacy`` did on the retrieval task named ``task``
+    (direction matters only where the task searches as the protocol says: bitext, not mining
+    or pooled tasks, see :data:`FIXED_DIRECTIONS`)."""
+    follows_protocol = get_task(task).retrieval_kind not in FIXED_DIRECTIONS
+    keys = ["layer", "pooling", "prefix"] + (["direction"] if follows_protocol else [])
     return all(protocol[k] == legacy[k] for k in keys)
 
 

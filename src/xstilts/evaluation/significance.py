@@ -1,20 +1,18 @@
-"""Is system A better than system B on the same examples? Paired tests and corrections.
+"""Is system A better than system B on the same examples? A paired bootstrap, and corrections.
 
-Both tests work on per-example scores of two systems on the *same* examples (e.g. 0/1
+The test works on per-example scores of two systems on the *same* examples (e.g. 0/1
 correctness, per-question F1), which is why the metrics modules expose per-example arrays.
 Pairing removes the between-example variance that an unpaired comparison would carry.
 
 - Paired bootstrap (Koehn 2004; Berg-Kirkpatrick et al. 2012): resample examples with
   replacement, recompute the mean difference. The percentile interval of those differences
   is the CI. The two-sided p-value centres the bootstrap distribution on the null (shift by
-  the observed delta) and counts how often ``|delta* - delta| >= |delta|``.
-- Paired permutation / sign-flip (randomisation test, Noreen 1989): under the null the two
-  systems' outputs are exchangeable per example, so each difference's sign is flipped at
-  random; p is the fraction of flipped means at least as extreme as the observed one. With
-  few examples all 2^n sign patterns are enumerated, which makes p exact.
+  the observed delta) and counts how often ``|delta* - delta| >= |delta|``; it uses
+  (1 + hits) / (1 + resamples) so it is never 0 (a p of 0 from a finite sample would
+  overstate certainty). Everything is seeded.
 
-Monte-Carlo p-values use (1 + hits) / (1 + resamples) so they are never 0 (a p of 0 from a
-finite sample would overstate certainty). Everything is seeded.
+The paired sign-flip (permutation) test lives in one place, :mod:`xstilts.report.sign_flip`
+(exact where the differences allow it), the one the report uses.
 
 Comparing many systems or languages inflates false positives; ``holm`` (family-wise error)
 and ``benjamini_hochberg`` (false discovery rate) adjust a list of p-values.
@@ -28,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 
 _MAX_CELLS = 4_000_000  # resamples x examples per chunk, bounds memory at ~32 MB
-_EXACT_MAX_EXAMPLES = 16
 
 
 @dataclass(frozen=True)
@@ -98,50 +95,6 @@ def paired_bootstrap_test(
     hits = int((np.abs(means - delta) >= abs(delta) - _tolerance(delta)).sum())
     p = (1 + hits) / (1 + resamples)
     return PairedTestResult("paired_bootstrap", delta, low, high, min(1.0, p), d.size, resamples)
-
-
-def _sign_flip_means(d: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    n = d.size
-    out = []
-    for m in _chunks(resamples, n):
-        signs = rng.integers(0, 2, size=(m, n), dtype=np.int8) * 2 - 1
-        out.append(signs @ d / n)
-    return np.concatenate(out)
-
-
-def _all_sign_flip_means(d: np.ndarray) -> np.ndarray:
-    n = d.size
-    patterns = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
-    return (patterns * 2 - 1) @ d / n
-
-
-def paired_permutation_test(
-    scores_a: Sequence[float], scores_b: Sequence[float], *, resamples: int = 10_000,
-    confidence: float = 0.95, seed: int = 0, exact: bool | None = None,
-) -> PairedTestResult:
-    """Sign-flip (swap) test of mean(A) - mean(B), two-sided; CI from a paired bootstrap.
-
-    ``exact=None`` enumerates all 2^n sign patterns when n <= 16 (then p is exact and
-    ``resamples`` in the result is 2^n), and samples ``resamples`` patterns otherwise.
-    """
-    _check(resamples, confidence)
-    d = _differences(scores_a, scores_b)
-    delta = float(d.mean())
-    rng = np.random.default_rng(seed)
-    use_exact = d.size <= _EXACT_MAX_EXAMPLES if exact is None else exact
-    if use_exact and d.size > 20:
-        raise ValueError("exact enumeration of 2^n sign patterns is limited to n <= 20")
-    extreme = abs(delta) - _tolerance(delta)
-    if use_exact:
-        flipped = _all_sign_flip_means(d)
-        p = float((np.abs(flipped) >= extreme).mean())
-        draws = flipped.size
-    else:
-        flipped = _sign_flip_means(d, resamples, rng)
-        p = (1 + int((np.abs(flipped) >= extreme).sum())) / (1 + resamples)
-        draws = resamples
-    low, high = _percentile_ci(_bootstrap_means(d, resamples, rng), confidence)
-    return PairedTestResult("paired_permutation", delta, low, high, min(1.0, p), d.size, draws)
 
 
 def _p_array(p_values: Sequence[float]) -> np.ndarray:

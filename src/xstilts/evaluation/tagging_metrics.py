@@ -105,7 +105,8 @@ def sentence_entity_counts(
     return np.array(rows, dtype=np.float64).reshape(-1, 3)
 
 
-def _prf(tp: np.ndarray, n_pred: np.ndarray, n_gold: np.ndarray) -> tuple[np.ndarray, ...]:
+def prf_from_counts(tp: np.ndarray, n_pred: np.ndarray,
+                    n_gold: np.ndarray) -> tuple[np.ndarray, ...]:
     """Precision, recall and F1 from (possibly vectors of) counts; 0 where undefined."""
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(n_pred > 0, tp / n_pred, 0.0)
@@ -119,7 +120,7 @@ def entity_prf(
 ) -> tuple[float, float, float]:
     """Micro precision, recall and F1 over all entities of the corpus."""
     tp, n_pred, n_gold = sentence_entity_counts(gold, predicted).sum(axis=0)
-    p, r, f = _prf(np.asarray(tp), np.asarray(n_pred), np.asarray(n_gold))
+    p, r, f = prf_from_counts(np.asarray(tp), np.asarray(n_pred), np.asarray(n_gold))
     return float(p), float(r), float(f)
 
 
@@ -229,8 +230,11 @@ def seqeval_prf(
 def _sentence_bootstrap(
     counts: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray], *,
     resamples: int, confidence: float, seed: int,
-) -> tuple[float, float]:
-    """Percentile interval of ``statistic(summed counts)`` over resampled sentences."""
+) -> tuple[float | None, float | None]:
+    """Percentile interval of ``statistic(summed counts)`` over resampled sentences; none
+    (None, None) for ``resamples=0``."""
+    if resamples == 0:
+        return None, None
     rng = np.random.default_rng(seed)
     n = counts.shape[0]
     # Multinomial weights = how often each sentence is drawn; avoids an (R, n, k) tensor.
@@ -261,8 +265,8 @@ def score_entity_f1(
 ) -> Score:
     """Entity micro F1 with a sentence-level bootstrap interval (n = number of sentences)."""
     counts = sentence_entity_counts(gold, predicted)
-    value = _prf(*counts.sum(axis=0))[2]
-    low, high = _sentence_bootstrap(counts, lambda s: _prf(s[:, 0], s[:, 1], s[:, 2])[2],
+    value = prf_from_counts(*counts.sum(axis=0))[2]
+    low, high = _sentence_bootstrap(counts, lambda s: prf_from_counts(s[:, 0], s[:, 1], s[:, 2])[2],
                                     resamples=resamples, confidence=confidence, seed=seed)
     return Score("entity_f1", float(value), low, high, int(counts.shape[0]))
 
@@ -275,6 +279,6 @@ def score_span_f1(
     :func:`seqeval_spans`), with a sentence-level bootstrap interval (n = number of sentences)."""
     counts = sentence_span_counts(gold, predicted)
     value = _seqeval_from_sums(*counts.sum(axis=0))[2]
-    low, high = _sentence_bootstrap(counts, lambda s: _prf(s[:, 0], s[:, 1], s[:, 2])[2],
+    low, high = _sentence_bootstrap(counts, lambda s: prf_from_counts(s[:, 0], s[:, 1], s[:, 2])[2],
                                     resamples=resamples, confidence=confidence, seed=seed)
     return Score("span_f1", value, low, high, int(counts.shape[0]))

@@ -41,6 +41,7 @@ from typing import Any
 from scipy.stats import spearmanr
 
 from xstilts.evaluation.significance import benjamini_hochberg, holm
+from xstilts.report.aggregate import SeedTable
 from xstilts.report.baselines import (
     ACCURACY,
     LEGEND,
@@ -54,6 +55,7 @@ from xstilts.report.comparisons import (
     load_example_scores,
     prediction_view,
 )
+from xstilts.report.handlers import block_metric, scorer
 from xstilts.report.language_info import (
     ATTRIBUTES,
     ZERO_SHOT_RULE,
@@ -64,16 +66,12 @@ from xstilts.report.language_info import (
 )
 from xstilts.report.matrix import generalized_matrices, is_generalized
 from xstilts.report.results import collect_results
+from xstilts.training.runs import NO_INTERMEDIATE
 
-BASELINE = "none"
+BASELINE = NO_INTERMEDIATE  # the arm without phase 2, as the planner labels it
 ALPHA = 0.05
 CORRECTIONS = {"holm": holm, "bh": benjamini_hochberg}
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
-_CATEGORIES = {
-    "classification": "classification", "pair_classification": "classification",
-    "multiple_choice": "classification", "tagging": "structured prediction",
-    "extractive_qa": "question answering", "retrieval": "retrieval", "regression": "regression",
-}
 
 
 def n_intermediate_tasks(label: str) -> int:
@@ -86,64 +84,52 @@ def n_intermediate_tasks(label: str) -> int:
 
 
 def task_category(task: str) -> str:
-    """XTREME-R benchmark category of a task, from its task type ("other" when unknown)."""
-    from xstilts.errors import XstiltsError
-    from xstilts.tasks import get_task
-
-    try:
-        return _CATEGORIES.get(str(get_task(task).type), "other")
-    except XstiltsError:  # unknown here: a user task of an OUT without OUT/tasks/ (older runs)
-        return "other"
+    """XTREME-R benchmark category of a task, from its task type's handler ("other" when
+    unknown here: a user task of an OUT without OUT/tasks/, from older runs)."""
+    found = scorer(task)
+    return "other" if found is None else found[1].category(found[0])
 
 
-def _mean(values: list[float]) -> float | None:
-    return statistics.fmean(values) if values else None
-
-
-def _blocks(rows: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
-    """One block per (model, task, metric, split); the primary metric is the first stored.
+def _blocks(rows: list[dict[str, Any]], notes: list[str] | None = None
+            ) -> dict[tuple, list[dict[str, Any]]]:
+    """One block per (model, task, split), on the task type's primary metric (or, where its
+    runs did not store it, the first metric stored: ``notes`` then gets a line saying so).
     Generalized cross-lingual rows are no block: they are matrices, not languages."""
-    first_metric: dict[tuple, str] = {}
+    stored: dict[tuple, list[str]] = defaultdict(list)
     blocks: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if is_generalized(row):
             continue
-        first_metric.setdefault((row["model"], row["target_task"], row["split"]), row["metric"])
+        metrics = stored[(row["model"], row["target_task"], row["split"])]
+        if row["metric"] not in metrics:
+            metrics.append(row["metric"])
         blocks[(row["model"], row["target_task"], row["metric"], row["split"])].append(row)
-    return {k: v for k, v in blocks.items() if first_metric[(k[0], k[1], k[3])] == k[2]}
+    shown: dict[tuple, str] = {}
+    for (model, task, split), metrics in stored.items():
+        shown[(model, task, split)], note = block_metric(task, metrics)
+        if note is not None and notes is not None and note not in notes:
+            notes.append(note)
+    return {k: v for k, v in blocks.items() if shown[(k[0], k[1], k[3])] == k[2]}
 
 
-class _Block:
-    """Seed-level values of one (model, task, metric, split) and the averages built on them."""
+class _Block(SeedTable):
+    """Seed-level values (points) of one (model, task, metric, split) and the averages built
+    on them (:class:`~xstilts.report.aggregate.SeedTable`, shared with summary.md's tables)."""
 
     def __init__(self, key: tuple, rows: list[dict[str, Any]]):
+        super().__init__()
         self.model, self.task_name, self.metric, self.split = key
         # A second evaluation of the same task (split "test+align") is reported as a task of
         # its own, "tatoeba [align]", so its tables, tests and headline stay apart.
         view = prediction_view(self.split)
         self.task = f"{self.task_name} [{view}]" if view else self.task_name
-        self.values: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
         self.n: dict[str, int] = {}
         for r in rows:
-            self.values[r["intermediate"]][r["language"]][int(r["seed"])] = 100 * r["value"]
+            self.add(r["intermediate"], r["language"], r["seed"], 100 * r["value"])
             self.n[r["language"]] = r["n"]
         self.languages = sorted(self.n, key=lambda c: (not is_english(c), c))
         self.configs = sorted(self.values, key=lambda c: (c != BASELINE, c))
         self.zero_shot = zero_shot_languages(self.languages)
-
-    def score(self, config: str, lang: str) -> float | None:
-        return _mean(list(self.values[config].get(lang, {}).values()))
-
-    def average(self, config: str, langs: list[str]) -> float | None:
-        vals = [self.score(config, lang) for lang in langs]
-        return _mean([v for v in vals if v is not None]) if all(
-            v is not None for v in vals) else None
-
-    def per_seed(self, config: str, langs: list[str]) -> list[float]:
-        if not langs:
-            return []
-        seeds = set.intersection(*(set(self.values[config].get(g, {})) for g in langs))
-        return [statistics.fmean(self.values[config][g][s] for g in langs) for s in sorted(seeds)]
 
 
 def _points(value: float | None) -> float | None:
@@ -200,7 +186,7 @@ def _average_records(block: _Block, refs: References) -> list[dict[str, Any]]:
         en, zs = block.average(config, english), block.average(config, block.zero_shot)
         out.append({"config": config, "avg": block.average(config, block.languages),
                     "zero_shot_avg": zs,
-                    "zero_shot_std": statistics.stdev(zs_seeds) if len(zs_seeds) > 1 else None,
+                    "zero_shot_std": block.seed_std(config, block.zero_shot),
                     "seeds": len(zs_seeds), "english": en,
                     "transfer_gap": None if en is None or zs is None or not english
                     else en - zs, "zero_shot_majority": majority,
@@ -217,14 +203,12 @@ def _delta(block: _Block, scores: ExampleScores, a: str, b: str, langs: list[str
                      view=prediction_view(block.split), **options)
     pts = {k: None if v is None else 100 * v for k, v in
            (("ci_low", result.ci_low), ("ci_high", result.ci_high))}
-    delta = block.average(a, langs)
-    reference = block.average(b, langs)
     return {"model": block.model, "task": block.task, "metric": block.metric, "config": a,
-            "versus": b, "delta": None if delta is None or reference is None else
-            delta - reference, **pts, "p": result.p_value, "n_examples": result.n_examples,
+            "versus": b, "delta": block.delta(a, b, langs), **pts, "p": result.p_value,
+            "n_examples": result.n_examples,
             "n_seeds": result.n_seeds, "method": result.method, "test": result.test,
             "permutations": result.permutations, "min_p": result.min_p,
-            "test_name": result.test_name}
+            "test_name": result.test_name, "count_statistics": result.count_statistics}
 
 
 def _deltas(block: _Block, scores: ExampleScores, options: dict[str, Any]) -> list[dict]:
@@ -374,9 +358,10 @@ def analyse_rows(rows: list[dict[str, Any]], scores: ExampleScores | None = None
         "resamples": resamples, "permutations": permutations, "units": "points (metric × 100)",
         "zero_shot_rule": ZERO_SHOT_RULE, "reference_legend": LEGEND,
         "blocks": [], "scores": [], "averages": [], "deltas": [], "correlations": [],
-        "reference_rates": [], "generalized": generalized_matrices(rows)}
+        "reference_rates": [], "metric_notes": []}
+    analysis["generalized"] = generalized_matrices(rows, analysis["metric_notes"])
     refs = references or References()
-    for key, block_rows in _blocks(rows).items():
+    for key, block_rows in _blocks(rows, analysis["metric_notes"]).items():
         block = _Block(key, block_rows)
         head = {"model": block.model, "task": block.task, "metric": block.metric}
         # Only a task's own evaluation counts towards the XTREME-R categories and overall.

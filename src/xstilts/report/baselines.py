@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from xstilts.errors import XstiltsError
-from xstilts.report.comparisons import prediction_view
 from xstilts.report.matrix import is_generalized
+from xstilts.training.run_folder import RunFolder
 
 CLASSIFICATION_TYPES = frozenset({"classification", "pair_classification", "multiple_choice"})
 ACCURACY = "accuracy"
@@ -187,8 +187,7 @@ def load_references(out_dir: Path, rows: Iterable[dict[str, Any]]) -> References
         if (row["run_id"], split, lang) in done:  # one file per run and language, many metrics
             continue
         done.add((row["run_id"], split, lang))
-        path = (out_dir / "runs" / row["run_id"] / "predictions" / prediction_view(split)
-                / f"{lang}.jsonl")
+        path = RunFolder.of(out_dir, row["run_id"]).prediction_file(lang, split)
         if not path.is_file():
             continue
         task_type, labels = info.setdefault(task, _task_info(task))

@@ -6,16 +6,18 @@ let us pair the two configurations example by example, which removes between-exa
 
 What is computed (the report states the same):
 
-* Per-example score: correctness (1/0) for accuracy-type metrics (classification, pair
-  classification, multiple choice, retrieval with an id as gold); per-question token F1 or exact
-  match for extractive QA (the official scores are means of those); for tagging per-sentence
-  token accuracy or, for accuracy over all tokens, each sentence's correct tokens weighted by
-  n_sentences / n_tokens (their mean is the micro accuracy). A per-example score is only
-  *used* when its mean reproduces the stored metric of every run it comes from. Corpus-level
-  ratio metrics (entity F1) get per-sentence counts instead, used when the metric of their sums
-  reproduces the stored value, with the same interval over recomputed metrics and an
-  approximate-randomization test (:mod:`xstilts.report.ratio_metrics`). Other metrics (Pearson
-  correlation) get an interval over seeds only (two seeds or more) and no example-level test.
+* Per-example score: what the task type's handler says the stored metric decomposes into
+  (:meth:`~xstilts.tasktypes.base.TaskTypeHandler.example_statistics`): correctness (1/0) for
+  accuracy; per-question token F1 or exact match for extractive QA under the task's own rules
+  (MLQA's per-language normalisation, SQuAD v2.0 for unanswerable questions); for tagging token
+  accuracy (over all tokens) each sentence's correct tokens weighted by n_sentences / n_tokens
+  (their mean is the micro accuracy). A per-example score is only *used* when its mean
+  reproduces the stored metric of every run it comes from. Corpus-level ratio metrics (entity F1,
+  span F1) get per-sentence counts instead, used when the metric of their sums reproduces the
+  stored value, with the same interval over recomputed metrics and an approximate-randomization
+  test (:mod:`xstilts.report.ratio_metrics`). Other metrics (correlations), and tasks whose
+  type this process does not know, get an interval over seeds only (two seeds or more) and no
+  example-level test.
 * Interval: a two-level bootstrap over seeds AND examples. Each resample draws seeds with
   replacement (the same seed draw for both configurations when they ran the same seeds, since
   seed s of A and seed s of B share the target data order), then, per language, examples with
@@ -40,25 +42,20 @@ from typing import Any
 
 import numpy as np
 
-from xstilts.evaluation.qa_metrics import exact_match, token_f1
-from xstilts.report.ratio_metrics import (
-    RATIO_METRICS,
-    TEST_NAME,
-    bootstrap_delta,
-    corpus_value,
-    example_counts,
-    randomization_test,
-)
+from xstilts.report.handlers import scorer
+from xstilts.report.ratio_metrics import TEST_NAME, bootstrap_delta, randomization_test
 from xstilts.report.sign_flip import sign_flip_test
+from xstilts.tasktypes.per_example import ExampleStatistics
+from xstilts.training.run_folder import RunFolder, split_view
 
 _MAX_CELLS = 2_000_000
 _TOLERANCE = 1e-6
 
-# (model, intermediate, task, metric, language, view) -> {seed: {example id: score}}; for a
-# ratio metric the score is the example's vector of counts (see ratio_metrics). ``view`` tells
-# apart the evaluations of one language within a run (see :func:`prediction_view`).
-ExampleScores = dict[tuple[str, str, str, str, str, str],
-                     dict[int, dict[str, float | np.ndarray]]]
+# (model, intermediate, task, metric, language, view) -> {seed: the handler's per-example
+# statistics of that run's prediction file}: scores, or count vectors for a ratio metric.
+# ``view`` tells apart the evaluations of one language within a run (see
+# :func:`prediction_view`).
+ExampleScores = dict[tuple[str, str, str, str, str, str], dict[int, ExampleStatistics]]
 SIGN_FLIP = "paired sign-flip test"
 
 
@@ -77,81 +74,41 @@ class Comparison:
     permutations: int | None = None  # Monte-Carlo draws; None for an exact p or no test
     min_p: float | None = None  # smallest p the test could give: 1/(B+1), 0 if exact
     test_name: str | None = None  # SIGN_FLIP or ratio_metrics.TEST_NAME; None for no test
+    count_statistics: tuple[str, ...] | None = None  # what a ratio metric's counts are
 
 
-def example_score(gold: Any, prediction: Any, metric: str) -> float | None:
-    """Score of one prediction, or None when the metric has no per-example form here."""
-    if gold is None:
-        return None
-    if isinstance(gold, list) and (prediction is None or isinstance(prediction, str)):
-        answers = [str(a) for a in gold]
-        scorer = exact_match if metric in ("exact_match", "em") else token_f1
-        return float(scorer(prediction or "", answers))
-    if isinstance(gold, list) and isinstance(prediction, list):
-        if not gold or len(gold) != len(prediction):
-            return None
-        return float(np.mean([g == p for g, p in zip(gold, prediction, strict=True)]))
-    if isinstance(gold, float) and not gold.is_integer():
-        return None  # regression: correlation metrics do not decompose per example
-    return float(gold == prediction)
-
-
-def _token_weighted(records: list[dict[str, Any]]) -> dict[str, float] | None:
-    """Tagging scored over all tokens (micro accuracy) as per-sentence scores: correct tokens
-    times n_sentences / n_tokens, whose plain mean is the micro accuracy. The weight is fixed by
-    the gold sentences, so the paired difference of two configurations is a sum over sentences
-    and the sign-flip test applies unchanged (the bootstrap then resamples that linearised
-    statistic)."""
-    pairs = [(r.get("gold"), r.get("prediction")) for r in records]
-    if not pairs or not all(isinstance(g, list) and isinstance(p, list) and len(g) == len(p)
-                            for g, p in pairs):
-        return None
-    tokens = sum(len(g) for g, _ in pairs)
-    if tokens == 0:
-        return None
-    weight = len(pairs) / tokens
-    return {str(r["id"]): weight * sum(a == b for a, b in zip(g, p, strict=True))
-            for r, (g, p) in zip(records, pairs, strict=True)}
-
-
-def _candidates(path: Path, metric: str) -> list[tuple[dict[str, Any], float]]:
-    """(per-example scores, the metric they give) that might reproduce ``metric``: counts for
-    a ratio metric; else per example, and for tagging also token-weighted (the mean is the
-    metric). The first whose metric equals the stored value is used."""
+def _read_records(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    if metric in RATIO_METRICS:
-        counts = example_counts(records, RATIO_METRICS[metric])
-        return [] if counts is None else [(counts, corpus_value(counts, RATIO_METRICS[metric]))]
-    values = [example_score(r.get("gold"), r.get("prediction"), metric) for r in records]
-    out = [{str(r["id"]): float(v) for r, v in zip(records, values, strict=True)}
-           ] if records and None not in values else []
-    weighted = _token_weighted(records)
-    return [(c, float(np.mean(list(c.values())))) for c in out + ([weighted] if weighted else [])]
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def prediction_view(split: str) -> str:
     """The evaluation a row's split names beyond the plain one: ``test+align`` → ``align``
     (its predictions are in ``predictions/align/``), ``test`` → ``""`` (``predictions/``)."""
-    return split.partition("+")[2]
+    return split_view(split)
 
 
 def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> ExampleScores:
-    """Per-example scores of every result row whose metric they reproduce (see module doc)."""
+    """Per-example statistics of every result row whose metric they reproduce, from the
+    row's task-type handler (see module doc); rows of a task without one get none."""
     found: ExampleScores = {}
+    records: dict[Path, list[dict[str, Any]]] = {}  # one read per file, many metrics
     for row in rows:
         view = prediction_view(row["split"])
-        path = (out_dir / "runs" / row["run_id"] / "predictions" / view
-                / f"{row['language']}.jsonl")
-        if not path.is_file():
+        path = RunFolder.of(out_dir, row["run_id"]).prediction_file(row["language"],
+                                                                    row["split"])
+        handled = scorer(row["target_task"])
+        if handled is None or not path.is_file():
             continue
-        scores = next((c for c, value in _candidates(path, row["metric"])
-                       if abs(value - row["value"]) <= _TOLERANCE), None)
-        if scores is None:
+        if path not in records:
+            records[path] = _read_records(path)
+        task, handler = handled
+        stats = handler.example_statistics(task, row["metric"], row["language"], records[path])
+        if stats is None or abs(stats.value - row["value"]) > _TOLERANCE:
             continue
         key = (row["model"], row["intermediate"], row["target_task"], row["metric"],
                row["language"], view)
-        found.setdefault(key, {})[int(row["seed"])] = scores
+        found.setdefault(key, {})[int(row["seed"])] = stats
     return found
 
 
@@ -204,7 +161,8 @@ def _seed_only(a_scores: list[float], b_scores: list[float], confidence: float,
                resamples: int, rng: np.random.Generator) -> Comparison:
     """Interval over seeds alone, for metrics without per-example scores."""
     a, b = np.asarray(a_scores), np.asarray(b_scores)
-    delta = float(a.mean() - b.mean())
+    # no seed with every language (a language missing): no delta, and no empty-mean warning
+    delta = float(a.mean() - b.mean()) if a.size and b.size else float("nan")
     if a.size < 2 or b.size < 2:
         return Comparison(delta, None, None, None, 0, min(a.size, b.size), "none (one seed)")
     draws = (rng.choice(a, (resamples, a.size)).mean(1) - rng.choice(b, (resamples, b.size))
@@ -229,20 +187,24 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     seeds_a: set[int] = set()
     seeds_b: set[int] = set()
+    forms = set()
     for lang in languages:
-        by_a = scores.get((*a, task, metric, lang, view))
-        by_b = scores.get((*b, task, metric, lang, view))
-        if not by_a or not by_b:
+        stats_a = scores.get((*a, task, metric, lang, view))
+        stats_b = scores.get((*b, task, metric, lang, view))
+        if not stats_a or not stats_b:
             return _seed_only(*seed_values, confidence, resamples, rng)
+        forms |= {s.ratio for s in [*stats_a.values(), *stats_b.values()]}
+        by_a = {seed: s.by_id() for seed, s in stats_a.items()}
+        by_b = {seed: s.by_id() for seed, s in stats_b.items()}
         ids = sorted(set.intersection(*(set(s) for s in [*by_a.values(), *by_b.values()])))
         if not ids:
             return _seed_only(*seed_values, confidence, resamples, rng)
         pairs.append((_matrix(by_a, ids), _matrix(by_b, ids)))
         seeds_a |= set(by_a)
         seeds_b |= set(by_b)
-    if not pairs:
+    if not pairs or len(forms) != 1:  # no language, or scores and counts mixed
         return _seed_only(*seed_values, confidence, resamples, rng)
-    ratio = RATIO_METRICS.get(metric)
+    ratio = forms.pop()
     paired_seeds = seeds_a == seeds_b
     draws = _bootstrap(pairs, paired_seeds, resamples, rng,
                        _mean_delta if ratio is None else bootstrap_delta(ratio))
@@ -258,7 +220,7 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
                           f"{TEST_NAME} (B = {test.permutations}) on {ratio.name} recomputed "
                           f"from summed counts, {len(pairs)} language(s), seeds' counts "
                           "averaged; paired bootstrap over seeds and sentences", "Monte Carlo",
-                          test.permutations, test.min_p, TEST_NAME)
+                          test.permutations, test.min_p, TEST_NAME, ratio.statistics)
     # Seed-averaged per-example differences, scaled so their plain mean is the macro average.
     diffs = np.concatenate([(x.mean(0) - y.mean(0)) * total / (len(pairs) * x.shape[1])
                             for x, y in pairs])

@@ -265,11 +265,13 @@ def _methods(analysis: dict[str, Any]) -> str:
         f"paired across configurations; {analysis['resamples']} resamples).",
         *general_lines(analysis),
         "Bold deltas are significant after correction.",
-        "Per-example scores: correctness for accuracy-type metrics, per-question F1/EM for QA, "
-        "per-sentence token accuracy for tagging (each sentence's correct tokens weighted by "
-        "sentences / tokens when the metric counts all tokens); per-sentence counts for "
-        "entity F1 (a ratio of corpus sums, recomputed from resampled or swapped sentences); "
-        "a metric neither reproduces (correlations) gets a seed-only interval and no test.",
+        "Per-example scores (from each task type's handler): correctness for accuracy-type "
+        "metrics, per-question F1/EM for QA (under the task's own rules), for token accuracy "
+        "each sentence's correct tokens weighted by sentences / tokens; per-sentence counts for "
+        "entity and span F1 (a ratio of corpus sums, recomputed from resampled or swapped "
+        "sentences); a metric neither reproduces (correlations) gets a seed-only interval and "
+        "no test.",
+        *analysis.get("metric_notes", []),
         analysis.get("zero_shot_rule", ZERO_SHOT_RULE) + " Language groups leave English out "
         "too. Typological distance from English is the count of {different family, different "
         "genus, different script} (0–3): xstilts has no finer typological data.",

@@ -14,9 +14,10 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-# Same as xstilts.evaluation.generalized.SPLIT_SUFFIX; not imported from there because that
-# module pulls in torch, which a report does not otherwise need.
-GENERALIZED_SUFFIX = "+generalized"
+from xstilts.evaluation.generalized import SPLIT_SUFFIX as GENERALIZED_SUFFIX
+from xstilts.evaluation.generalized import matrix_table
+from xstilts.report.handlers import block_metric
+from xstilts.results import Score
 
 
 def is_generalized(row: dict[str, Any]) -> bool:
@@ -32,19 +33,31 @@ def _order(codes: list[str]) -> list[str]:
     return list(dict.fromkeys(codes))  # first appearance: the study's language order
 
 
-def generalized_matrices(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (model, task, split, configuration): the primary metric's A×B matrix in points.
+def generalized_matrices(rows: list[dict[str, Any]], notes: list[str] | None = None
+                         ) -> list[dict[str, Any]]:
+    """Per (model, task, split, configuration): the primary metric's A×B matrix in points
+    (:func:`~xstilts.report.handlers.block_metric`; ``notes`` gets its fallback notes).
 
     A cell is the mean over seeds; ``diagonal`` and ``off_diagonal`` are the means of the
     same-language and mixed-language cells (their difference is the cost of mixing languages).
     """
+    stored: dict[tuple, list[str]] = defaultdict(list)
+    for r in rows:
+        metrics = stored[(r["model"], r["target_task"], r["split"])]
+        if is_generalized(r) and r["metric"] not in metrics:
+            metrics.append(r["metric"])
     first_metric: dict[tuple, str] = {}
+    for head, metrics in stored.items():
+        if metrics:
+            first_metric[head], note = block_metric(head[1], metrics)
+            if note is not None and notes is not None and note not in notes:
+                notes.append(note)
     cells: dict[tuple, dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         if not is_generalized(r):
             continue
         head = (r["model"], r["target_task"], r["split"])
-        if first_metric.setdefault(head, r["metric"]) != r["metric"]:
+        if first_metric[head] != r["metric"]:
             continue
         first, second = r["language"].split("-", 1)
         cells[(*head, r["intermediate"])][(first, second)].append(100 * r["value"])
@@ -68,12 +81,9 @@ def generalized_matrices(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def matrix_markdown(matrix: dict[str, Any]) -> str:
     """The Markdown table of :func:`xstilts.evaluation.generalized.matrix_table`, fed with the
-    seed means (imported lazily: only studies with generalized rows pay for torch)."""
-    from xstilts.evaluation.generalized import matrix_table
-    from xstilts.studies.store import MetricRow
-
-    rows = [MetricRow(matrix["task"], f"{a}-{b}", matrix["split"], matrix["metric"], v / 100,
-                      None, None, 0)
+    seed means."""
+    rows = [Score(matrix["metric"], v / 100, None, None, 0, task=matrix["task"],
+                  language=f"{a}-{b}", split=matrix["split"])
             for a, values in zip(matrix["first"], matrix["values"], strict=True)
             for b, v in zip(matrix["second"], values, strict=True) if v is not None]
     return matrix_table(rows, matrix["metric"])

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from xstilts.report.analysis import CORRECTION_NAMES
-from xstilts.report.ratio_metrics import RATIO_METRICS, TEST_NAME
+from xstilts.report.ratio_metrics import TEST_NAME
 
 _POOLED = ("the per-example differences of all its zero-shot languages pooled, each language "
            "weighted equally (the statistic is the macro average)")
@@ -79,10 +79,12 @@ def family_lines(analysis: dict[str, Any]) -> list[str]:
 
 def _ratio_line(analysis: dict[str, Any]) -> list[str]:
     """How ratio metrics (entity F1) get intervals and p-values, when the study has any."""
-    metrics = sorted({d["metric"] for d in analysis["deltas"] if d.get("test_name") == TEST_NAME})
+    statistics = {d["metric"]: d["count_statistics"] for d in analysis["deltas"]
+                  if d.get("test_name") == TEST_NAME}
+    metrics = sorted(statistics)
     if not metrics:
         return []
-    counts = "; ".join(f"{m}: {', '.join(RATIO_METRICS[m].statistics)}" for m in metrics)
+    counts = "; ".join(f"{m}: {', '.join(statistics[m])}" for m in metrics)
     b = analysis["permutations"]
     return [
         f"Corpus-level ratio metrics ({', '.join(metrics)}) are not means of per-example scores: "

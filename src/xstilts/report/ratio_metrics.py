@@ -6,9 +6,9 @@ mean of per-sentence scores, so the per-example machinery of
 :mod:`xstilts.report.comparisons` (means of per-example differences, sign-flip test) does not
 apply. What does decompose is the counts: each sentence contributes a small vector of sufficient
 statistics (true positives, predicted entities, gold entities) and the metric is a function of
-their sums. For span F1 the counts come from the predictions file's ``gold`` / ``prediction``
-tag lists read in file order (the corpus order seqeval chunks in); a span is counted in the
-sentence where it starts, so the rows sum to the corpus counts exactly. So:
+their sums (the tagging handler counts them; for span F1 from the predictions file's ``gold`` /
+``prediction`` tag lists in file order, the corpus order seqeval chunks in, each span counted in
+the sentence where it starts, so the rows sum to the corpus counts exactly). So:
 
 * interval: a paired bootstrap that draws sentences with replacement (the same ids for both
   configurations, within each language) and recomputes each side's metric from the resampled
@@ -23,71 +23,25 @@ sentence where it starts, so the rows sum to the corpus counts exactly. So:
   With several seeds the test uses each configuration's counts averaged over its seeds (the
   metric of the averaged counts is the metric of the counts pooled over seeds).
 
-A new sums-based metric plugs in by adding a :class:`RatioMetric` to :data:`RATIO_METRICS`.
+The counts and the metric of their sums (a :class:`~xstilts.tasktypes.per_example.RatioForm`)
+come from the task type's handler: a new sums-based metric plugs in there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from xstilts.errors import UnlabeledSplitError
-from xstilts.evaluation.tagging_metrics import (
-    _prf,
-    sentence_entity_counts,
-    sentence_span_counts,
-)
+from xstilts.tasktypes.per_example import RatioForm
 
 TEST_NAME = "paired approximate randomization over sentences"
 _BUDGET = 2_000_000_000  # sentence swaps per test (~4 s); fewer permutations beyond it
 _CHUNK = 1_000_000  # random bytes (8 swaps each) per chunk (~8 MB of indices)
 
 
-@dataclass(frozen=True)
-class RatioMetric:
-    """A metric computed from summed per-example counts (the last axis of ``counts``)."""
-
-    name: str
-    statistics: tuple[str, ...]  # what each count is, for the report's methods notes
-    counts: Callable[[Sequence[Any], Sequence[Any]], np.ndarray]  # (gold, pred) -> (n, k)
-    value: Callable[[np.ndarray], np.ndarray]  # (..., k) summed counts -> (...) metric
-
-
-def _f1(sums: np.ndarray) -> np.ndarray:
-    """F1 = 2·TP / (predicted + gold) from summed (TP, predicted, gold) counts."""
-    return _prf(sums[..., 0], sums[..., 1], sums[..., 2])[2]
-
-
-RATIO_METRICS: dict[str, RatioMetric] = {
-    "entity_f1": RatioMetric("entity_f1", ("correct entities", "predicted entities",
-                                           "gold entities"), sentence_entity_counts, _f1),
-    "span_f1": RatioMetric("span_f1", ("correct seqeval spans", "predicted spans",
-                                       "gold spans"), sentence_span_counts, _f1),
-}
-
-
-def example_counts(records: list[dict[str, Any]], metric: RatioMetric
-                   ) -> dict[str, np.ndarray] | None:
-    """Per example id, its count vector; None when the records cannot be scored so."""
-    if not records:
-        return None
-    try:
-        counts = metric.counts([r.get("gold") for r in records],
-                               [r.get("prediction") for r in records])
-    except (UnlabeledSplitError, ValueError, TypeError, AttributeError, LookupError):
-        return None  # no gold, unequal lengths, not BIO: the metric is not these counts
-    return {str(r["id"]): row for r, row in zip(records, counts, strict=True)}
-
-
-def corpus_value(counts: dict[str, np.ndarray], metric: RatioMetric) -> float:
-    """The metric of a whole file: computed from the counts summed over its examples."""
-    return float(metric.value(np.sum(list(counts.values()), axis=0)))
-
-
-def bootstrap_delta(metric: RatioMetric) -> Callable[..., np.ndarray]:
+def bootstrap_delta(metric: RatioForm) -> Callable[..., np.ndarray]:
     """Per-language draws of mean-over-seeds metric(A) − metric(B) for the seed-and-example
     bootstrap of :mod:`xstilts.report.comparisons`: ``a``/``b`` are seeds × sentences × k,
     ``w_a``/``w_b`` draws × seeds weights, ``idx`` draws × sentences (the same for A and B)."""
@@ -130,7 +84,7 @@ def _byte_tables(diff: np.ndarray) -> np.ndarray:
     return tables.reshape(k, groups * 256)
 
 
-def randomization_test(pairs: list[tuple[np.ndarray, np.ndarray]], metric: RatioMetric, *,
+def randomization_test(pairs: list[tuple[np.ndarray, np.ndarray]], metric: RatioForm, *,
                        permutations: int = 100_000, seed: int = 0) -> Randomization:
     """Paired approximate randomization of the macro-average difference (see module doc).
 

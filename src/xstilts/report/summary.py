@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from xstilts.errors import XstiltsError
 from xstilts.languages import language_name
+from xstilts.report.aggregate import SeedTable
 from xstilts.report.baselines import (
     ACCURACY,
     BELOW_MAJORITY,
@@ -33,8 +33,9 @@ from xstilts.report.baselines import (
 from xstilts.report.language_info import ZERO_SHOT_RULE, is_english, zero_shot_languages
 from xstilts.report.matrix import is_generalized
 from xstilts.report.results import RESULT_COLUMNS, collect_results, run_table
+from xstilts.training.runs import NO_INTERMEDIATE
 
-BASELINE = "none"
+BASELINE = NO_INTERMEDIATE  # the arm without phase 2, as the planner labels it
 FORMATS = ("html", "md", "csv", "json")
 
 
@@ -175,33 +176,16 @@ def _task_section(study: str, model: str, task: str, metric: str, split: str,
                   group: list[dict[str, Any]], refs: References) -> list[str]:
     languages = sorted({r["language"] for r in group}, key=lambda c: (not is_english(c), c))
     configs = sorted({r["intermediate"] for r in group}, key=lambda c: (c != BASELINE, c))
-    # values[config][language] -> list over seeds
-    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    seeds: dict[str, set[int]] = defaultdict(set)
-    by_seed: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
+    table = SeedTable()  # fractions; the same averages as the analysis (report.aggregate)
     for r in group:
-        values[r["intermediate"]][r["language"]].append(r["value"])
-        seeds[r["intermediate"]].add(r["seed"])
-        by_seed[(r["intermediate"], r["seed"])][r["language"]] = r["value"]
+        table.add(r["intermediate"], r["language"], r["seed"], r["value"])
     zero_shot = zero_shot_languages(languages)
-
-    def mean(config: str, lang: str) -> float | None:
-        vals = values[config].get(lang)
-        return statistics.fmean(vals) if vals else None
-
-    def avg(config: str, langs: list[str]) -> float | None:
-        vals = [mean(config, lang) for lang in langs]
-        vals = [v for v in vals if v is not None]
-        return statistics.fmean(vals) if vals else None
+    mean, avg = table.score, table.average
 
     def spread(config: str, langs: list[str]) -> str:
         """Average over languages, with the standard deviation of that average over seeds."""
-        per_seed = [statistics.fmean([by_seed[(config, seed)][lang] for lang in langs])
-                    for seed in sorted(seeds[config])
-                    if langs and all(lang in by_seed[(config, seed)] for lang in langs)]
-        if len(per_seed) < 2:
-            return _pct(avg(config, langs))
-        return f"{_pct(statistics.fmean(per_seed))} ± {100 * statistics.stdev(per_seed):.1f}"
+        std = table.seed_std(config, langs)
+        return _pct(avg(config, langs)) + ("" if std is None else f" ± {100 * std:.1f}")
 
     n_examples = {r["language"]: r["n"] for r in group}
     out = [
@@ -219,7 +203,7 @@ def _task_section(study: str, model: str, task: str, metric: str, split: str,
     out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     rated = metric == ACCURACY and any(refs.rates_for(task, split, g) for g in languages)
     for config in configs:
-        cells = [f"`{config}`", str(len(seeds[config]))]
+        cells = [f"`{config}`", str(len(table.seeds(config)))]
         cells += [_pct(mean(config, lang)) + _flag(mean(config, lang), refs, task, split, lang)
                   if rated else _pct(mean(config, lang)) for lang in languages]
         for langs in (languages, zero_shot):
@@ -230,18 +214,15 @@ def _task_section(study: str, model: str, task: str, metric: str, split: str,
         out += _reference_rows(refs, model, task, split, languages, zero_shot, configs)
         out += ["", LEGEND]
     out.append("")
-    if BASELINE in values and len(configs) > 1:
+    if BASELINE in table.values and len(configs) > 1:
         out += [f"### Delta vs baseline (points; {task}, {metric})", ""]
         out += ["| " + " | ".join(["intermediate"] + languages + ["avg", "zero-shot avg"]) + " |",
                 "|" + "---|" * (len(languages) + 3)]
         for config in configs[1:]:
             cells = [f"`{config}`"]
-            for lang in languages:
-                a, b = mean(config, lang), mean(BASELINE, lang)
-                cells.append("–" if a is None or b is None else f"{100 * (a - b):+.1f}")
-            for langs in (languages, zero_shot):
-                a, b = avg(config, langs), avg(BASELINE, langs)
-                cells.append("–" if a is None or b is None else f"{100 * (a - b):+.1f}")
+            for langs in [[lang] for lang in languages] + [languages, zero_shot]:
+                delta = table.delta(config, BASELINE, langs)
+                cells.append("–" if delta is None else f"{100 * delta:+.1f}")
             out.append("| " + " | ".join(cells) + " |")
         out += ["", "Per-language 95 % bootstrap intervals are in results.csv "
                 "(ci_low, ci_high); a delta smaller than those intervals is not evidence.", ""]

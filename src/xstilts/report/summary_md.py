@@ -89,6 +89,8 @@ def _num(value: float | None) -> str:
 def analysis_markdown(analysis: dict[str, Any]) -> str:
     """Markdown sections appended to ``summary.md``."""
     out = ["## Answer", ""] + [f"**{h['text']}**" for h in analysis["headlines"]] + [""]
+    out += [f"- Metric: {note}" for note in analysis.get("metric_notes", [])]
+    out += [""] if analysis.get("metric_notes") else []
     warnings = majority_warnings(analysis)
     if warnings:
         out += [f"## Scores below the majority class ({BELOW_MAJORITY})", "",

@@ -27,6 +27,9 @@ from typing import Any
 
 from xstilts.errors import DataFormatError, XstiltsError
 from xstilts.scoring.official import OFFICIAL_TASKS, STUDY_TASK_TO_FOLDER
+from xstilts.tasks import Task, get_task
+from xstilts.tasks.base import RetrievalKind
+from xstilts.training.run_folder import RunFolder
 
 # The study's metric names -> the leaderboard's (udpos ``span_f1`` and panx ``entity_f1`` are
 # seqeval's default-mode F1, XTREME's "f1"; token accuracy has no leaderboard counterpart).
@@ -34,6 +37,8 @@ STUDY_TO_OFFICIAL_METRIC = {"accuracy": "accuracy", "entity_f1": "f1", "span_f1"
                             "f1": "f1", "exact_match": "exact_match", "map@20": "map@20"}
 
 Record = dict[str, Any]
+# A leaderboard file format: (records, the file they came from) -> (predictions, gold) texts.
+Writer = Callable[[list[Record], Path], tuple[str, str]]
 
 
 @dataclass
@@ -64,25 +69,27 @@ def _read_records(path: Path) -> list[Record]:
     return records
 
 
-def _label_lines(labels: tuple[str, ...]) -> Callable[[list[Record]], tuple[str, str]]:
+def _label_lines(task: Task) -> Writer:
     """Classification: label indices -> the label strings of the gold files."""
-    def write(records: list[Record]) -> tuple[str, str]:
+    labels = tuple(task.labels)
+
+    def write(records: list[Record], source: Path) -> tuple[str, str]:
         return ("".join(f"{labels[r['prediction']]}\n" for r in records),
                 "".join(f"{labels[r['gold']]}\n" for r in records))
     return write
 
 
-def _index_lines(records: list[Record]) -> tuple[str, str]:
+def _index_lines(records: list[Record], source: Path) -> tuple[str, str]:
     return ("".join(f"{int(r['prediction'])}\n" for r in records),
             "".join(f"{int(r['gold'])}\n" for r in records))
 
 
-def _xcopa_lines(records: list[Record]) -> tuple[str, str]:
+def _xcopa_lines(records: list[Record], source: Path) -> tuple[str, str]:
     return ("".join(json.dumps({"label": int(r["prediction"])}) + "\n" for r in records),
             "".join(json.dumps({"label": int(r["gold"])}) + "\n" for r in records))
 
 
-def _tag_blocks(records: list[Record]) -> tuple[str, str]:
+def _tag_blocks(records: list[Record], source: Path) -> tuple[str, str]:
     def block(key: str) -> str:
         return "\n\n".join("\n".join(r[key]) for r in records) + "\n"
     return block("prediction"), block("gold")
@@ -94,7 +101,8 @@ def _unique_ids(records: list[Record], path: Path) -> None:
         raise DataFormatError(path, None, "example ids repeat; id-keyed files need unique ids")
 
 
-def _qa_json(records: list[Record]) -> tuple[str, str]:
+def _qa_json(records: list[Record], source: Path) -> tuple[str, str]:
+    _unique_ids(records, source)
     predictions = {str(r["id"]): r["prediction"] for r in records}
     qas = [{"id": str(r["id"]), "answers": [{"text": t} for t in r["gold"]]} for r in records]
     gold = {"version": "1.1", "data": [{"paragraphs": [{"qas": qas}]}]}
@@ -102,21 +110,24 @@ def _qa_json(records: list[Record]) -> tuple[str, str]:
             json.dumps(gold, ensure_ascii=False, indent=1) + "\n")
 
 
-def _ranked_json(records: list[Record]) -> tuple[str, str]:
+def _ranked_json(records: list[Record], source: Path) -> tuple[str, str]:
+    _unique_ids(records, source)
     return (json.dumps({str(r["id"]): list(r["prediction"]) for r in records},
                        ensure_ascii=False) + "\n",
             json.dumps({str(r["id"]): list(r["gold"]) for r in records},
                        ensure_ascii=False) + "\n")
 
 
-def _writer(folder: str, study_task: str) -> Callable[[list[Record]], tuple[str, str]]:
-    if folder in ("xnli", "pawsx"):
-        from xstilts.tasks import get_task
+def _fixed(writer: Writer) -> Callable[[Task], Writer]:
+    return lambda task: writer
 
-        return _label_lines(tuple(get_task(study_task).labels))
-    return {"tatoeba": _index_lines, "xcopa": _xcopa_lines, "udpos": _tag_blocks,
-            "panx": _tag_blocks, "xquad": _qa_json, "mlqa": _qa_json, "tydiqa": _qa_json,
-            "mewslix": _ranked_json, "lareqa": _ranked_json}[folder]
+
+# Each leaderboard folder's file format (id-keyed formats refuse repeated ids themselves).
+_WRITERS: dict[str, Callable[[Task], Writer]] = {
+    "xnli": _label_lines, "pawsx": _label_lines, "tatoeba": _fixed(_index_lines),
+    "xcopa": _fixed(_xcopa_lines), "udpos": _fixed(_tag_blocks), "panx": _fixed(_tag_blocks),
+    "xquad": _fixed(_qa_json), "mlqa": _fixed(_qa_json), "tydiqa": _fixed(_qa_json),
+    "mewslix": _fixed(_ranked_json), "lareqa": _fixed(_ranked_json)}
 
 
 def _choose_runs(runs: list[dict[str, Any]], study: str, choice: dict[str, Any]
@@ -140,35 +151,35 @@ def _choose_runs(runs: list[dict[str, Any]], study: str, choice: dict[str, Any]
     return picked
 
 
-def _prediction_file(run_dir: Path, language: str) -> Path | None:
+def _prediction_file(run: RunFolder, language: str) -> Path | None:
     for name in (f"{language}.jsonl", f"{language}.xx2en.jsonl"):
-        if (run_dir / "predictions" / name).is_file():
-            return run_dir / "predictions" / name
+        if (run.predictions() / name).is_file():
+            return run.predictions() / name
     return None
 
 
 def _export_run(run: dict[str, Any], out_dir: Path, dest: Path, summary: ExportSummary,
                 metrics: list[dict[str, Any]]) -> None:
     folder = STUDY_TASK_TO_FOLDER.get(run["task"])
-    if folder is None or folder == "bucc2018":
-        why = ("BUCC runs store no mined pairs" if folder else
+    task = get_task(run["task"]) if folder is not None else None
+    if task is None or task.retrieval_kind == RetrievalKind.MINING:
+        # Mining runs keep scores only: their predictions would be the mined pairs.
+        why = ("BUCC runs store no mined pairs" if task else
                "not an XTREME / XTREME-R leaderboard task")
         summary.notes.append(f"{run['task']} (run {run['id']}) skipped: {why}")
         return
     settings = json.loads(run["settings"])
     split, suffix = settings["eval_split"], OFFICIAL_TASKS[folder].suffix
-    write = _writer(folder, run["task"])
+    write = _WRITERS[folder](task)
     written = []
     for language in settings["languages"]:
-        source = _prediction_file(out_dir / "runs" / run["id"], language)
+        source = _prediction_file(RunFolder.of(out_dir, run["id"]), language)
         if source is None:
             summary.notes.append(f"{run['task']}/{language}: run {run['id']} has no "
                                  "predictions file, skipped")
             continue
         records = _read_records(source)
-        if folder in ("xquad", "mlqa", "tydiqa", "mewslix", "lareqa"):
-            _unique_ids(records, source)
-        prediction_text, gold_text = write(records)
+        prediction_text, gold_text = write(records, source)
         for kind, text in (("predictions", prediction_text), ("labels", gold_text)):
             path = dest / kind / folder / f"test-{language}.{suffix}"
             path.parent.mkdir(parents=True, exist_ok=True)

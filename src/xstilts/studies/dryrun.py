@@ -11,26 +11,29 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from xstilts.studies.planner import PlannedRun, StudyPlan, skips_bad_rows
+from xstilts.studies.planner import PhaseTask, PlannedRun, StudyPlan, TargetRun
 from xstilts.studies.store import ResultStore
 from xstilts.tasks import TaskType, get_task
 from xstilts.tasks.xtreme_r_retrieval import RetrievalItem
 
 
 def _training_passes(run: PlannedRun, data_dir: Path | None) -> int:
-    if run.kind == "target" and get_task(run.settings["task"]).type == TaskType.RETRIEVAL:
-        return 0  # retrieval targets pool the encoder; there is no phase 3
-    training = run.settings["training"]
-    members = run.settings.get("tasks") or [{
-        "task": run.settings["task"], "language": run.settings["train_language"],
-        "train_split": run.settings["train_split"]}]
+    contract = run.run
+    if isinstance(contract, TargetRun):
+        if get_task(contract.task).type == TaskType.RETRIEVAL:
+            return 0  # retrieval targets pool the encoder; there is no phase 3
+        members: tuple[PhaseTask, ...] = (PhaseTask(
+            contract.task, contract.train_language, contract.train_split, contract.dev_split),)
+    else:
+        members = contract.tasks
+    training = contract.training
     total = 0
     for m in members:
-        n = len(get_task(m["task"]).load(m["train_split"], m["language"], data_dir,
-                                         skip_bad_rows=skips_bad_rows(run.settings)))
-        cap = training["max_train_examples"]
+        n = len(get_task(m.task).load(m.train_split, m.language, data_dir,
+                                      skip_bad_rows=contract.skip_bad_rows))
+        cap = training.max_train_examples
         total += min(n, cap) if cap else n
-    return total * training["epochs"]
+    return total * training.epochs
 
 
 def _pooled_candidate(item: object) -> bool:
@@ -41,15 +44,16 @@ def _evaluation_examples(run: PlannedRun, data_dir: Path | None) -> int:
     """Examples a target run embeds or predicts. A pooled retrieval task (Mewsli-X, LAReQA)
     returns each language's queries followed by the shared candidate pool; the run embeds the
     pool once and caps queries only, so that is what is counted."""
-    if run.kind != "target":
+    contract = run.run
+    if not isinstance(contract, TargetRun):
         return 0
-    task = get_task(run.settings["task"])
-    cap = run.settings["evaluation"]["max_examples"]
+    task = get_task(contract.task)
+    cap = contract.evaluation.max_examples
     counts: list[int] = []
     pool: set[str] = set()
-    for lang in run.settings["languages"]:
-        items = task.load(run.settings["eval_split"], lang, data_dir,
-                          skip_bad_rows=skips_bad_rows(run.settings))
+    for lang in contract.languages:
+        items = task.load(contract.eval_split, lang, data_dir,
+                          skip_bad_rows=contract.skip_bad_rows)
         pool.update(i.id for i in items if _pooled_candidate(i))
         items = [i for i in items if not _pooled_candidate(i)]
         counts.append(len(items))

@@ -24,11 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xstilts import distributed
-from xstilts.studies.planner import PlannedRun, StudyPlan, check_study, plan_study
+from xstilts.results import Score
+from xstilts.studies.planner import (
+    IntermediateRun,
+    PlannedRun,
+    StudyPlan,
+    check_study,
+    plan_study,
+)
 from xstilts.studies.spec import StudySpec
-from xstilts.studies.store import MetricRow, ResultStore
+from xstilts.studies.store import ResultStore
 from xstilts.tasks.user import save_definitions
-from xstilts.training.checkpoint import COMPLETE_MARKER, TARGET_MODEL_DIR
+from xstilts.training.run_folder import TARGET_MODEL_DIR, RunFolder, runs_dir
 
 Log = Callable[[str], None]
 
@@ -43,7 +50,7 @@ class StudyOutcome:
 
 
 def run_dir_of(out_dir: Path, run_id: str) -> Path:
-    return out_dir / "runs" / run_id
+    return RunFolder.of(out_dir, run_id).path
 
 
 def prepare_study(spec: StudySpec, out_dir: Path, data_dir: Path | None,
@@ -57,7 +64,7 @@ def prepare_study(spec: StudySpec, out_dir: Path, data_dir: Path | None,
     save_definitions(out_dir, (task for run in plan.runs for task in run.user_tasks))
     store = ResultStore(out_dir)
     store.register(spec.name, plan.runs)
-    _clean_leftovers(out_dir / "runs")
+    _clean_leftovers(runs_dir(out_dir))
     return plan, store
 
 
@@ -120,14 +127,14 @@ def run_tag(run: PlannedRun, index: int, total: int) -> str:
 def triage(run: PlannedRun, tag: str, out_dir: Path, store: ResultStore,
            outcome: StudyOutcome, log: Log) -> bool:
     """Handle runs that need no work (done, finished folder, failed parent); True if handled."""
-    final = run_dir_of(out_dir, run.id)
-    if store.status(run.id) == "done" and (final / COMPLETE_MARKER).is_file():
+    final = RunFolder.of(out_dir, run.id)
+    if store.status(run.id) == "done" and final.is_complete():
         outcome.reused.append(run.id)
         log(f"{tag}: done before, reused{_missing_checkpoint_note(run, final)}")
         return True
-    if (final / COMPLETE_MARKER).is_file():
-        record = json.loads((final / "run.json").read_text())
-        store.mark_done(run.id, [MetricRow(**m) for m in record["metrics"]], record["info"])
+    if final.is_complete():
+        record = json.loads(final.record.read_text())
+        store.mark_done(run.id, [Score.from_dict(m) for m in record["metrics"]], record["info"])
         outcome.reused.append(run.id)
         log(f"{tag}: finished folder found, recorded")
         return True
@@ -146,14 +153,14 @@ class RunFailed(Exception):
 
 
 def execute_run(run: PlannedRun, out_dir: Path,
-                data_dir: Path | None) -> tuple[list[MetricRow], dict]:
+                data_dir: Path | None) -> tuple[list[Score], dict]:
     """Do one run's work on the filesystem only (no store access), so any worker can do it.
 
     Outputs go to the run's work folder, renamed to ``runs/<id>`` when complete. On failure
     the work folder becomes ``runs/<id>.failed`` with ``error.txt`` and :class:`RunFailed`
     is raised.
     """
-    final = run_dir_of(out_dir, run.id)
+    final = RunFolder.of(out_dir, run.id)
     if not distributed.is_main_process():
         return _follow_run(run, out_dir, data_dir, final)
     work = _work_dir(final)
@@ -161,42 +168,41 @@ def execute_run(run: PlannedRun, out_dir: Path,
     start = time.perf_counter()
     try:
         try:
-            metrics, info = _run_phase(run, out_dir, data_dir, work)
+            metrics, info = _run_phase(run, out_dir, data_dir, work.path)
         finally:
             distributed.barrier()  # the followers are done with this run
         info["wall_seconds"] = round(time.perf_counter() - start, 2)
         record = {"id": run.id, "kind": run.kind, "parent": run.parent,
                   "settings": run.settings, "info": info,
-                  "metrics": [m.__dict__ for m in metrics]}
-        (work / "run.json").write_text(json.dumps(record, indent=2))
-        (work / COMPLETE_MARKER).write_text("ok\n")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(work, final)
+                  "metrics": [m.to_dict() for m in metrics]}
+        work.record.write_text(json.dumps(record, indent=2))
+        work.complete_marker.write_text("ok\n")
+        if final.path.exists():
+            shutil.rmtree(final.path)
+        os.replace(work.path, final.path)
         return metrics, info
     except Exception as err:  # a failed run must not stop unrelated runs
-        failed_dir = final.parent / f"{run.id}.failed"
-        (work / "error.txt").write_text(traceback.format_exc())
-        if failed_dir.exists():
-            shutil.rmtree(failed_dir)
-        os.replace(work, failed_dir)
-        raise RunFailed(f"{type(err).__name__}: {err} (log: {failed_dir / 'error.txt'})") \
-            from err
+        failed = final.failed()
+        work.error.write_text(traceback.format_exc())
+        if failed.path.exists():
+            shutil.rmtree(failed.path)
+        os.replace(work.path, failed.path)
+        raise RunFailed(f"{type(err).__name__}: {err} (log: {failed.error})") from err
 
 
 def _follow_run(run: PlannedRun, out_dir: Path, data_dir: Path | None,
-                final: Path) -> tuple[list[MetricRow], dict]:
+                final: RunFolder) -> tuple[list[Score], dict]:
     """A follower's part of a run: train alongside the main process, write nothing."""
     distributed.barrier()
     try:
-        return _run_phase(run, out_dir, data_dir, _work_path(final))
+        return _run_phase(run, out_dir, data_dir, final.work().path)
     except Exception as err:
         raise RunFailed(f"{type(err).__name__}: {err}") from err
     finally:
         distributed.barrier()
 
 
-def record_success(run: PlannedRun, tag: str, metrics: list[MetricRow], info: dict,
+def record_success(run: PlannedRun, tag: str, metrics: list[Score], info: dict,
                    store: ResultStore, outcome: StudyOutcome, log: Log) -> None:
     store.mark_done(run.id, metrics, info)
     outcome.done.append(run.id)
@@ -211,41 +217,36 @@ def record_failure(run: PlannedRun, tag: str, message: str, store: ResultStore,
 
 
 def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
-               work_dir: Path) -> tuple[list[MetricRow], dict]:
+               work_dir: Path) -> tuple[list[Score], dict]:
     # Imported here so that planning and `--dry-run` never pay for torch/transformers imports.
     from xstilts.training.phases import run_intermediate, run_target
 
-    if run.kind == "intermediate":
-        return [], run_intermediate(run.settings, data_dir, work_dir)
-    source = (str(run_dir_of(out_dir, run.parent) / "encoder") if run.parent
-              else run.settings["encoder"])
-    return run_target(run.settings, source, data_dir, work_dir,
-                      keep_checkpoint=run.keep_checkpoint)
+    if isinstance(run.run, IntermediateRun):
+        return [], run_intermediate(run.run, data_dir, work_dir)
+    parent = run.run.parent
+    source = str(RunFolder.of(out_dir, parent).encoder) if parent else run.run.encoder
+    return run_target(run.run, source, data_dir, work_dir, keep_checkpoint=run.keep_checkpoint)
 
 
-def _missing_checkpoint_note(run: PlannedRun, final: Path) -> str:
+def _missing_checkpoint_note(run: PlannedRun, final: RunFolder) -> str:
     """Say so when a checkpoint is asked for but the run finished before that was set."""
-    if run.keep_checkpoint and not (final / TARGET_MODEL_DIR).is_dir():
+    if run.keep_checkpoint and not final.model.is_dir():
         return (f" (no {TARGET_MODEL_DIR}/: finished before keep_target_checkpoints was set; "
-                f"delete {final} to redo it)")
+                f"delete {final.path} to redo it)")
     return ""
 
 
-def _work_dir(final: Path) -> Path:
+def _work_dir(final: RunFolder) -> RunFolder:
     """The run's working folder, stable across attempts so that training can resume.
 
     An interrupted attempt (Ctrl-C, kill -9, power loss) leaves it behind; if it holds a
     resumable training state the next attempt continues from it, otherwise it starts clean.
     """
-    work = _work_path(final)
-    if work.exists() and not (work / "resume" / "state.json").is_file():
-        shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
+    work = final.work()
+    if work.path.exists() and not (work.resume / "state.json").is_file():
+        shutil.rmtree(work.path)
+    work.path.mkdir(parents=True, exist_ok=True)
     return work
-
-
-def _work_path(final: Path) -> Path:
-    return final.parent / f".work-{final.name}"
 
 
 def _clean_leftovers(runs_dir: Path) -> None:

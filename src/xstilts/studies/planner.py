@@ -8,38 +8,45 @@ folder; changing any setting that matters gives a new id, never a stale result.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xstilts.errors import StudyConfigError, XstiltsError
+from xstilts.evaluation.settings import EvaluationOptions
 from xstilts.studies.combinations import CombinationChecks
 from xstilts.studies.spec import (
-    OPTIONAL_EVALUATION_KEYS,
+    IntermediateSpec,
     StudySpec,
     TargetSpec,
     resolve_training,
     study_line,
 )
 from xstilts.tasks import Task, TaskType, get_task
+from xstilts.tasks.base import RetrievalKind
 from xstilts.tasks.user import UserTaskDefinition, definition_of
-from xstilts.training.options import training_identity
+from xstilts.training.runs import (  # noqa: F401  (run_id: the id of a stored settings dict)
+    NO_INTERMEDIATE,
+    IntermediateRun,
+    PhaseTask,
+    Run,
+    TargetRun,
+    run_id,
+)
 
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One node of the DAG: phase 2 ('intermediate') or phase 3 + evaluation ('target')."""
+    """One node of the DAG: phase 2 ('intermediate') or phase 3 + evaluation ('target').
 
-    id: str
-    kind: str
-    encoder: str
+    ``run`` is the typed run contract (it owns the id and the recorded settings); the rest is
+    how a study shows and keeps the run.
+    """
+
+    id: str = field(init=False)  # the contract's, hashed once
+    run: Run = field(repr=False)
+    # The intermediate configuration's label ("none" for the baseline arm).
     intermediate: str
-    task: str
-    seed: int
-    parent: str | None
-    settings: dict[str, Any] = field(repr=False)
     # Retention, not a setting: it never changes results, so it stays out of the id.
     keep_checkpoint: bool = False
     # The user tasks (task files) the run names, as data: a process that runs it elsewhere
@@ -48,14 +55,39 @@ class PlannedRun:
     user_tasks: tuple[UserTaskDefinition, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "id", self.run.id)
         if not self.user_tasks:
-            object.__setattr__(self, "user_tasks", user_task_definitions(self.settings))
+            object.__setattr__(self, "user_tasks", user_task_definitions(self.run.task_names))
+
+    @property
+    def kind(self) -> str:
+        return self.run.kind
+
+    @property
+    def encoder(self) -> str:
+        return self.run.encoder
+
+    @property
+    def task(self) -> str:
+        """The target task, or for phase 2 the configuration's label."""
+        return self.run.task if isinstance(self.run, TargetRun) else self.intermediate
+
+    @property
+    def seed(self) -> int:
+        return self.run.seed
+
+    @property
+    def parent(self) -> str | None:
+        return self.run.parent
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings as recorded in the store and ``run.json`` (read-only view)."""
+        return self.run.settings()
 
 
-def user_task_definitions(settings: dict[str, Any]) -> tuple[UserTaskDefinition, ...]:
-    """Definitions of the user tasks a run's settings name (target or intermediate members)."""
-    names = [settings["task"]] if "task" in settings else [
-        member["task"] for member in settings.get("tasks") or ()]
+def user_task_definitions(names: tuple[str, ...]) -> tuple[UserTaskDefinition, ...]:
+    """Definitions of the user tasks among a run's task names."""
     found = (definition_of(name) for name in dict.fromkeys(names))
     return tuple(d for d in found if d is not None)
 
@@ -74,41 +106,21 @@ class StudyPlan:
         return [r for r in self.runs if r.kind == "target"]
 
 
-# Tasks whose reader, for any one language, also reads every other language's file: LAReQA's
-# candidate pool is the sentences of all 11 XQuAD-R files, so all must be there to evaluate.
-POOLS_EVERY_LANGUAGE = ("lareqa",)
+def run_evaluation(spec: StudySpec, task: Task) -> EvaluationOptions:
+    """The study's evaluation options as a target run holds them.
 
-
-def run_id(kind: str, settings: dict[str, Any], parent: str) -> str:
-    """Hash of what determines a run's results: its settings (training options as
-    :func:`training_identity` sees them) and its parent."""
-    if "training" in settings:
-        settings = {**settings, "training": training_identity(settings["training"])}
-    payload = json.dumps({"kind": kind, "settings": settings, "parent": parent}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def skips_bad_rows(settings: dict[str, Any]) -> bool:
-    """Whether a run drops malformed data rows (the study's ``data.skip_bad_rows``; the key is
-    in a run's settings only when on, so older runs keep their ids)."""
-    return bool(settings.get("data", {}).get("skip_bad_rows", False))
-
-
-def evaluation_settings(spec: StudySpec, task: Task) -> dict[str, Any]:
-    """The study's evaluation options as a target run sees them.
-
-    Unset newer options are left out (existing run ids stay valid); retrieval targets have no
+    The retrieval preset is resolved into the run's own protocol; retrieval targets have no
     task model, so the options that evaluate one are dropped for them rather than changing
-    their ids for nothing: the generalized matrix always, alignment except on Tatoeba (whose
-    pairs it is fitted and scored on, see :mod:`xstilts.alignment.tatoeba_target`).
+    their ids for nothing: the generalized matrix always, alignment except on bitext tasks
+    (Tatoeba: its pairs are what it is fitted and scored on, see
+    :mod:`xstilts.alignment.tatoeba_target`).
     """
-    settings = spec.evaluation.run_settings()
-    settings.pop("retrieval", None)  # resolved into the run's own "retrieval" settings
+    drop: dict[str, Any] = {"retrieval": None}
     if task.type == TaskType.RETRIEVAL:
-        for key in OPTIONAL_EVALUATION_KEYS:
-            if not (key == "align" and task.name == "tatoeba"):
-                settings.pop(key, None)
-    return settings
+        drop["generalized"] = None
+        if task.retrieval_kind != RetrievalKind.BITEXT:
+            drop["align"] = None
+    return spec.evaluation.model_copy(update=drop)
 
 
 def study_retrieval_protocol(spec: StudySpec, encoder: str) -> dict[str, Any]:
@@ -126,95 +138,75 @@ def study_retrieval_protocol(spec: StudySpec, encoder: str) -> dict[str, Any]:
             f"{encoder!r}: {err}; give evaluation.retrieval.layer"]) from err
 
 
-def retrieval_settings(protocol: dict[str, Any], task: str) -> dict[str, Any]:
+def retrieval_settings(protocol: dict[str, Any], task: Task) -> dict[str, Any]:
     """A retrieval target's protocol as its settings hold it (direction as the task uses it:
-    BUCC mines source to English, pooled tasks search one pool)."""
-    if task == "tatoeba":
+    a mining task mines source to English, a pooled task searches one pool; a bitext task
+    searches as the protocol says)."""
+    from xstilts.evaluation.retrieval_protocols import FIXED_DIRECTIONS  # light: no torch
+
+    if task.retrieval_kind not in FIXED_DIRECTIONS:
         return protocol
-    return {**protocol, "direction": "xx2en" if task == "bucc2018" else "query2pool"}
+    return {**protocol, "direction": FIXED_DIRECTIONS[task.retrieval_kind]}
 
 
-def identity_settings(settings: dict[str, Any], *, from_checkpoint: bool) -> dict[str, Any]:
-    """What a target run's id hashes: its settings, less the retrieval protocol where that
-    computes what xstilts computed before protocols were settings (so those runs keep their
-    ids and stored results); any other protocol gives a new id."""
-    from xstilts.evaluation.retrieval_protocols import legacy_protocol, same_results
+def intermediate_run(spec: StudySpec, inter: IntermediateSpec, encoder: str,
+                     seed: int) -> IntermediateRun:
+    """Phase 2 of one intermediate configuration."""
+    tasks = []
+    for m in inter.members:
+        task = get_task(m.task)
+        tasks.append(PhaseTask(task.name, m.language, m.train_split or task.train_split,
+                               task.dev_split))
+    return IntermediateRun(
+        encoder=encoder, tasks=tuple(tasks),
+        training=resolve_training(spec.training, spec.intermediate_training, inter.training),
+        seed=seed, mix=inter.sampling,
+        mlm_probability=inter.mlm_probability if inter.mlm else None,
+        skip_bad_rows=spec.data.skip_bad_rows)
 
-    protocol = settings.get("retrieval")
-    if protocol is None:
-        return settings
-    legacy = legacy_protocol(settings["encoder"], from_checkpoint=from_checkpoint)
-    if same_results(protocol, legacy, settings["task"]):
-        return {k: v for k, v in settings.items() if k != "retrieval"}
-    return settings
+
+def target_run(spec: StudySpec, target: TargetSpec, encoder: str, seed: int,
+               parent: str | None, protocols: dict[str, dict[str, Any]]) -> TargetRun:
+    """Phase 3 (or, for retrieval, the pooled evaluation) of one target after ``parent``;
+    ``protocols`` caches each base encoder's resolved retrieval protocol."""
+    task = get_task(target.task)
+    retrieval = task.type == TaskType.RETRIEVAL
+    protocol = None
+    if retrieval:
+        if encoder not in protocols:
+            protocols[encoder] = study_retrieval_protocol(spec, encoder)
+        protocol = retrieval_settings(protocols[encoder], task)
+    return TargetRun(
+        encoder=encoder, task=task.name, train_language=task.train_language,
+        train_split=target.train_split or task.train_split,
+        dev_split=target.dev_split or task.dev_split,
+        dev_language=target.dev_language or task.train_language,
+        eval_split=target.eval_split or task.test_split,
+        languages=tuple(target.languages or task.languages),
+        training=resolve_training(spec.training, spec.target_training, target.training),
+        evaluation=run_evaluation(spec, task), seed=seed, parent=parent,
+        skip_bad_rows=spec.data.skip_bad_rows and not retrieval,  # retrieval reads strictly
+        retrieval=protocol)
 
 
 def plan_study(spec: StudySpec) -> StudyPlan:
     """Expand encoders × intermediate configurations × targets × seeds into ordered runs."""
     runs: list[PlannedRun] = []
-    data = spec.data.run_settings()  # empty unless an option is on: ids stay as they were
     protocols: dict[str, dict[str, Any]] = {}  # per base encoder, resolved once
     for encoder in spec.encoders:
         for seed in spec.seeds:
             for inter in spec.intermediate:
                 parent: PlannedRun | None = None
-                label = "none"
-                if inter != "none":
-                    members = []
-                    for m in inter.members:
-                        task = get_task(m.task)
-                        members.append({"task": task.name, "language": m.language,
-                                        "train_split": m.train_split or task.train_split,
-                                        "dev_split": task.dev_split})
-                    settings = {
-                        "encoder": encoder,
-                        "tasks": members,
-                        "mix": inter.sampling.model_dump() if inter.sampling else (
-                            {} if inter.mix else None),
-                        "training": resolve_training(
-                            spec.training, spec.intermediate_training, inter.training
-                        ).model_dump(),
-                        "seed": seed,
-                    }
-                    if inter.mlm:  # only when asked, so existing run ids stay the same
-                        settings["mlm"] = {"probability": inter.mlm_probability}
-                    if data:
-                        settings["data"] = data
+                label = NO_INTERMEDIATE
+                if inter != NO_INTERMEDIATE:
                     label = inter.label
-                    parent = PlannedRun(run_id("intermediate", settings, encoder), "intermediate",
-                                        encoder, label, label, seed, None, settings)
+                    parent = PlannedRun(intermediate_run(spec, inter, encoder, seed), label)
                     if parent.id not in {r.id for r in runs}:
                         runs.append(parent)
                 for target in spec.targets:
-                    task = get_task(target.task)
-                    settings = {
-                        "encoder": encoder,
-                        "task": task.name,
-                        "train_language": task.train_language,
-                        "train_split": target.train_split or task.train_split,
-                        "dev_split": target.dev_split or task.dev_split,
-                        "dev_language": target.dev_language or task.train_language,
-                        "eval_split": target.eval_split or task.test_split,
-                        "languages": list(target.languages or task.languages),
-                        "training": resolve_training(
-                            spec.training, spec.target_training, target.training
-                        ).model_dump(),
-                        "evaluation": evaluation_settings(spec, task),
-                        "seed": seed,
-                    }
-                    if data and task.type != TaskType.RETRIEVAL:  # retrieval reads strictly
-                        settings["data"] = data
-                    if task.type == TaskType.RETRIEVAL:
-                        if encoder not in protocols:
-                            protocols[encoder] = study_retrieval_protocol(spec, encoder)
-                        settings["retrieval"] = retrieval_settings(protocols[encoder],
-                                                                   task.name)
-                    parent_key = parent.id if parent else encoder
-                    hashed = identity_settings(settings, from_checkpoint=parent is not None)
-                    runs.append(PlannedRun(run_id("target", hashed, parent_key), "target",
-                                           encoder, label, task.name, seed,
-                                           parent.id if parent else None, settings,
-                                           spec.retention.keep_target_checkpoints))
+                    run = target_run(spec, target, encoder, seed,
+                                     parent.id if parent else None, protocols)
+                    runs.append(PlannedRun(run, label, spec.retention.keep_target_checkpoints))
     return StudyPlan(spec, runs)
 
 
@@ -323,7 +315,7 @@ def check_study(spec: StudySpec, path: Path | None, data_dir: Path | None) -> No
         evaluated = target.languages or task.languages
         for lang in evaluated:
             need(task, eval_split, lang, ("targets", i), "evaluation")
-        if task.name in POOLS_EVERY_LANGUAGE and eval_split in task.splits and data_dir:
+        if task.reads_every_language and eval_split in task.splits and data_dir:
             for lang in task.languages:
                 if lang not in evaluated:
                     need(task, eval_split, lang, ("targets", i), "candidate pool")

@@ -12,6 +12,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from xstilts.errors import StudyConfigError, XstiltsError
+from xstilts.evaluation.settings import (  # noqa: F401  (re-exported: the study file's keys)
+    AlignOptions,
+    EvaluationOptions,
+    RetrievalOptions,
+)
 from xstilts.training.options import MixOptions, TrainingOptions
 from xstilts.yaml_lines import describe_validation_error, file_line, read_yaml_mapping
 from xstilts.yaml_lines import line_of as _line_of
@@ -119,77 +124,15 @@ class TargetSpec(_Strict):
     training: TrainingOverrides | None = None  # type: ignore[valid-type]
 
 
-class AlignOptions(_Strict):
-    """Fit a projection per language on Tatoeba pairs with the trained encoder, then evaluate
-    the siamese task model again with it (rows of split ``<split>+align``)."""
-
-    # The names of xstilts.alignment.projections.METHODS, spelled out to keep this module free
-    # of torch (a test checks they agree).
-    method: Literal["lstsq", "procrustes", "linear-gd"] = "procrustes"
-    source: Literal["tatoeba"] = "tatoeba"
-    n_train: int | None = Field(1000, ge=2, description="first N Tatoeba pairs per language; "
-                                "None: all")
-
-
-class RetrievalOptions(_Strict):
-    """The protocol of retrieval targets (Tatoeba, BUCC, Mewsli-X, LAReQA): a preset, each
-    value given overriding it (docs/retrieval.md). Resolved once per encoder from the base
-    encoder's name, so every arm (pretrained and phase-2 checkpoints) gets the same layer."""
-
-    # The names of xstilts.evaluation.retrieval_protocols.PROTOCOL_CHOICES and DIRECTIONS,
-    # spelled out to keep this module light (a test checks they agree).
-    protocol: Literal["auto", "xtreme", "mteb"] = Field(
-        "auto", description="xtreme: English queries search the non-English side, XTREME's "
-        "layer rule; mteb: xx2en, last layer; auto: xtreme for XLM-R / mBERT, mteb otherwise")
-    direction: Literal["xx2en", "en2xx", "both"] | None = None
-    layer: int | None = Field(None, description="hidden state to pool (-1 = last)")
-    pooling: Literal["mean", "cls"] | None = None
-    prefix: str | None = None
-
-
-# Evaluation keys added after run ids were first published: left out of a run's settings
-# while unset, so that existing studies keep their run ids (and their finished runs).
-# ``retrieval`` is never hashed as given: the planner hashes the protocol it resolves to,
-# and only where that computes something else than before (planner.retrieval_settings).
-OPTIONAL_EVALUATION_KEYS = ("generalized", "align", "retrieval")
-
-
-class EvaluationOptions(_Strict):
-    batch_size: int = Field(64, ge=1)
-    max_examples: int | None = Field(None, ge=1, description="cap per language (first N)")
-    bootstrap_resamples: int = Field(1000, ge=10)
-    confidence: float = Field(0.95, gt=0, lt=1)
-    generalized: list[str] | None = Field(
-        None, min_length=1, description="languages of a generalized cross-lingual matrix "
-        "(first text in A, second in B, every ordered pair; parallel test sets only); rows "
-        "of split '<split>+generalized', language 'A-B'")
-    align: AlignOptions | None = Field(
-        None, description="also evaluate with Tatoeba-fitted projections (siamese models)")
-    retrieval: RetrievalOptions | None = Field(
-        None, description="retrieval protocol preset and overrides; default: auto")
-
-    def run_settings(self) -> dict[str, Any]:
-        """The dump that goes into a target run's settings (and hence its id)."""
-        dumped = self.model_dump()
-        for key in OPTIONAL_EVALUATION_KEYS:
-            if dumped[key] is None:
-                del dumped[key]
-        return dumped
-
-
 class DataOptions(_Strict):
-    """How runs read their data files. Part of the ids of the runs whose data it changes."""
+    """How runs read their data files. Part of the ids of the runs whose data it changes
+    (only while on: :mod:`xstilts.training.runs`)."""
 
     skip_bad_rows: bool = Field(
         False, description="drop malformed rows (each file's count and first problems are "
         "logged and recorded in run.json under info.skipped_rows) instead of failing the run; "
         "applies to training, dev and evaluation files of trained tasks (retrieval targets "
         "read theirs strictly)")
-
-    def run_settings(self) -> dict[str, Any]:
-        """The options that are on: a run's settings hold only these (under ``data``), so a
-        study that leaves them off keeps its run ids."""
-        return {key: value for key, value in self.model_dump().items() if value}
 
 
 class ResourceOptions(_Strict):

@@ -10,10 +10,10 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from xstilts.results import Score
 from xstilts.studies.planner import PlannedRun
 
 _SCHEMA = """
@@ -32,18 +32,6 @@ CREATE TABLE IF NOT EXISTS metrics (
     PRIMARY KEY (run_id, task, language, split, metric)
 );
 """
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    task: str
-    language: str
-    split: str
-    metric: str
-    value: float
-    ci_low: float | None
-    ci_high: float | None
-    n: int
 
 
 class ResultStore:
@@ -96,8 +84,9 @@ class ResultStore:
         self._db.execute("UPDATE runs SET status = 'skipped', error = ? WHERE id = ?",
                          (reason, run_id))
 
-    def mark_done(self, run_id: str, metrics: list[MetricRow], info: dict[str, Any]) -> None:
-        """Metrics and 'done' in one transaction: all of it lands or none of it does."""
+    def mark_done(self, run_id: str, metrics: list[Score], info: dict[str, Any]) -> None:
+        """Metrics (placed scores: task, language, split) and 'done' in one transaction: all
+        of it lands or none of it does."""
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
@@ -131,5 +120,5 @@ class ResultStore:
         return [r[0] for r in self._db.execute("SELECT DISTINCT study FROM study_runs")]
 
 
-def metric_rows_to_json(rows: list[MetricRow]) -> list[dict[str, Any]]:
-    return [asdict(r) for r in rows]
+def metric_rows_to_json(rows: list[Score]) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in rows]

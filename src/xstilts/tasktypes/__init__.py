@@ -1,7 +1,12 @@
 """Task-type handlers: featurisation, heads, decoding and scoring per task type."""
 
 from xstilts.tasktypes.base import FeatureOptions, Features, TaskTypeHandler
-from xstilts.tasktypes.registry import handler_for, register_handler, trainable_types
+from xstilts.tasktypes.registry import (
+    encoder_handler_for,
+    handler_for,
+    register_handler,
+    trainable_types,
+)
 
-__all__ = ["FeatureOptions", "Features", "TaskTypeHandler", "handler_for", "register_handler",
-           "trainable_types"]
+__all__ = ["FeatureOptions", "Features", "TaskTypeHandler", "encoder_handler_for", "handler_for",
+           "register_handler", "trainable_types"]

@@ -2,8 +2,10 @@
 
 A :class:`TaskTypeHandler` owns everything type-specific: how examples become model inputs
 (featurise, collate), the head that sits on the shared encoder, how raw outputs become
-per-example predictions (decode), and how predictions are scored. The trainer, the evaluator
-and the study engine only talk to this interface, so a new task type is one new module.
+per-example predictions (decode), and how predictions are scored: which metric is primary,
+which one the official XTREME scorer names, and how a stored metric decomposes over examples
+for the report's paired comparisons. The trainer, the evaluator, the study engine and the
+report only talk to this interface, so a new task type is one new module.
 
 A head is an ``nn.Module`` called as ``head(encoder, batch) -> (loss or None, outputs)``: it
 runs the encoder itself, because some types encode several inputs per example (multiple
@@ -22,8 +24,10 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from xstilts.data.feature_options import FeatureOptions
 from xstilts.evaluation.metrics import Score
 from xstilts.tasks.base import Task, TaskType
+from xstilts.tasktypes.per_example import ExampleStatistics
 
 
 @dataclass
@@ -43,23 +47,36 @@ class Features:
         return len(self.rows)
 
 
-@dataclass(frozen=True)
-class FeatureOptions:
-    """Options that shape featurisation (a subset of the training options)."""
-
-    max_seq_length: int = 128
-    doc_stride: int = 128
-    max_query_length: int = 64
-
-
 class TaskTypeHandler(ABC):
     """The plug-in point for one family of task types."""
 
     types: tuple[TaskType, ...] = ()
+    # The XTREME-R benchmark category of its tasks (see :meth:`category`).
+    CATEGORY: str = "other"
 
+    @abstractmethod
     def primary_metric(self, task: Task) -> str:
-        """The metric used for model selection and headline numbers."""
-        return task.metric
+        """The metric used for dev-set model selection and the report's headline numbers:
+        the name of the first :class:`Score` that :meth:`score` returns for ``task``."""
+
+    def category(self, task: Task) -> str:
+        """The XTREME-R benchmark category ``task`` counts towards in the report's overall
+        score (classification incl. multiple choice, structured prediction, question
+        answering, retrieval; regression is its own)."""
+        return self.CATEGORY
+
+    def official_metric(self, task: Task) -> str:
+        """The stored metric whose value (× 100) is the number XTREME / XTREME-R's official
+        ``evaluate.py`` names for this task type (e.g. UD-POS "f1" is ``span_f1``)."""
+        return self.primary_metric(task)
+
+    def example_statistics(self, task: Task, metric: str, language: str,
+                           records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
+        """Per-example scores or counts of ``metric`` from one prediction file's rows
+        (``id``, ``gold``, ``prediction``; evaluation ``language``), for paired comparisons;
+        None when the metric does not decompose over examples (a correlation) or the rows
+        cannot be scored (unlabeled)."""
+        return None
 
     @abstractmethod
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:

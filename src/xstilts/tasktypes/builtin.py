@@ -5,6 +5,7 @@ from xstilts.tasktypes import (
     extractive_qa,  # noqa: F401
     multiple_choice,  # noqa: F401
     regression,  # noqa: F401
+    retrieval,  # noqa: F401
     siamese,  # noqa: F401
     tagging,  # noqa: F401
 )

@@ -38,7 +38,11 @@ from transformers import PreTrainedTokenizerBase
 
 from xstilts.errors import XstiltsError
 from xstilts.evaluation.metrics import Score, bootstrap_interval
-from xstilts.evaluation.qa_metrics import qa_example_scores, score_squad2
+from xstilts.evaluation.qa_metrics import (
+    qa_example_scores,
+    score_squad2,
+    squad2_example_scores,
+)
 from xstilts.tasks.base import QAExample, Task, TaskType
 from xstilts.tasktypes.base import (
     FeatureOptions,
@@ -46,8 +50,10 @@ from xstilts.tasktypes.base import (
     TaskTypeHandler,
     collate_token_rows,
 )
+from xstilts.tasktypes.per_example import ExampleStatistics, mean_statistics
 from xstilts.tasktypes.registry import register_handler
 
+QA_F1, QA_EM = "f1", "exact_match"  # the names score() gives its overall Scores
 MAX_ANSWER_TOKENS = 30
 """Longest answer span considered when decoding, in tokens (the SQuAD/XTREME default)."""
 
@@ -225,9 +231,37 @@ def _label_window(row: dict[str, Any], example: QAExample) -> None:
 
 class ExtractiveQAHandler(TaskTypeHandler):
     types = (TaskType.EXTRACTIVE_QA,)
+    CATEGORY = "question answering"
 
     def __init__(self, null_score_diff_threshold: float = NULL_SCORE_DIFF_THRESHOLD) -> None:
         self.null_score_diff_threshold = null_score_diff_threshold
+
+    def primary_metric(self, task: Task) -> str:
+        return QA_F1  # first of score()'s list, SQuAD v1.1 / MLQA and v2.0 rules alike
+
+    def official_metric(self, task: Task) -> str:
+        """XTREME's "f1" (its headline averages exact_match and f1; both are stored)."""
+        return QA_F1
+
+    def example_statistics(self, task: Task, metric: str, language: str,
+                           records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
+        """Per-question F1 / EM under the rules :meth:`score` used (MLQA: the language's own
+        normalisation; unanswerable questions: SQuAD v2.0); the overall means are their means.
+        The has_ans_* / no_ans_* subset means get none."""
+        if metric not in (QA_F1, QA_EM) or not records:
+            return None
+        golds = [r.get("gold") for r in records]
+        predictions = [r.get("prediction") for r in records]
+        if any(g is None for g in golds) or not all(isinstance(p, str) for p in predictions):
+            return None
+        try:
+            if task.has_unanswerable:
+                per = squad2_example_scores(predictions, golds)
+            else:
+                per = qa_example_scores(predictions, golds, lang=answer_rules(task, language))
+        except (XstiltsError, ValueError, TypeError):
+            return None  # a question without gold answers, a language without MLQA rules
+        return mean_statistics(metric, records, per[metric])
 
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
         return SpanHead(hidden_size)
@@ -308,7 +342,12 @@ class ExtractiveQAHandler(TaskTypeHandler):
 def answer_language(task: Task, example: QAExample) -> str | None:
     """The language whose normalisation rules score this answer: MLQA's own rules for
     ``mlqa``, the SQuAD v1.1 rules (None) for every other QA task, as XTREME does."""
-    return example.language if task.name == "mlqa" else None
+    return answer_rules(task, example.language)
+
+
+def answer_rules(task: Task, language: str) -> str | None:
+    """:func:`answer_language` for a question in ``language``."""
+    return language if task.name == "mlqa" else None
 
 
 def _per_example_scores(task: Task, examples: Sequence[QAExample],

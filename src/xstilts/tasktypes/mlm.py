@@ -139,6 +139,9 @@ class MlmHandler(TaskTypeHandler):
     def gold(self, task: Task, example: Any) -> Any:
         return None
 
+    def primary_metric(self, task: Task) -> str:
+        raise XstiltsError("MLM streams have no metric: they have no dev scoring")
+
     def score(self, task: Task, examples: Sequence[Any], predictions: Sequence[Any], *,
               resamples: int, confidence: float, seed: int) -> list[Score]:
         raise XstiltsError("MLM streams are not scored: they have no dev scoring")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from xstilts.errors import XstiltsError
 from xstilts.tasks.base import Task, TaskType
 from xstilts.tasktypes.base import TaskTypeHandler
@@ -35,6 +37,26 @@ def handler_for(task: Task, pair_encoding: str = "cross") -> TaskTypeHandler:
         f"task {task.name!r} is of type {task.type.value}, which cannot be trained yet "
         f"(trainable: {', '.join(sorted(t.value for t in trainable_types()))})"
     )
+
+
+# Task types scored on the encoder itself, with no head and no training (retrieval: the
+# pooled encoder is searched). Kept apart from the trainable handlers above, so that
+# ``handler_for`` and ``trainable_types`` still say such a task cannot be trained.
+_ENCODER_HANDLERS: dict[TaskType, Any] = {}
+
+
+def register_encoder_handler(handler: Any) -> Any:
+    """Register the handler of task types evaluated without training (``handler.types``)."""
+    for task_type in handler.types:
+        _ENCODER_HANDLERS[task_type] = handler
+    return handler
+
+
+def encoder_handler_for(task: Task) -> Any | None:
+    """The handler that evaluates ``task`` on the encoder itself, or None when ``task`` is
+    trained (its handler is :func:`handler_for`'s)."""
+    _ensure_builtins()
+    return _ENCODER_HANDLERS.get(task.type)
 
 
 def trainable_types() -> tuple[TaskType, ...]:

@@ -79,8 +79,11 @@ def score_regression(examples: Sequence[Example], predictions: Sequence[Any], *,
 
 class RegressionHandler(TaskTypeHandler):
     types = (TaskType.REGRESSION,)
+    CATEGORY = "regression"
 
     def primary_metric(self, task: Task) -> str:
+        """Spearman, whatever the task's ``metric`` field says: it is what :meth:`score`
+        returns first. No per-example statistics: a correlation is not a mean over pairs."""
         return "spearman"
 
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:

@@ -39,6 +39,7 @@ from xstilts.tasktypes.base import (
     attention_from,
     pad_sequences,
 )
+from xstilts.tasktypes.per_example import ExampleStatistics
 from xstilts.tasktypes.registry import register_handler
 from xstilts.tasktypes.regression import SCORE_SCALE, float_labels
 
@@ -129,6 +130,16 @@ class SiameseHandler(TaskTypeHandler):
 
     def primary_metric(self, task: Task) -> str:
         return self._scorer(task).primary_metric(task)
+
+    def official_metric(self, task: Task) -> str:
+        return self._scorer(task).official_metric(task)
+
+    def category(self, task: Task) -> str:
+        return self._scorer(task).category(task)
+
+    def example_statistics(self, task: Task, metric: str, language: str,
+                           records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
+        return self._scorer(task).example_statistics(task, metric, language, records)
 
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
         if task.type == TaskType.REGRESSION:

@@ -16,8 +16,9 @@ first label) and still scored.
 Scoring: BIO label sets (every label ``O``, ``B-*`` or ``I-*``: PAN-X) get entity-level F1;
 other label sets (UD-POS) get ``span_f1`` first (XTREME's "F1": seqeval span F1 over the raw
 tags, see :mod:`xstilts.evaluation.tagging_metrics`), then ``token_accuracy``. The first score is
-the primary metric (dev-set model selection, report headline). Both tasks carry ``metric: f1``
-in the task registry, so the label set, not that field, decides.
+the primary metric (:meth:`TaggingHandler.primary_metric`: dev-set model selection, report
+headline). Both tasks carry ``metric: f1`` in the task registry, so the label set, not that
+field, decides.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from xstilts.evaluation.tagging_metrics import (
     score_entity_f1,
     score_span_f1,
     score_token_accuracy,
+    sentence_entity_counts,
+    sentence_span_counts,
+    sentence_token_counts,
 )
 from xstilts.tasks.base import TaggingExample, Task, TaskType
 from xstilts.tasktypes.base import (
@@ -44,6 +48,13 @@ from xstilts.tasktypes.base import (
     TaskTypeHandler,
     collate_token_rows,
     pad_sequences,
+)
+from xstilts.tasktypes.per_example import (
+    ENTITY_F1,
+    SPAN_F1,
+    ExampleStatistics,
+    mean_statistics,
+    ratio_statistics,
 )
 from xstilts.tasktypes.registry import register_handler
 
@@ -128,9 +139,27 @@ def _first_subtoken_positions(word_ids: Sequence[int | None], offset: int) -> li
 
 class TaggingHandler(TaskTypeHandler):
     types = (TaskType.TAGGING,)
+    CATEGORY = "structured prediction"
 
     def primary_metric(self, task: Task) -> str:
-        return "entity_f1" if is_bio(task.labels) else "span_f1"
+        return ENTITY_F1.name if is_bio(task.labels) else SPAN_F1.name
+
+    def official_metric(self, task: Task) -> str:
+        """XTREME's "f1" (seqeval, default mode) of both tagging tasks: on BIO tags our entity
+        F1 equals it, on raw UPOS tags it is the span F1 (module doc of tagging_metrics)."""
+        return self.primary_metric(task)
+
+    def example_statistics(self, task: Task, metric: str, language: str,
+                           records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
+        """Entity / span F1: per-sentence (correct, predicted, gold) counts; token accuracy
+        (over all tokens): per-sentence correct tokens weighted by n_sentences / n_tokens."""
+        if metric == ENTITY_F1.name:
+            return ratio_statistics(ENTITY_F1, records, sentence_entity_counts)
+        if metric == SPAN_F1.name:
+            return ratio_statistics(SPAN_F1, records, sentence_span_counts)
+        if metric == TOKEN_ACCURACY:
+            return token_weighted(records)
+        return None
 
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
         return TokenTaggingHead(hidden_size, task.num_labels)
@@ -194,6 +223,27 @@ class TaggingHandler(TaskTypeHandler):
                    else [score_span_f1, score_token_accuracy])
         return [scorer(gold, list(predictions), resamples=resamples, confidence=confidence,
                        seed=seed) for scorer in scorers]
+
+
+TOKEN_ACCURACY = "token_accuracy"  # the name score_token_accuracy gives its Score
+
+
+def token_weighted(records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
+    """Token accuracy over all tokens (micro) as per-sentence scores: correct tokens times
+    n_sentences / n_tokens, whose plain mean is the micro accuracy. The weight is fixed by the
+    gold sentences, so the paired difference of two configurations is a sum over sentences and
+    the sign-flip test applies unchanged (the bootstrap then resamples that linearised
+    statistic)."""
+    if not records:
+        return None
+    try:
+        correct, total = sentence_token_counts([r.get("gold") for r in records],
+                                               [r.get("prediction") for r in records])
+    except (XstiltsError, ValueError, TypeError):
+        return None  # unlabeled, or sentences of unequal lengths
+    if total.sum() == 0:
+        return None
+    return mean_statistics(TOKEN_ACCURACY, records, len(records) / float(total.sum()) * correct)
 
 
 def unseen_words(features: Features) -> int:

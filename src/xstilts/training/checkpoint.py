@@ -18,10 +18,7 @@ from transformers import PreTrainedTokenizerBase
 
 from xstilts.models.heads import TaskModel
 from xstilts.tasks.base import Task
-
-COMPLETE_MARKER = "XSTILTS_COMPLETE"
-# Where a target run keeps its fine-tuned model when the study asks for it.
-TARGET_MODEL_DIR = "model"
+from xstilts.training.run_folder import COMPLETE_MARKER, TARGET_MODEL_DIR  # noqa: F401
 
 
 def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: Path,

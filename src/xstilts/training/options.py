@@ -6,6 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from xstilts.data.feature_options import FeatureOptions
+
+# The featurisation defaults are FeatureOptions' own: defined once, read here.
+_FEATURES = FeatureOptions()
+
 
 class AdversarialOptions(BaseModel):
     """Adversarial training in the embedding space (PGD or FreeLB), arXiv 2104.08645."""
@@ -32,6 +37,9 @@ class SmoothingOptions(BaseModel):
 class TrainingOptions(BaseModel):
     """How one phase trains. Study files set these per phase; unset fields keep these defaults.
 
+    A new field must be listed in :data:`xstilts.training.runs.FIELDS_ADDED_LATER` (or, if it
+    never changes results, ``BOOKKEEPING_FIELDS``) so that existing run ids stay valid.
+
     The defaults suit the bundled encoder on a CPU; the paper recipe (X-STILTs, jiant) is
     lr 1e-5, effective batch 32, warm-up 10 %, model selection on English dev.
     """
@@ -46,11 +54,11 @@ class TrainingOptions(BaseModel):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
-    max_seq_length: int = Field(128, ge=8)
-    doc_stride: int = Field(
-        128, ge=1, description="extractive QA: overlap in tokens between a context's windows")
-    max_query_length: int = Field(
-        64, ge=1, description="extractive QA: questions are cut to this many tokens")
+    max_seq_length: int = Field(_FEATURES.max_seq_length, ge=8)
+    doc_stride: int = Field(_FEATURES.doc_stride, ge=1, description="extractive QA: overlap in "
+                            "tokens between a context's windows")
+    max_query_length: int = Field(_FEATURES.max_query_length, ge=1, description="extractive "
+                                  "QA: questions are cut to this many tokens")
     max_train_examples: int | None = Field(None, ge=1, description="cap on training examples")
     max_dev_examples: int | None = Field(500, ge=1, description="cap on dev examples")
     freeze_embeddings: bool = Field(False, description="freeze word embeddings (saves time)")
@@ -69,23 +77,10 @@ class TrainingOptions(BaseModel):
     checkpoint_every_steps: int | None = Field(
         None, ge=1, description="save resumable state this often (default: every epoch end)")
 
-
-# Fields that change how a run is logged or checkpointed, never its results: run ids hash them
-# at their defaults, so asking for more frequent checkpoints keeps a study's finished runs.
-BOOKKEEPING_FIELDS = ("log_every", "checkpoint_every_steps")
-# Fields added after run ids were first published: hashed only when set, so runs finished
-# before a field existed keep their ids. Append every new TrainingOptions field here.
-FIELDS_ADDED_LATER: tuple[str, ...] = ()
-
-
-def training_identity(dumped: dict) -> dict:
-    """The part of a dumped :class:`TrainingOptions` that identifies a run's results."""
-    defaults = TrainingOptions().model_dump()
-    identity = {**dumped, **{k: defaults[k] for k in BOOKKEEPING_FIELDS}}
-    for key in FIELDS_ADDED_LATER:
-        if identity.get(key) == defaults[key]:
-            identity.pop(key, None)
-    return identity
+    def feature_options(self) -> FeatureOptions:
+        """The featurisation part: the only way these options reach a tokenizer."""
+        return FeatureOptions(max_seq_length=self.max_seq_length, doc_stride=self.doc_stride,
+                              max_query_length=self.max_query_length)
 
 
 class MixOptions(BaseModel):

@@ -20,18 +20,18 @@ from transformers import PreTrainedTokenizerBase
 
 from xstilts.distributed import is_main_process
 from xstilts.errors import XstiltsError
-from xstilts.evaluation.settings import EvaluationSettings
-from xstilts.evaluation.zero_shot import evaluate_languages
 from xstilts.models.encoders import load_encoder, load_mlm_encoder
 from xstilts.models.heads import TaskModel
-from xstilts.studies.planner import skips_bad_rows
-from xstilts.studies.store import MetricRow
+from xstilts.results import Score
 from xstilts.tasks import Task, TaskType, resolve_task
 from xstilts.tasks.readers import recording_skipped_rows
-from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.tasktypes import handler_for
 from xstilts.tasktypes.mlm import MlmHandler
-from xstilts.training.checkpoint import TARGET_MODEL_DIR, save_encoder, save_task_model
-from xstilts.training.options import MixOptions, TrainingOptions
+from xstilts.tasktypes.zero_shot import EvaluationSettings, evaluate_languages
+from xstilts.training.checkpoint import save_encoder, save_task_model
+from xstilts.training.options import TrainingOptions
+from xstilts.training.run_folder import RunFolder
+from xstilts.training.runs import IntermediateRun, PhaseTask, TargetRun
 from xstilts.training.substitution import substitute_examples
 from xstilts.training.trainer import TrainingStream, train_model
 
@@ -67,28 +67,25 @@ def truncate_layers(encoder: Any, num_layers: int | None) -> None:
     encoder.config.num_hidden_layers = num_layers
 
 
-def feature_options(options: TrainingOptions) -> FeatureOptions:
-    return FeatureOptions(max_seq_length=options.max_seq_length, doc_stride=options.doc_stride,
-                          max_query_length=options.max_query_length)
-
-
-def build_stream(member: dict[str, Any], options: TrainingOptions,
+def build_stream(member: PhaseTask, options: TrainingOptions,
                  tokenizer: PreTrainedTokenizerBase, data_dir: Path | None, *,
-                 skip_bad_rows: bool = False, seed: int = 0) -> TrainingStream:
+                 skip_bad_rows: bool = False, seed: int = 0,
+                 dev_language: str | None = None) -> TrainingStream:
     """Read, subsample and featurise one task's training (and dev) data; ``seed`` (the run
     seed) draws the substitution smoothing, if any."""
     return _build_stream(member, options, tokenizer, data_dir, skip_bad_rows=skip_bad_rows,
-                         seed=seed)[0]
+                         seed=seed, dev_language=dev_language)[0]
 
 
-def _build_stream(member: dict[str, Any], options: TrainingOptions,
+def _build_stream(member: PhaseTask, options: TrainingOptions,
                   tokenizer: PreTrainedTokenizerBase, data_dir: Path | None, *,
-                  skip_bad_rows: bool = False, seed: int = 0) -> tuple[TrainingStream, list]:
-    """The stream plus its training examples (an MLM stream masks the very same texts)."""
-    task = resolve_task(member["task"], data_dir)
+                  skip_bad_rows: bool = False, seed: int = 0,
+                  dev_language: str | None = None) -> tuple[TrainingStream, list]:
+    """The stream plus its training examples (an MLM stream masks the very same texts);
+    dev data is read in ``dev_language`` (default: the training language)."""
+    task = resolve_task(member.task, data_dir)
     handler = handler_for(task, options.pair_encoding)
-    language, train_split, dev_split = member["language"], member["train_split"], \
-        member.get("dev_split")
+    language, train_split, dev_split = member.language, member.train_split, member.dev_split
     train = select_examples(task.load(train_split, language, data_dir,
                                       skip_bad_rows=skip_bad_rows),
                             options.max_train_examples)
@@ -101,7 +98,7 @@ def _build_stream(member: dict[str, Any], options: TrainingOptions,
                                             smoothing.substitution_probability, seed)
         logger.info("%s: substitution smoothing replaced %d of %d words", task.name,
                     counts["replaced"], counts["words"])
-    dev_language = member.get("dev_language") or language
+    dev_language = dev_language or language
     dev = None
     distinct = dev_split != train_split or dev_language != language
     if dev_split and distinct and dev_split in task.splits and (
@@ -111,7 +108,7 @@ def _build_stream(member: dict[str, Any], options: TrainingOptions,
                               options.max_dev_examples)
         if not handler.labeled(task, dev):
             dev = None  # an unlabeled dev split cannot select models
-    fopts = feature_options(options)
+    fopts = options.feature_options()
     stream = TrainingStream(
         task=task, handler=handler,
         train=handler.featurize(task, train, tokenizer, fopts, training=True),
@@ -125,7 +122,8 @@ def mlm_stream(task_stream: TrainingStream, train: list, handler: MlmHandler,
                options: TrainingOptions, tokenizer: PreTrainedTokenizerBase) -> TrainingStream:
     """MLM on a task's training texts, as its own stream (``<task>:mlm``) without dev data."""
     task = replace(task_stream.task, name=f"{task_stream.task.name}:mlm")
-    features = handler.featurize(task, train, tokenizer, feature_options(options), training=True)
+    features = handler.featurize(task, train, tokenizer, options.feature_options(),
+                                 training=True)
     return TrainingStream(task=task, handler=handler, train=features)
 
 
@@ -140,94 +138,82 @@ def _model_with_heads(encoder: Any, streams: list[TrainingStream], pooling: str,
     return model
 
 
-def run_intermediate(settings: dict[str, Any], data_dir: Path | None, run_dir: Path) -> dict:
+def run_intermediate(run: IntermediateRun, data_dir: Path | None, run_dir: Path) -> dict:
     """Phase 2: train the encoder on one task or a mix; save the encoder without heads.
 
     With ``mlm`` every task also gets an MLM stream on its training texts; all MLM streams
     share the encoder's one pretrained masked-LM head, which is dropped with the others.
     """
-    options = TrainingOptions(**settings["training"])
-    mlm = settings.get("mlm")
+    options, folder = run.training, RunFolder(run_dir)
+    mlm = run.mlm_probability is not None
     if mlm:
-        encoder, predictor, tokenizer = load_mlm_encoder(settings["encoder"])
+        encoder, predictor, tokenizer = load_mlm_encoder(run.encoder)
     else:
-        encoder, tokenizer = load_encoder(settings["encoder"])
+        encoder, tokenizer = load_encoder(run.encoder)
     truncate_layers(encoder, options.num_layers)
     with recording_skipped_rows() as skipped:
-        built = [_build_stream(m, options, tokenizer, data_dir,
-                               skip_bad_rows=skips_bad_rows(settings), seed=settings["seed"])
-                 for m in settings["tasks"]]
+        built = [_build_stream(m, options, tokenizer, data_dir, skip_bad_rows=run.skip_bad_rows,
+                               seed=run.seed) for m in run.tasks]
     streams = [stream for stream, _ in built]
     if mlm:
-        handler = MlmHandler(predictor, tokenizer, seed=settings["seed"],
-                             probability=mlm["probability"])
+        handler = MlmHandler(predictor, tokenizer, seed=run.seed,
+                             probability=run.mlm_probability)
         streams += [mlm_stream(s, train, handler, options, tokenizer) for s, train in built]
-    model = _model_with_heads(encoder, streams, options.pooling, settings["seed"])
-    mix = MixOptions(**settings["mix"]) if settings.get("mix") else None
+    model = _model_with_heads(encoder, streams, options.pooling, run.seed)
     names = "+".join(s.task.name for s in streams)
-    result = train_model(model, streams, options, seed=settings["seed"],
-                         pad_id=tokenizer.pad_token_id, mix=mix,
-                         log_path=run_dir / "log.jsonl", resume_dir=run_dir / "resume",
+    result = train_model(model, streams, options, seed=run.seed,
+                         pad_id=tokenizer.pad_token_id, mix=run.mix,
+                         log_path=folder.log, resume_dir=folder.resume,
                          description=f"phase 2 {names}")
     if is_main_process():  # the other processes of a DDP launch only train
-        save_encoder(model, tokenizer, run_dir / "encoder")
-        shutil.rmtree(run_dir / "resume", ignore_errors=True)
+        save_encoder(model, tokenizer, folder.encoder)
+        shutil.rmtree(folder.resume, ignore_errors=True)
     return {"training": result.__dict__, **skipped}
 
 
-def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path | None,
-                  run_dir: Path) -> tuple[list[MetricRow], dict]:
+def run_retrieval(run: TargetRun, encoder_source: str, data_dir: Path | None,
+                  run_dir: Path) -> tuple[list[Score], dict]:
     """Retrieval target (Tatoeba accuracy, BUCC F1, Mewsli-X/LAReQA mAP@20) under the
-    protocol the planner resolved from the base encoder (``settings["retrieval"]``: the same
+    protocol the planner resolved from the base encoder (``run.retrieval``: the same
     layer for the pretrained encoder and every phase-2 checkpoint), recorded in run.json
     (``info.retrieval_protocol``); ``max_examples`` caps Tatoeba pairs, or pooled-task
     queries only. Tatoeba with ``evaluation.align`` adds held-out rows before and after
     alignment."""
+    from xstilts.alignment.tatoeba_target import heldout_evaluation
     from xstilts.evaluation.embeddings import check_layer
-    from xstilts.evaluation.pooled_retrieval import POOLED_TASKS, evaluate_pooled_retrieval
-    from xstilts.evaluation.retrieval import (
-        Protocol,
-        evaluate_bucc,
-        evaluate_tatoeba,
-        load_model,
-        resolve_protocol,
-    )
+    from xstilts.evaluation.retrieval import Protocol, load_model, resolve_protocol
+    from xstilts.tasktypes import encoder_handler_for
 
-    task, languages = settings["task"], settings["languages"]
-    evaluation = settings["evaluation"]
+    task, languages, folder = run.task, list(run.languages), RunFolder(run_dir)
+    evaluation = run.evaluation
     name, encoder, tokenizer = load_model(encoder_source)
-    if settings.get("retrieval"):
-        protocol = Protocol.from_plan(settings["retrieval"])
+    if run.retrieval:
+        protocol = Protocol.from_plan(run.retrieval)
         check_layer(encoder, protocol.layer)  # e.g. a checkpoint truncated by num_layers
     else:  # settings planned before protocols were: the layer rule reads the base encoder
-        protocol = resolve_protocol(name, encoder, layer_from=settings["encoder"])
-    model = (encoder, tokenizer)
-    if task == "bucc2018":
-        results = evaluate_bucc(model, languages, data_dir, split=settings["eval_split"],
-                                protocol=protocol)
-    elif task in POOLED_TASKS:
-        results = evaluate_pooled_retrieval(
-            model, task, languages, data_dir, split=settings["eval_split"],
-            max_queries=evaluation["max_examples"], batch_size=evaluation["batch_size"],
-            resamples=evaluation["bootstrap_resamples"], seed=settings["seed"],
-            predictions_dir=run_dir / "predictions", protocol=protocol)
-    else:
-        results = evaluate_tatoeba(model, languages, data_dir,
-                                   max_pairs=evaluation["max_examples"],
-                                   resamples=evaluation["bootstrap_resamples"],
-                                   seed=settings["seed"],
-                                   predictions_dir=run_dir / "predictions",
-                                   align=evaluation.get("align"), protocol=protocol)
+        protocol = resolve_protocol(name, encoder, layer_from=run.encoder)
+    # Held-out rows before/after alignment: only set for bitext tasks (the planner's rule).
+    heldout = heldout_evaluation(
+        evaluation.align.method, evaluation.align.n_train, seed=run.seed,
+        resamples=evaluation.bootstrap_resamples, predictions_dir=folder.predictions(),
+    ) if evaluation.align else None
+    definition = resolve_task(task, data_dir)
+    results = encoder_handler_for(definition).evaluate_run(
+        (encoder, tokenizer), definition, languages, data_dir, split=run.eval_split,
+        protocol=protocol, max_examples=evaluation.max_examples,
+        batch_size=evaluation.batch_size, resamples=evaluation.bootstrap_resamples,
+        seed=run.seed, predictions_dir=folder.predictions(), heldout=heldout)
     recorded = {**protocol.to_dict(), "encoder_evaluated": encoder_source}
     for r in results:
         if "view" not in r:  # held-out alignment rows are xx→en whatever the preset
             r.setdefault("protocol", recorded)
-    split = settings["eval_split"]
+    split = run.eval_split
     # Held-out rows before/after alignment (Tatoeba with evaluation.align) are "<split>+view".
-    rows = [MetricRow(task, r["language"], f"{split}+{r['view']}" if "view" in r else split,
-                      r["metric"], r["value"], r.get("ci_low"), r.get("ci_high"), r["n"])
+    rows = [Score(r["metric"], r["value"], r.get("ci_low"), r.get("ci_high"), r["n"],
+                  task=task, language=r["language"],
+                  split=f"{split}+{r['view']}" if "view" in r else split)
             for r in results]
-    (run_dir / "metrics.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    folder.metrics.write_text(json.dumps(results, indent=2), encoding="utf-8")
     info: dict[str, Any] = {"retrieval": [r for r in results if "view" not in r],
                             "retrieval_protocol": recorded}
     alignment = {r["language"]: r["alignment"] for r in results if "alignment" in r}
@@ -236,80 +222,73 @@ def run_retrieval(settings: dict[str, Any], encoder_source: str, data_dir: Path 
     return rows, info
 
 
-def run_target(settings: dict[str, Any], encoder_source: str, data_dir: Path | None,
-               run_dir: Path, *, keep_checkpoint: bool = False) -> tuple[list[MetricRow], dict]:
+def run_target(run: TargetRun, encoder_source: str, data_dir: Path | None,
+               run_dir: Path, *, keep_checkpoint: bool = False) -> tuple[list[Score], dict]:
     """Phase 3: fine-tune on the target's English data, then evaluate every language.
 
     Retrieval targets have no phase 3: the encoder itself is pooled and evaluated. With
     ``keep_checkpoint`` the fine-tuned model (encoder + head) is kept in ``run_dir/model``.
     """
-    task = resolve_task(settings["task"], data_dir)
+    task = resolve_task(run.task, data_dir)
     if task.type == TaskType.RETRIEVAL:  # nothing to train: the main process does it alone
-        return run_retrieval(settings, encoder_source, data_dir, run_dir) \
+        return run_retrieval(run, encoder_source, data_dir, run_dir) \
             if is_main_process() else ([], {})
     with recording_skipped_rows() as skipped:
-        rows, info = train_and_evaluate(task, settings, encoder_source, data_dir, run_dir,
+        rows, info = train_and_evaluate(task, run, encoder_source, data_dir, run_dir,
                                         keep_checkpoint=keep_checkpoint)
     return rows, {**info, **skipped}
 
 
-def train_and_evaluate(task: Task, settings: dict[str, Any], encoder_source: str,
+def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
                        data_dir: Path | None, run_dir: Path, *, keep_checkpoint: bool = False
-                       ) -> tuple[list[MetricRow], dict]:
+                       ) -> tuple[list[Score], dict]:
     """Phase 3 of a trainable target: fine-tune, keep the model if asked, evaluate."""
-    options = TrainingOptions(**settings["training"])
-    evaluation = settings["evaluation"]
+    options, folder = run.training, RunFolder(run_dir)
     encoder, tokenizer = load_encoder(encoder_source)
     truncate_layers(encoder, options.num_layers)
-    stream = build_stream({"task": task.name, "language": settings["train_language"],
-                           "train_split": settings["train_split"],
-                           "dev_split": settings["dev_split"],
-                           "dev_language": settings.get("dev_language")},
-                          options, tokenizer, data_dir, skip_bad_rows=skips_bad_rows(settings),
-                          seed=settings["seed"])
-    model = _model_with_heads(encoder, [stream], options.pooling, settings["seed"])
-    result = train_model(model, [stream], options, seed=settings["seed"],
-                         pad_id=tokenizer.pad_token_id, log_path=run_dir / "log.jsonl",
-                         resume_dir=run_dir / "resume", description=f"phase 3 {task.name}")
+    stream = build_stream(PhaseTask(task.name, run.train_language, run.train_split,
+                                    run.dev_split),
+                          options, tokenizer, data_dir, skip_bad_rows=run.skip_bad_rows,
+                          seed=run.seed, dev_language=run.dev_language)
+    model = _model_with_heads(encoder, [stream], options.pooling, run.seed)
+    result = train_model(model, [stream], options, seed=run.seed,
+                         pad_id=tokenizer.pad_token_id, log_path=folder.log,
+                         resume_dir=folder.resume, description=f"phase 3 {task.name}")
     if not is_main_process():  # DDP: the main process saves and evaluates
         return [], {"training": result.__dict__}
     if keep_checkpoint:
-        save_task_model(model, tokenizer, run_dir / TARGET_MODEL_DIR, task=task,
+        save_task_model(model, tokenizer, folder.model, task=task,
                         pair_encoding=options.pair_encoding)
-    how = EvaluationSettings(
-        feature_options=feature_options(options), handler=stream.handler,
-        batch_size=evaluation["batch_size"], max_examples=evaluation["max_examples"],
-        bootstrap_resamples=evaluation["bootstrap_resamples"],
-        confidence=evaluation["confidence"], seed=settings["seed"],
-        autocast_bf16=options.precision == "bf16", skip_bad_rows=skips_bad_rows(settings))
-    rows = evaluate_languages(model, tokenizer, task, settings["languages"],
-                              settings["eval_split"], data_dir, run_dir / "predictions", how)
-    extra_rows, summary = extra_evaluations(model, tokenizer, task, settings, data_dir, run_dir,
-                                            options, how)
+    how = EvaluationSettings.from_options(
+        run.evaluation, options.feature_options(), handler=stream.handler, seed=run.seed,
+        autocast_bf16=options.precision == "bf16", skip_bad_rows=run.skip_bad_rows)
+    rows = evaluate_languages(model, tokenizer, task, list(run.languages), run.eval_split,
+                              data_dir, folder.predictions(), how)
+    extra_rows, summary = extra_evaluations(model, tokenizer, task, run, data_dir, folder, how)
     rows += extra_rows
-    (run_dir / "metrics.json").write_text(
-        json.dumps([r.__dict__ for r in rows], indent=2), encoding="utf-8")
-    shutil.rmtree(run_dir / "resume", ignore_errors=True)
+    folder.metrics.write_text(
+        json.dumps([r.to_dict() for r in rows], indent=2), encoding="utf-8")
+    shutil.rmtree(folder.resume, ignore_errors=True)
     return rows, {"training": result.__dict__, **summary}
 
 
 def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task,
-                      settings: dict[str, Any], data_dir: Path | None, run_dir: Path,
-                      options: TrainingOptions, how: EvaluationSettings
-                      ) -> tuple[list[MetricRow], dict[str, Any]]:
+                      run: TargetRun, data_dir: Path | None, folder: RunFolder,
+                      how: EvaluationSettings) -> tuple[list[Score], dict[str, Any]]:
     """The optional evaluations after the per-language one: the generalized cross-lingual
     matrix (split ``<split>+generalized``, predictions/generalized/A-B.jsonl) and the
     evaluation with Tatoeba-fitted projections (split ``<split>+align``,
     predictions/align/LANG.jsonl)."""
-    evaluation, split = settings["evaluation"], settings["eval_split"]
-    rows: list[MetricRow] = []
+    evaluation, split, options = run.evaluation, run.eval_split, run.training
+    languages = list(run.languages)
+    rows: list[Score] = []
     summary: dict[str, Any] = {}
-    if evaluation.get("generalized"):
-        from xstilts.evaluation.generalized import evaluate_generalized
+    if evaluation.generalized:
+        from xstilts.tasktypes.zero_shot import evaluate_generalized
 
-        rows += evaluate_generalized(model, tokenizer, task, evaluation["generalized"], split,
-                                     data_dir, run_dir / "predictions" / "generalized", how)
-    if evaluation.get("align"):
+        rows += evaluate_generalized(model, tokenizer, task, evaluation.generalized, split,
+                                     data_dir, folder.predictions("generalized"), how)
+    if evaluation.align:
         from xstilts.alignment.in_model import (
             evaluate_aligned,
             fit_tatoeba_projections,
@@ -317,12 +296,12 @@ def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task
         )
 
         require_siamese(how.handler)
-        align = evaluation["align"]
+        align = evaluation.align
         projections, summary["alignment"] = fit_tatoeba_projections(
-            model.encoder, tokenizer, settings["languages"], data_dir, method=align["method"],
-            n_train=align["n_train"], pooling=options.pooling,
-            max_length=options.max_seq_length, batch_size=evaluation["batch_size"],
-            seed=settings["seed"], skip_bad_rows=how.skip_bad_rows)
-        rows += evaluate_aligned(model, tokenizer, task, settings["languages"], split, data_dir,
-                                 run_dir / "predictions" / "align", projections, how)
+            model.encoder, tokenizer, languages, data_dir, method=align.method,
+            n_train=align.n_train, pooling=options.pooling,
+            max_length=options.max_seq_length, batch_size=evaluation.batch_size,
+            seed=run.seed, skip_bad_rows=how.skip_bad_rows)
+        rows += evaluate_aligned(model, tokenizer, task, languages, split, data_dir,
+                                 folder.predictions("align"), projections, how)
     return rows, summary

@@ -2,9 +2,10 @@
 
 One loop serves single-task and multi-task training: each micro-batch draws a task from the
 mix (always the same task when there is one), takes that task's next batch, and updates the
-shared encoder and that task's head. After every epoch the dev sets are scored; the trainable
-weights of the best epoch are kept and restored at the end, so the returned model is the
-selected one. With ``resume_dir`` the loop saves its full state at epoch ends (and every
+shared encoder and that task's head. After every epoch the dev sets are scored (each on its
+task type's primary metric, a point value); the trainable weights of the best epoch (best mean
+over the dev sets) are kept and restored at the end, so the returned model is the selected
+one. With ``resume_dir`` the loop saves its full state at epoch ends (and every
 ``checkpoint_every_steps``) and a restarted run continues exactly where it stopped.
 
 Under ``accelerate launch`` / ``torchrun`` with several processes (DDP) every process draws the
@@ -19,8 +20,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,11 @@ from transformers import get_linear_schedule_with_warmup
 
 from xstilts.distributed import launched_processes, process_state
 from xstilts.errors import TrainingError
-from xstilts.evaluation.predict import predict
 from xstilts.models.heads import TaskModel
 from xstilts.progress import progress_bar
 from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import Features, TaskTypeHandler
+from xstilts.tasktypes.predict import predict
 from xstilts.training.options import MixOptions, TrainingOptions
 from xstilts.training.precision import check_precision
 from xstilts.training.resume import (
@@ -96,15 +97,22 @@ def _trainable_state(model: TaskModel) -> dict[str, torch.Tensor]:
 
 def _dev_scores(model: TaskModel, streams: Sequence[TrainingStream], pad_id: int,
                 batch_size: int, device: torch.device, bf16: bool) -> dict[str, float]:
+    """Each dev set's primary metric (the task type's :meth:`primary_metric`), as a point
+    value: selection compares point values, so no bootstrap interval is computed."""
     scores: dict[str, float] = {}
     for s in streams:
         if s.dev is None or not s.dev_examples:
             continue
         predictions = predict(model, s.task, s.handler, s.dev_examples, s.dev, pad_id=pad_id,
                               batch_size=batch_size, device=device, autocast_bf16=bf16)
-        primary = s.handler.score(s.task, s.dev_examples, predictions, resamples=10,
-                                  confidence=0.95, seed=0)[0]
-        scores[s.task.name] = primary.value
+        computed = s.handler.score(s.task, s.dev_examples, predictions, resamples=0,
+                                   confidence=0.95, seed=0)
+        primary = s.handler.primary_metric(s.task)
+        by_name = {score.metric: score.value for score in computed}
+        if primary not in by_name:
+            raise TrainingError(f"task {s.task.name}: its primary metric {primary!r} is not "
+                                f"among the dev scores {sorted(by_name)}")
+        scores[s.task.name] = by_name[primary]
     return scores
 
 
@@ -129,138 +137,239 @@ def train_model(
     description: str = "train",
 ) -> TrainResult:
     """Fine-tune the encoder and the streams' heads; select the epoch on the dev sets."""
-    if not streams or any(len(s.train) == 0 for s in streams):
-        raise TrainingError(f"{description}: no training examples")
-    set_seed(seed)
-    accelerator = _fresh_accelerator(options)
-    writer = accelerator.is_main_process
-    if options.freeze_embeddings:
-        freeze_word_embeddings(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for p in params if p.ndim > 1], "weight_decay": options.weight_decay},
-         {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}],
-        lr=options.learning_rate)
-    batches_per_epoch = sum(math.ceil(len(s.train) / options.batch_size) for s in streams)
-    steps_per_epoch = math.ceil(batches_per_epoch / options.gradient_accumulation_steps)
-    total_steps = steps_per_epoch * options.epochs
-    if options.max_steps is not None:
-        total_steps = min(total_steps, options.max_steps)
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(options.warmup_ratio * total_steps), total_steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    unwrapped: TaskModel = accelerator.unwrap_model(model)
+    return TrainingLoop(model, streams, options, seed=seed, pad_id=pad_id, mix=mix,
+                        log_path=log_path, resume_dir=resume_dir, description=description).run()
 
-    cursors = [BatchCursor(len(s.train), options.batch_size, seed, i, _lengths=s.train.lengths)
-               for i, s in enumerate(streams)]
-    probabilities = (mix or MixOptions()).probabilities([len(s.train) for s in streams])
-    chooser = np.random.default_rng(seed)
-    progress = Progress()
-    best_state: dict[str, torch.Tensor] | None = None
-    resumed_from = 0
-    saved = load_state(resume_dir) if resume_dir else None
-    if saved is not None:
-        unwrapped.load_state_dict(saved["trainable"], strict=False)
-        best_state = saved["best_state"]
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        restore_rng(saved, accelerator.process_index, accelerator.num_processes,
-                    accelerator.device)
-        if accelerator.scaler is not None and "scaler" in saved:
-            accelerator.scaler.load_state_dict(saved["scaler"])
-        chooser.bit_generator.state = saved["chooser"]
-        for cursor, state in zip(cursors, saved["cursors"], strict=True):
-            cursor.restore(state)
-        progress = Progress(**saved["progress"])
-        resumed_from = progress.step
-        if writer:
-            _truncate_log(log_path, progress.step)
 
-    def checkpoint() -> None:  # called by every process (the RNG states are gathered)
-        if resume_dir is None:
+class TrainingLoop:
+    """One phase's training, one concern per method: :meth:`run` reads as the algorithm.
+
+    Construction sets everything up (:meth:`_setup_optimization`, :meth:`_setup_data`) in the
+    order that fixes the random draws; :meth:`restore` continues a saved run; :meth:`step`
+    trains on one micro-batch; :meth:`select` scores the dev sets; :meth:`checkpoint` saves
+    the resumable state.
+    """
+
+    def __init__(self, model: TaskModel, streams: Sequence[TrainingStream],
+                 options: TrainingOptions, *, seed: int, pad_id: int,
+                 mix: MixOptions | None = None, log_path: Path | None = None,
+                 resume_dir: Path | None = None, description: str = "train") -> None:
+        if not streams or any(len(s.train) == 0 for s in streams):
+            raise TrainingError(f"{description}: no training examples")
+        self.streams, self.options, self.pad_id = streams, options, pad_id
+        self.log_path, self.resume_dir, self.description = log_path, resume_dir, description
+        set_seed(seed)
+        self.accelerator = _fresh_accelerator(options)
+        self.writer = self.accelerator.is_main_process  # writes the log and the saved state
+        self._setup_optimization(model)
+        self._setup_data(seed, mix)
+        self.progress = Progress()
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.resumed_from = 0
+        self.log_file: Any = None
+        self.start = 0.0
+
+    def _setup_optimization(self, model: TaskModel) -> None:
+        """AdamW (no weight decay on biases and norms), linear warmup and decay, prepared."""
+        options = self.options
+        if options.freeze_embeddings:
+            freeze_word_embeddings(model)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(
+            [{"params": [p for p in self.params if p.ndim > 1],
+              "weight_decay": options.weight_decay},
+             {"params": [p for p in self.params if p.ndim <= 1], "weight_decay": 0.0}],
+            lr=options.learning_rate)
+        self.batches_per_epoch = sum(math.ceil(len(s.train) / options.batch_size)
+                                     for s in self.streams)
+        steps_per_epoch = math.ceil(self.batches_per_epoch / options.gradient_accumulation_steps)
+        self.total_steps = steps_per_epoch * options.epochs
+        if options.max_steps is not None:
+            self.total_steps = min(self.total_steps, options.max_steps)
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer, int(options.warmup_ratio * self.total_steps), self.total_steps)
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(
+            model, optimizer, scheduler)
+        self.unwrapped: TaskModel = self.accelerator.unwrap_model(self.model)
+
+    def _setup_data(self, seed: int, mix: MixOptions | None) -> None:
+        """Each stream's batch cursor and the seeded task chooser of a multi-task mix."""
+        self.cursors = [BatchCursor(len(s.train), self.options.batch_size, seed, i,
+                                    _lengths=s.train.lengths)
+                        for i, s in enumerate(self.streams)]
+        self.probabilities = (mix or MixOptions()).probabilities(
+            [len(s.train) for s in self.streams])
+        self.chooser = np.random.default_rng(seed)
+
+    def run(self) -> TrainResult:
+        """Restore, train step by step until the step budget or early stopping, then put back
+        the selected (best-epoch) weights."""
+        self.restore()
+        with self._outputs(), self._noise():
+            while self.progress.step < self.total_steps and not self.progress.stopped_early:
+                self.step()
+        if self.best_state is not None:
+            self.unwrapped.load_state_dict(self.best_state, strict=False)
+        return self._result()
+
+    def restore(self) -> None:
+        """Continue from the saved state, if any: weights, optimizer, scheduler, fp16's scaler,
+        every process's RNG, the task chooser, the cursors and the counters."""
+        saved = load_state(self.resume_dir) if self.resume_dir else None
+        if saved is None:
             return
-        # Every process's state in rank order; one process gets back its own, as a list.
-        rng = gather_object([rng_state(accelerator.device)])
-        if writer:
-            save_state(resume_dir, trainable=_trainable_state(unwrapped), best_state=best_state,
-                       optimizer=optimizer, scheduler=scheduler, chooser=chooser,
-                       cursors=cursors, progress=progress, rng=rng, scaler=accelerator.scaler)
+        acc = self.accelerator
+        self.unwrapped.load_state_dict(saved["trainable"], strict=False)
+        self.best_state = saved["best_state"]
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        restore_rng(saved, acc.process_index, acc.num_processes, acc.device)
+        if acc.scaler is not None and "scaler" in saved:
+            acc.scaler.load_state_dict(saved["scaler"])
+        self.chooser.bit_generator.state = saved["chooser"]
+        for cursor, state in zip(self.cursors, saved["cursors"], strict=True):
+            cursor.restore(state)
+        self.progress = Progress(**saved["progress"])
+        self.resumed_from = self.progress.step
+        if self.writer:
+            _truncate_log(self.log_path, self.progress.step)
 
-    bf16 = options.precision == "bf16"
-    smoothing = options.smoothing
-    noise = (embedding_offset(unwrapped.encoder, gaussian_noise(smoothing.noise_sigma))
-             if smoothing and smoothing.noise_sigma else nullcontext())
-    # Line-buffered: the log can be followed during training, and no line logged before a
-    # checkpoint is lost to a kill (a resumed run keeps the lines up to its checkpoint).
-    log_file = (log_path.open("a", encoding="utf-8", buffering=1) if log_path and writer
-                else None)
-    start = time.perf_counter() - progress.elapsed
-    bar = progress_bar(total=total_steps, initial=progress.step, desc=description, unit="step",
-               leave=False, disable=not accelerator.is_local_main_process)
-    model.train()
-    try:
-        with noise:
-            while progress.step < total_steps and not progress.stopped_early:
-                k = int(chooser.choice(len(streams), p=probabilities)) if len(streams) > 1 else 0
-                stream = streams[k]
-                batch_idx = cursors[k].next()
-                shard, weight = process_shard(batch_idx, accelerator.process_index,
-                                              accelerator.num_processes)
-                batch = stream.handler.collate(stream.train, shard, pad_id)
-                batch = {key: v.to(accelerator.device) for key, v in batch.items()}
-                try:
-                    loss = _update(model, stream.task.name, batch, options, accelerator,
-                                   params, optimizer, scheduler, weight)
-                except torch.OutOfMemoryError as err:
-                    raise _oom_error(description, options, err) from err
-                if accelerator.num_processes > 1:  # the global batch's loss, on every process
-                    loss = accelerator.reduce(loss * weight / accelerator.num_processes, "sum")
-                if not torch.isfinite(loss):
-                    raise TrainingError(
-                        f"{description}: loss became {loss.item()} at step {progress.step + 1} "
-                        f"(task {stream.task.name}); no checkpoint was written. Try a lower "
-                        f"learning_rate (now {options.learning_rate}) or precision 'no'.")
-                progress.micro += 1
-                progress.seen += len(batch_idx)
-                progress.loss = float(loss.item())
-                if accelerator.sync_gradients:
-                    progress.step += 1
-                    elapsed = time.perf_counter() - start
-                    bar.set_postfix(loss=f"{progress.loss:.3f}",
-                                    ex_s=f"{progress.seen / elapsed:.1f}", refresh=False)
-                    bar.update(1)  # redraws (postfix included) at the bar's own pace
-                    if log_file and (progress.step % options.log_every == 0
-                                     or progress.step == total_steps):
-                        log_file.write(json.dumps({
-                            "step": progress.step, "task": stream.task.name,
-                            "loss": progress.loss, "lr": scheduler.get_last_lr()[0],
-                            "examples_per_second": round(progress.seen / elapsed, 2)}) + "\n")
-                epoch_end = progress.micro % batches_per_epoch == 0
-                if epoch_end or (accelerator.sync_gradients and progress.step >= total_steps):
-                    best_state = _select(unwrapped, streams, options, pad_id, accelerator.device,
-                                         bf16, progress, best_state, log_file)
-                if accelerator.sync_gradients and progress.step < total_steps and (
-                        epoch_end or (options.checkpoint_every_steps and
-                                      progress.step % options.checkpoint_every_steps == 0)):
-                    progress.elapsed = time.perf_counter() - start
-                    checkpoint()
-                    accelerator.wait_for_everyone()
-    finally:
-        bar.close()
-        if log_file:
-            log_file.close()
-    if best_state is not None:
-        unwrapped.load_state_dict(best_state, strict=False)
-    elapsed = time.perf_counter() - start
-    epochs = math.ceil(progress.micro / batches_per_epoch)
-    return TrainResult(
-        steps=progress.step, epochs_run=epochs, best_epoch=progress.best_epoch or epochs,
-        best_dev_score=progress.best, dev_scores=progress.dev_scores, final_loss=progress.loss,
-        train_seconds=round(elapsed, 2),
-        examples_per_second=round(progress.seen / elapsed, 2) if elapsed > 0 else 0.0,
-        forward_passes_per_update=passes_per_update(options.adversarial),
-        resumed_from_step=resumed_from, device=str(accelerator.device),
-        processes=accelerator.num_processes)
+    def step(self) -> None:
+        """One micro-batch: draw a task and its next global batch, train on this process's
+        slice, count and log; select at an epoch end (or the last step), then checkpoint."""
+        k = (int(self.chooser.choice(len(self.streams), p=self.probabilities))
+             if len(self.streams) > 1 else 0)
+        stream, batch_idx = self.streams[k], self.cursors[k].next()
+        loss = self._train_on(stream, batch_idx)
+        self._count(stream, len(batch_idx), loss)
+        updated = self.accelerator.sync_gradients
+        epoch_end = self.progress.micro % self.batches_per_epoch == 0
+        if epoch_end or (updated and self.progress.step >= self.total_steps):
+            self.select()
+        every = self.options.checkpoint_every_steps
+        if updated and self.progress.step < self.total_steps and (
+                epoch_end or (every and self.progress.step % every == 0)):
+            self.checkpoint()
+
+    def _train_on(self, stream: TrainingStream, batch_idx: list[int]) -> torch.Tensor:
+        """Update on this process's slice; the global batch's mean loss (checked finite)."""
+        acc = self.accelerator
+        shard, weight = process_shard(batch_idx, acc.process_index, acc.num_processes)
+        batch = stream.handler.collate(stream.train, shard, self.pad_id)
+        batch = {key: v.to(acc.device) for key, v in batch.items()}
+        try:
+            loss = _update(self.model, stream.task.name, batch, self.options, acc, self.params,
+                           self.optimizer, self.scheduler, weight)
+        except torch.OutOfMemoryError as err:
+            raise _oom_error(self.description, self.options, err) from err
+        if acc.num_processes > 1:  # the global batch's loss, on every process
+            loss = acc.reduce(loss * weight / acc.num_processes, "sum")
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"{self.description}: loss became {loss.item()} at step "
+                f"{self.progress.step + 1} (task {stream.task.name}); no checkpoint was "
+                f"written. Try a lower learning_rate (now {self.options.learning_rate}) or "
+                "precision 'no'.")
+        return loss
+
+    def _count(self, stream: TrainingStream, examples: int, loss: torch.Tensor) -> None:
+        """Advance the counters; after an optimizer step, the progress bar and the log."""
+        progress = self.progress
+        progress.micro += 1
+        progress.seen += examples
+        progress.loss = float(loss.item())
+        if not self.accelerator.sync_gradients:
+            return
+        progress.step += 1
+        elapsed = time.perf_counter() - self.start
+        self.bar.set_postfix(loss=f"{progress.loss:.3f}",
+                             ex_s=f"{progress.seen / elapsed:.1f}", refresh=False)
+        self.bar.update(1)  # redraws (postfix included) at the bar's own pace
+        if progress.step % self.options.log_every == 0 or progress.step == self.total_steps:
+            self._log({"step": progress.step, "task": stream.task.name, "loss": progress.loss,
+                       "lr": self.scheduler.get_last_lr()[0],
+                       "examples_per_second": round(progress.seen / elapsed, 2)})
+
+    def select(self) -> None:
+        """Score the dev sets; keep the best weights (mean primary metric over the streams);
+        count the epochs without gain for early stopping."""
+        scores = _dev_scores(self.unwrapped, self.streams, self.pad_id,
+                             self.options.batch_size * 2, self.accelerator.device,
+                             self.options.precision == "bf16")
+        self.unwrapped.train()
+        if not scores:
+            return
+        progress = self.progress
+        progress.dev_scores = scores
+        current = float(np.mean(list(scores.values())))
+        epoch = math.ceil(progress.micro / self.batches_per_epoch)
+        self._log({"epoch": epoch, "step": progress.step, "dev": scores, "dev_mean": current})
+        if progress.best is None or current > progress.best:
+            progress.best, progress.best_epoch, progress.epochs_without_gain = current, epoch, 0
+            self.best_state = _trainable_state(self.unwrapped)
+            return
+        progress.epochs_without_gain += 1
+        patience = self.options.early_stopping_patience
+        if patience is not None and progress.epochs_without_gain >= patience:
+            progress.stopped_early = True
+
+    def checkpoint(self) -> None:
+        """Save the resumable state. Every process calls it: the RNG states are gathered in
+        rank order, the main process writes, and all wait for it."""
+        acc = self.accelerator
+        self.progress.elapsed = time.perf_counter() - self.start
+        if self.resume_dir is not None:
+            rng = gather_object([rng_state(acc.device)])  # one process: its own, as a list
+            if self.writer:
+                save_state(self.resume_dir, trainable=_trainable_state(self.unwrapped),
+                           best_state=self.best_state, optimizer=self.optimizer,
+                           scheduler=self.scheduler, chooser=self.chooser,
+                           cursors=self.cursors, progress=self.progress, rng=rng,
+                           scaler=acc.scaler)
+        acc.wait_for_everyone()
+
+    @contextmanager
+    def _outputs(self) -> Iterator[None]:
+        """The log (main process) and the progress bar, open while training; the clock."""
+        # Line-buffered: the log can be followed during training, and no line logged before a
+        # checkpoint is lost to a kill (a resumed run keeps the lines up to its checkpoint).
+        self.log_file = (self.log_path.open("a", encoding="utf-8", buffering=1)
+                         if self.log_path and self.writer else None)
+        self.start = time.perf_counter() - self.progress.elapsed
+        self.bar = progress_bar(total=self.total_steps, initial=self.progress.step,
+                                desc=self.description, unit="step", leave=False,
+                                disable=not self.accelerator.is_local_main_process)
+        self.model.train()
+        try:
+            yield
+        finally:
+            self.bar.close()
+            if self.log_file:
+                self.log_file.close()
+
+    def _noise(self) -> AbstractContextManager[None]:
+        """Randomized smoothing's Gaussian noise on the word embeddings, if asked for."""
+        smoothing = self.options.smoothing
+        if smoothing and smoothing.noise_sigma:
+            return embedding_offset(self.unwrapped.encoder,
+                                    gaussian_noise(smoothing.noise_sigma))
+        return nullcontext()
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.log_file:
+            self.log_file.write(json.dumps(record) + "\n")
+
+    def _result(self) -> TrainResult:
+        progress, elapsed = self.progress, time.perf_counter() - self.start
+        epochs = math.ceil(progress.micro / self.batches_per_epoch)
+        return TrainResult(
+            steps=progress.step, epochs_run=epochs, best_epoch=progress.best_epoch or epochs,
+            best_dev_score=progress.best, dev_scores=progress.dev_scores,
+            final_loss=progress.loss, train_seconds=round(elapsed, 2),
+            examples_per_second=round(progress.seen / elapsed, 2) if elapsed > 0 else 0.0,
+            forward_passes_per_update=passes_per_update(self.options.adversarial),
+            resumed_from_step=self.resumed_from, device=str(self.accelerator.device),
+            processes=self.accelerator.num_processes)
 
 
 def process_shard(batch_idx: list[int], rank: int, world: int) -> tuple[list[int], float]:
@@ -330,35 +439,6 @@ def _update(model: Any, task_name: str, batch: dict[str, torch.Tensor],
         scheduler.step()
         optimizer.zero_grad()
     return loss.detach()
-
-
-def _select(model: TaskModel, streams: Sequence[TrainingStream], options: TrainingOptions,
-            pad_id: int, device: torch.device, bf16: bool, progress: Progress,
-            best_state: dict[str, torch.Tensor] | None,
-            log_file: Any) -> dict[str, torch.Tensor] | None:
-    """Score the dev sets at an epoch end; keep the best weights; decide early stopping."""
-    scores = _dev_scores(model, streams, pad_id, options.batch_size * 2, device, bf16)
-    model.train()
-    if not scores:
-        return best_state
-    progress.dev_scores = scores
-    current = float(np.mean(list(scores.values())))
-    epoch = math.ceil(progress.micro / max(1, _batches_per_epoch(streams, options)))
-    if log_file:
-        log_file.write(json.dumps({"epoch": epoch, "step": progress.step, "dev": scores,
-                                   "dev_mean": current}) + "\n")
-    if progress.best is None or current > progress.best:
-        progress.best, progress.best_epoch, progress.epochs_without_gain = current, epoch, 0
-        return _trainable_state(model)
-    progress.epochs_without_gain += 1
-    patience = options.early_stopping_patience
-    if patience is not None and progress.epochs_without_gain >= patience:
-        progress.stopped_early = True
-    return best_state
-
-
-def _batches_per_epoch(streams: Sequence[TrainingStream], options: TrainingOptions) -> int:
-    return sum(math.ceil(len(s.train) / options.batch_size) for s in streams)
 
 
 def _truncate_log(log_path: Path | None, step: int) -> None:

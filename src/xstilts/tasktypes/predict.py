@@ -1,4 +1,7 @@
-"""Batched inference without gradients, in length-sorted batches, then per-example decoding."""
+"""Batched inference without gradients, in length-sorted batches, then per-example decoding.
+
+Here, with the task types, because it drives a handler (collate, decode).
+"""
 
 from __future__ import annotations
 

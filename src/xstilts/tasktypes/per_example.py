@@ -1,0 +1,130 @@
+"""Per-example statistics of a stored metric: what paired comparisons of two runs work on.
+
+Why here: only a task type's handler knows how its metric decomposes over examples (accuracy:
+a mean of 0/1; QA F1: a mean of per-question F1 under the task's normalisation rules; entity
+or span F1: a ratio of summed per-sentence counts; a correlation: not at all). The report asks
+the handler (:meth:`~xstilts.tasktypes.base.TaskTypeHandler.example_statistics`) and never
+guesses from the JSON shape of a prediction file.
+
+Two forms, one small abstraction:
+
+* mean metric: one score per example; the metric is their plain mean;
+* ratio metric: one count vector per example; the metric is ``ratio.value`` of their sums
+  (a :class:`RatioForm`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from xstilts.errors import UnlabeledSplitError
+from xstilts.evaluation.tagging_metrics import prf_from_counts
+
+if TYPE_CHECKING:
+    from xstilts.tasks.base import Task
+
+ACCURACY = "accuracy"  # the name score_accuracy gives its Score
+
+
+@dataclass(frozen=True)
+class RatioForm:
+    """A metric computed from summed per-example counts (the last axis of the counts)."""
+
+    name: str
+    statistics: tuple[str, ...]  # what each count is, for the report's methods notes
+    value: Callable[[np.ndarray], np.ndarray]  # (..., k) summed counts -> (...) metric
+
+
+def f1_from_counts(sums: np.ndarray) -> np.ndarray:
+    """F1 = 2·TP / (predicted + gold) from summed (TP, predicted, gold) counts, 0 if empty."""
+    return prf_from_counts(sums[..., 0], sums[..., 1], sums[..., 2])[2]
+
+
+ENTITY_F1 = RatioForm("entity_f1", ("correct entities", "predicted entities", "gold entities"),
+                      f1_from_counts)
+SPAN_F1 = RatioForm("span_f1", ("correct seqeval spans", "predicted spans", "gold spans"),
+                    f1_from_counts)
+
+
+@dataclass(frozen=True)
+class ExampleStatistics:
+    """Per-example scores (``values`` shape (n,)) or counts ((n, k), with ``ratio``) of one
+    prediction file, in file order, whose aggregate is ``metric``."""
+
+    metric: str
+    ids: tuple[str, ...]
+    values: np.ndarray
+    ratio: RatioForm | None = None
+
+    def __post_init__(self) -> None:
+        expected = 2 if self.ratio is not None else 1
+        if self.values.ndim != expected or self.values.shape[0] != len(self.ids):
+            raise ValueError(f"{self.metric}: need one {'count vector' if self.ratio else 'score'}"
+                             f" per example id ({len(self.ids)}), got shape {self.values.shape}")
+
+    @property
+    def value(self) -> float:
+        """The metric of the whole file: the mean, or the ratio of the summed counts."""
+        if self.ratio is None:
+            return float(self.values.mean())
+        return float(self.ratio.value(self.values.sum(axis=0)))
+
+    def by_id(self) -> dict[str, Any]:
+        """Example id -> its score (a float) or its count vector."""
+        if self.ratio is None:
+            return {i: float(v) for i, v in zip(self.ids, self.values, strict=True)}
+        return dict(zip(self.ids, self.values, strict=True))
+
+
+def record_ids(records: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    return tuple(str(r["id"]) for r in records)
+
+
+def mean_statistics(metric: str, records: Sequence[dict[str, Any]],
+                    scores: Sequence[float]) -> ExampleStatistics | None:
+    """A mean metric's statistics; None when there is no example to average."""
+    if not records:
+        return None
+    return ExampleStatistics(metric, record_ids(records), np.asarray(scores, dtype=np.float64))
+
+
+def correctness(metric: str, records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
+    """1/0 per example (gold == prediction): accuracy of classification-type predictions.
+    None when a record is unlabeled (``gold`` null): accuracy is not defined there."""
+    if any(r.get("gold") is None for r in records):
+        return None
+    return mean_statistics(metric, records, [float(r["gold"] == r.get("prediction"))
+                                             for r in records])
+
+
+def ratio_statistics(form: RatioForm, records: Sequence[dict[str, Any]],
+                     counts: Callable[[list[Any], list[Any]], np.ndarray]
+                     ) -> ExampleStatistics | None:
+    """Per-example count vectors from ``counts(gold, predictions)`` (rows in file order); None
+    when the records cannot be counted so (no gold, unequal lengths, tags of another scheme)."""
+    if not records:
+        return None
+    try:
+        values = counts([r.get("gold") for r in records], [r.get("prediction") for r in records])
+    except (UnlabeledSplitError, ValueError, TypeError, AttributeError, LookupError):
+        return None
+    return ExampleStatistics(form.name, record_ids(records), np.asarray(values, np.float64), form)
+
+
+@runtime_checkable
+class TaskScoring(Protocol):
+    """What every task type's handler answers about scoring (the trained types'
+    :class:`~xstilts.tasktypes.base.TaskTypeHandler` and retrieval's handler alike)."""
+
+    def category(self, task: Task) -> str: ...
+
+    def primary_metric(self, task: Task) -> str: ...
+
+    def official_metric(self, task: Task) -> str: ...
+
+    def example_statistics(self, task: Task, metric: str, language: str,
+                           records: Sequence[dict[str, Any]]) -> ExampleStatistics | None: ...

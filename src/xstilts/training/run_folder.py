@@ -1,0 +1,116 @@
+"""The layout of one run's folder under an output folder, owned in one place.
+
+Why one object: the executor writes and moves run folders, the phases fill them and the
+report and the scorer read them back; each rebuilding ``runs/<id>/predictions/<view>`` by hand
+would let one of them drift from the others, and old output folders would stop reading.
+
+    OUT/runs/<id>/              a finished run (``XSTILTS_COMPLETE`` marks it complete)
+        run.json                id, kind, parent, settings, info, metrics
+        metrics.json  log.jsonl
+        encoder/                phase 2: the trained encoder (later phases start from it)
+        model/                  phase 3 with keep_target_checkpoints: encoder + head
+        resume/                 resumable training state while the run is in progress
+        predictions/LANG.jsonl  predictions/<view>/…  (generalized, align, before, after)
+    OUT/runs/.work-<id>/        the same layout while the run is in progress
+    OUT/runs/<id>.failed/       an attempt that failed (``error.txt``)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNS_DIR = "runs"
+WORK_PREFIX = ".work-"
+FAILED_SUFFIX = ".failed"
+# Written last into a finished run folder (and a saved checkpoint): its presence means complete.
+COMPLETE_MARKER = "XSTILTS_COMPLETE"
+# Where a target run keeps its fine-tuned model when the study asks for it.
+TARGET_MODEL_DIR = "model"
+
+
+def split_view(split: str) -> str:
+    """The evaluation view a stored row's split names beyond the plain one (the phases write
+    ``<split>+<view>``): ``test+align`` → ``align``, ``test`` → ``""``."""
+    return split.partition("+")[2]
+
+
+def runs_dir(out_dir: Path) -> Path:
+    """The folder that holds every run folder of an output folder."""
+    return Path(out_dir) / RUNS_DIR
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """One run folder (finished, in progress or failed: the layout inside is the same)."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, out_dir: Path, run_id: str) -> RunFolder:
+        """The finished folder of run ``run_id`` in output folder ``out_dir``."""
+        return cls(runs_dir(out_dir) / run_id)
+
+    @property
+    def run_id(self) -> str:
+        name = self.path.name
+        if name.startswith(WORK_PREFIX):
+            name = name[len(WORK_PREFIX):]
+        return name.removesuffix(FAILED_SUFFIX)
+
+    def work(self) -> RunFolder:
+        """Where the run is written while in progress (stable across attempts: resumable)."""
+        return RunFolder(self.path.parent / f"{WORK_PREFIX}{self.run_id}")
+
+    def failed(self) -> RunFolder:
+        """Where a failed attempt is kept, with its ``error.txt``."""
+        return RunFolder(self.path.parent / f"{self.run_id}{FAILED_SUFFIX}")
+
+    @property
+    def record(self) -> Path:
+        """``run.json``: the run's id, settings, info and metrics."""
+        return self.path / "run.json"
+
+    @property
+    def complete_marker(self) -> Path:
+        return self.path / COMPLETE_MARKER
+
+    def is_complete(self) -> bool:
+        return self.complete_marker.is_file()
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def log(self) -> Path:
+        return self.path / "log.jsonl"
+
+    @property
+    def error(self) -> Path:
+        return self.path / "error.txt"
+
+    @property
+    def resume(self) -> Path:
+        return self.path / "resume"
+
+    @property
+    def encoder(self) -> Path:
+        """A phase-2 run's trained encoder, which its target runs start from."""
+        return self.path / "encoder"
+
+    @property
+    def model(self) -> Path:
+        """A target run's kept fine-tuned model (retention.keep_target_checkpoints)."""
+        return self.path / TARGET_MODEL_DIR
+
+    def predictions(self, view: str | None = None) -> Path:
+        """``predictions/`` (per-language files), or a view's subfolder (``generalized``,
+        ``align``, Tatoeba's ``before`` / ``after``)."""
+        folder = self.path / "predictions"
+        return folder / view if view else folder
+
+    def prediction_file(self, language: str, split: str = "") -> Path:
+        """The predictions behind a stored result row of ``language`` and ``split`` (a
+        ``<split>+<view>`` split reads its view's subfolder)."""
+        return self.predictions(split_view(split)) / f"{language}.jsonl"

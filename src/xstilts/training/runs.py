@@ -1,0 +1,208 @@
+"""The run contract: what one run of a study does, as typed values, and the rules of its id.
+
+The planner builds these from a validated study, the executor and the phases execute them,
+and :meth:`identity` is the one place that decides what enters a run id. Ids are content
+hashes of the settings dict xstilts has always stored (``run.json`` ``settings``), so finished
+runs of older output folders keep their ids: :meth:`settings` writes that dict and
+:meth:`identity` the part of it that is hashed. The legacy rules, all here:
+
+* training options: bookkeeping fields (logging, checkpoint frequency) hash at their defaults,
+  fields added later only when set (:func:`xstilts.training.options.training_identity`);
+* evaluation options added later (``generalized``, ``align``) only when set, and never for
+  retrieval targets (which have no task model), except ``align`` on Tatoeba;
+* ``data`` options only when on, and never for retrieval targets (they read strictly);
+* phase 2's ``mlm`` only when on; a mix's ``mix`` is ``{}`` without sampling options;
+* a retrieval target's protocol only where it computes something else than xstilts computed
+  before protocols were settings.
+
+Light on purpose (no torch): planning and ``--dry-run`` build these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from xstilts.evaluation.settings import EvaluationOptions
+from xstilts.training.options import MixOptions, TrainingOptions
+
+# The intermediate label of the arms without phase 2 (the baseline of every comparison).
+NO_INTERMEDIATE = "none"
+
+# Training fields that change how a run is logged or checkpointed, never its results: ids
+# hash them at their defaults, so asking for more frequent checkpoints keeps finished runs.
+BOOKKEEPING_FIELDS = ("log_every", "checkpoint_every_steps")
+# Training fields added after run ids were first published: hashed only when set, so runs
+# finished before a field existed keep their ids. Append every new TrainingOptions field here.
+FIELDS_ADDED_LATER: tuple[str, ...] = ()
+# Evaluation keys added after run ids were first published: left out of a run's settings
+# while unset. ``retrieval`` is never stored as given: a retrieval target holds the protocol
+# it resolves to (:attr:`TargetRun.retrieval`).
+OPTIONAL_EVALUATION_KEYS = ("generalized", "align", "retrieval")
+
+
+def training_identity(dumped: dict[str, Any]) -> dict[str, Any]:
+    """The part of a dumped :class:`TrainingOptions` that identifies a run's results."""
+    defaults = TrainingOptions().model_dump()
+    identity = {**dumped, **{k: defaults[k] for k in BOOKKEEPING_FIELDS}}
+    for key in FIELDS_ADDED_LATER:
+        if identity.get(key) == defaults[key]:
+            identity.pop(key, None)
+    return identity
+
+
+def evaluation_settings(options: EvaluationOptions) -> dict[str, Any]:
+    """A target run's evaluation options as its settings hold them (later keys only when
+    set; a run's options never hold the study's retrieval preset)."""
+    dumped = options.model_dump()
+    for key in OPTIONAL_EVALUATION_KEYS:
+        if dumped[key] is None:
+            del dumped[key]
+    return dumped
+
+
+@dataclass(frozen=True)
+class PhaseTask:
+    """One task a phase trains on: its training language and splits (dev for selection)."""
+
+    task: str
+    language: str
+    train_split: str
+    dev_split: str | None
+
+
+@dataclass(frozen=True)
+class IntermediateRun:
+    """Phase 2: train ``encoder`` on one task or a mix (one head each); keep the encoder."""
+
+    encoder: str
+    tasks: tuple[PhaseTask, ...]
+    training: TrainingOptions
+    seed: int
+    mix: MixOptions | None = None  # a mix's sampling options as given (None: the defaults)
+    mlm_probability: float | None = None  # masked-LM streams on the tasks' texts when set
+    skip_bad_rows: bool = False
+
+    kind = "intermediate"
+
+    @property
+    def parent(self) -> None:
+        return None
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return tuple(t.task for t in self.tasks)
+
+    def settings(self) -> dict[str, Any]:
+        """The settings as ``run.json`` and the store record them (keys as always)."""
+        settings: dict[str, Any] = {
+            "encoder": self.encoder,
+            "tasks": [{"task": t.task, "language": t.language, "train_split": t.train_split,
+                       "dev_split": t.dev_split} for t in self.tasks],
+            "mix": self.mix.model_dump() if self.mix else ({} if len(self.tasks) > 1 else None),
+            "training": self.training.model_dump(),
+            "seed": self.seed,
+        }
+        if self.mlm_probability is not None:
+            settings["mlm"] = {"probability": self.mlm_probability}
+        if self.skip_bad_rows:
+            settings["data"] = {"skip_bad_rows": True}
+        return settings
+
+    def identity(self) -> dict[str, Any]:
+        """What the run id hashes (phase 2 always starts from the named encoder)."""
+        return _identity(self.kind, self.settings(), self.encoder)
+
+    @property
+    def id(self) -> str:
+        return _hash(self.identity())
+
+
+@dataclass(frozen=True)
+class TargetRun:
+    """Phase 3 on a target task and its zero-shot evaluation (retrieval targets: no phase 3,
+    the encoder is pooled). ``parent`` is the phase-2 run it starts from, if any."""
+
+    encoder: str
+    task: str
+    train_language: str
+    train_split: str
+    dev_split: str
+    dev_language: str
+    eval_split: str
+    languages: tuple[str, ...]
+    training: TrainingOptions
+    evaluation: EvaluationOptions
+    seed: int
+    parent: str | None = None
+    skip_bad_rows: bool = False
+    retrieval: dict[str, Any] | None = None  # a retrieval target's resolved protocol
+
+    kind = "target"
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return (self.task,)
+
+    def settings(self) -> dict[str, Any]:
+        """The settings as ``run.json`` and the store record them (keys as always)."""
+        settings: dict[str, Any] = {
+            "encoder": self.encoder,
+            "task": self.task,
+            "train_language": self.train_language,
+            "train_split": self.train_split,
+            "dev_split": self.dev_split,
+            "dev_language": self.dev_language,
+            "eval_split": self.eval_split,
+            "languages": list(self.languages),
+            "training": self.training.model_dump(),
+            "evaluation": evaluation_settings(self.evaluation),
+            "seed": self.seed,
+        }
+        if self.skip_bad_rows:
+            settings["data"] = {"skip_bad_rows": True}
+        if self.retrieval is not None:
+            settings["retrieval"] = self.retrieval
+        return settings
+
+    def identity(self) -> dict[str, Any]:
+        """What the run id hashes: the settings, less the retrieval protocol where that
+        computes what xstilts computed before protocols were settings (those runs keep their
+        ids and results; any other protocol gives a new id)."""
+        from xstilts.evaluation.retrieval_protocols import (  # light: no torch
+            legacy_protocol,
+            same_results,
+        )
+
+        settings = self.settings()
+        if self.retrieval is not None:
+            legacy = legacy_protocol(self.encoder, from_checkpoint=self.parent is not None)
+            if same_results(self.retrieval, legacy, self.task):
+                del settings["retrieval"]
+        return _identity(self.kind, settings, self.parent or self.encoder)
+
+    @property
+    def id(self) -> str:
+        return _hash(self.identity())
+
+
+Run = IntermediateRun | TargetRun
+
+
+def _identity(kind: str, settings: dict[str, Any], parent: str) -> dict[str, Any]:
+    if "training" in settings:
+        settings = {**settings, "training": training_identity(settings["training"])}
+    return {"kind": kind, "settings": settings, "parent": parent}
+
+
+def _hash(identity: dict[str, Any]) -> str:
+    payload = json.dumps(identity, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def run_id(kind: str, settings: dict[str, Any], parent: str) -> str:
+    """The id of a run recorded as ``settings`` (a stored ``run.json``'s, say): the same hash
+    as :attr:`IntermediateRun.id` / :attr:`TargetRun.id`."""
+    return _hash(_identity(kind, settings, parent))
