@@ -74,9 +74,9 @@ training: {{epochs: 1, max_seq_length: 24,
     for run in plan.runs:
         with pytest.raises(_Seen) as info:
             if run.kind == "intermediate":
-                phases.run_intermediate(run.settings, None, tmp_path / run.id)
+                phases.run_intermediate(run.run, None, tmp_path / run.id)
             else:
-                phases.run_target(run.settings, "tiny:random", None, tmp_path / run.id)
+                phases.run_target(run.run, "tiny:random", None, tmp_path / run.id)
         drawn[(run.kind, run.seed)] = info.value.args[0]
     assert drawn == {("intermediate", 3): 3, ("intermediate", 7): 7,
                      ("target", 3): 3, ("target", 7): 7}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import pickle
 import re
@@ -323,6 +324,5 @@ def test_runs_carry_the_user_tasks_they_name(tmp_path: Path) -> None:
     assert target.user_tasks == ()  # cldr-continents is built in; the parent is a checkpoint
     assert pickle.loads(pickle.dumps(inter)).user_tasks == (definition,)
     assert register_definitions([definition]) == [get_task("user-xnli-carried")]  # no clash
-    bare = PlannedRun(inter.id, inter.kind, inter.encoder, inter.intermediate, inter.task,
-                      inter.seed, None, {**inter.settings, "tasks": []})
+    bare = PlannedRun(dataclasses.replace(inter.run, tasks=()), inter.intermediate)
     assert bare.user_tasks == ()

@@ -22,7 +22,7 @@ from xstilts.tasktypes.base import (
     TaskTypeHandler,
     collate_token_rows,
 )
-from xstilts.tasktypes.per_example import ACCURACY, ExampleStatistics, correctness
+from xstilts.tasktypes.per_example import AccuracyScored
 from xstilts.tasktypes.registry import register_handler
 
 
@@ -58,17 +58,8 @@ def tokenize_texts(examples: Sequence[Example], tokenizer: PreTrainedTokenizerBa
     return [list(ids) for ids in encoded["input_ids"]]
 
 
-class ClassificationHandler(TaskTypeHandler):
+class ClassificationHandler(AccuracyScored, TaskTypeHandler):
     types = (TaskType.CLASSIFICATION, TaskType.PAIR_CLASSIFICATION)
-    CATEGORY = "classification"
-
-    def primary_metric(self, task: Task) -> str:
-        return ACCURACY
-
-    def example_statistics(self, task: Task, metric: str, language: str,
-                           records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
-        return correctness(metric, records) if metric == ACCURACY else None
-
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
         return ClassificationHead(hidden_size, task.num_labels, pooling)
 

@@ -26,7 +26,7 @@ from xstilts.evaluation.metrics import Score, score_accuracy
 from xstilts.models.pooling import encode_pooled
 from xstilts.tasks.base import ChoiceExample, Task, TaskType
 from xstilts.tasktypes.base import FeatureOptions, Features, TaskTypeHandler
-from xstilts.tasktypes.per_example import ACCURACY, ExampleStatistics, correctness
+from xstilts.tasktypes.per_example import AccuracyScored
 from xstilts.tasktypes.registry import register_handler
 
 
@@ -83,17 +83,8 @@ def collate_choices(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, to
     return batch
 
 
-class MultipleChoiceHandler(TaskTypeHandler):
+class MultipleChoiceHandler(AccuracyScored, TaskTypeHandler):
     types = (TaskType.MULTIPLE_CHOICE,)
-    CATEGORY = "classification"
-
-    def primary_metric(self, task: Task) -> str:
-        return ACCURACY
-
-    def example_statistics(self, task: Task, metric: str, language: str,
-                           records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
-        return correctness(metric, records) if metric == ACCURACY else None
-
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
         return MultipleChoiceHead(hidden_size, pooling)
 

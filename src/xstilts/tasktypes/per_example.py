@@ -128,3 +128,17 @@ class TaskScoring(Protocol):
 
     def example_statistics(self, task: Task, metric: str, language: str,
                            records: Sequence[dict[str, Any]]) -> ExampleStatistics | None: ...
+
+
+class AccuracyScored:
+    """Scoring shared by the handlers whose one metric is accuracy over examples
+    (classification, pair classification, multiple choice): mixed in before the handler."""
+
+    CATEGORY = "classification"
+
+    def primary_metric(self, task: Any) -> str:
+        return ACCURACY
+
+    def example_statistics(self, task: Any, metric: str, language: str,
+                           records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
+        return correctness(metric, records) if metric == ACCURACY else None
