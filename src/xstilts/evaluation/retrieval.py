@@ -36,10 +36,12 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from xstilts.evaluation.bucc import XTREME_MODE, mine_from_vectors, split_half
 from xstilts.evaluation.embeddings import check_layer, embed_sentences, num_hidden_layers
 from xstilts.evaluation.metrics import bootstrap_interval
+from xstilts.evaluation.mined_pairs import gold_pairs_file, mined_pairs_file, write_pairs
 from xstilts.evaluation.retrieval_metrics import (
     best_threshold,
     bucc_f1,
     cosine_similarity,
+    extracted_pairs,
     nearest_neighbor_correct,
 )
 from xstilts.evaluation.retrieval_protocols import (
@@ -310,6 +312,7 @@ def evaluate_bucc(
     split: str = "dev", max_pairs: int | None = None, batch_size: int = 64,
     autocast_bf16: bool = False, protocol: Protocol | None = None,
     seed: int = BUCC_SPLIT_SEED, task: Task | str = "bucc2018",
+    predictions_dir: Path | None = None,
 ) -> list[dict]:
     """BUCC mining F1 per language, mined as XTREME mines (k-NN both ways, ratio margin,
     one-to-one ``max`` merge: :mod:`.bucc`), one row per language.
@@ -319,7 +322,9 @@ def evaluate_bucc(
     here): ``value`` is the dev-on-dev F1 (threshold tuned and scored on dev, optimistic,
     labelled by ``tuned_on``/``scored_on``/``note``), and ``split_half_f1`` /
     ``split_half`` the unbiased split-half estimate (:func:`.bucc.split_half`, ``seed``).
-    ``task`` is the mining task (BUCC 2018).
+    ``task`` is the mining task (BUCC 2018). With ``predictions_dir``, the pairs extracted
+    at the threshold behind ``value`` and the scored split's gold go to ``LANG.pairs.tsv``
+    and ``LANG.gold.tsv`` (:mod:`.mined_pairs`), so the leaderboard scorer can re-score them.
     """
     task = _task(task)
     name, encoder, tokenizer = load_model(model)
@@ -343,6 +348,10 @@ def evaluate_bucc(
             score = bucc_f1(mined.candidates, mined.gold, tuned.threshold)
             row = {"tuned_on": "dev", "scored_on": split, "dev_f1": tuned.f1,
                    "note": BUCC_TEST_NOTE}
+        if predictions_dir is not None:
+            write_pairs(mined_pairs_file(predictions_dir, language),
+                        extracted_pairs(mined.candidates, score.threshold))
+            write_pairs(gold_pairs_file(predictions_dir, language), mined.gold)
         results.append({
             "language": language, "direction": "xx2en", "metric": "f1", "value": score.f1,
             "precision": score.precision, "recall": score.recall,

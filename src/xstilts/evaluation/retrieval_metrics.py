@@ -122,6 +122,13 @@ def _prf(n_correct: int, n_extracted: int, n_gold: int) -> tuple[float, float, f
     return precision, recall, f1
 
 
+def extracted_pairs(candidates: Iterable[tuple[Hashable, Hashable, float]],
+                    threshold: float) -> set[Pair]:
+    """The candidate pairs kept at ``threshold`` (score >= it): what :func:`bucc_f1` scores."""
+    return {pair for pair, score in _unique_candidates(candidates).items()
+            if score >= threshold}
+
+
 def bucc_f1(
     candidates: Iterable[tuple[Hashable, Hashable, float]], gold: Collection[Pair],
     threshold: float,
@@ -130,8 +137,7 @@ def bucc_f1(
     gold_set = set(gold)
     if not gold_set:
         raise ValueError("the gold set is empty, so recall and F1 are undefined")
-    table = _unique_candidates(candidates)
-    extracted = {pair for pair, score in table.items() if score >= threshold}
+    extracted = extracted_pairs(candidates, threshold)
     n_correct = len(extracted & gold_set)
     p, r, f = _prf(n_correct, len(extracted), len(gold_set))
     return MiningScore(p, r, f, float(threshold), len(extracted), n_correct, len(gold_set))

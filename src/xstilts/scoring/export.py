@@ -13,8 +13,10 @@ several encoders, intermediate configurations or seeds holds several systems: ch
 with ``encoder`` / ``intermediate`` / ``seed`` (the error lists the choices). Files are named
 ``test-`` whatever split the study evaluated (the leaderboard layout); ``export.json``
 records the real split. Tatoeba indices refer to this package's line order of the test
-pairs (not the shuffled official test files). BUCC runs store no mined pairs, and tasks
-outside XTREME / XTREME-R have no leaderboard format: both are skipped with a note.
+pairs (not the shuffled official test files). BUCC runs keep their mined pairs and the
+scored split's gold as ``<lang>.pairs.tsv`` / ``<lang>.gold.tsv``, written as they are (the
+leaderboard scores the pair sets). Tasks outside XTREME / XTREME-R have no leaderboard
+format: they are skipped with a note.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.errors import DataFormatError, XstiltsError
+from xstilts.evaluation.mined_pairs import gold_pairs_file, mined_pairs_file, pairs_text
+from xstilts.scoring import layout
 from xstilts.scoring.official import OFFICIAL_TASKS, STUDY_TASK_TO_FOLDER
 from xstilts.tasks import Task, get_task
 from xstilts.tasks.base import RetrievalKind
@@ -158,28 +162,43 @@ def _prediction_file(run: RunFolder, language: str) -> Path | None:
     return None
 
 
+def _mined_texts(run: RunFolder, language: str) -> tuple[str, str] | None:
+    """A mining run's (mined pairs, gold pairs) texts, re-read so a malformed file fails here
+    naming itself; None when the run kept none (a run from before pairs were saved)."""
+    mined, gold = mined_pairs_file(run.predictions(), language), gold_pairs_file(
+        run.predictions(), language)
+    if not (mined.is_file() and gold.is_file()):
+        return None
+    return pairs_text(layout.read_pairs(mined)), pairs_text(layout.read_pairs(gold))
+
+
+def _record_texts(run: RunFolder, language: str, write: Writer) -> tuple[str, str] | None:
+    source = _prediction_file(run, language)
+    return None if source is None else write(_read_records(source), source)
+
+
 def _export_run(run: dict[str, Any], out_dir: Path, dest: Path, summary: ExportSummary,
                 metrics: list[dict[str, Any]]) -> None:
     folder = STUDY_TASK_TO_FOLDER.get(run["task"])
     task = get_task(run["task"]) if folder is not None else None
-    if task is None or task.retrieval_kind == RetrievalKind.MINING:
-        # Mining runs keep scores only: their predictions would be the mined pairs.
-        why = ("BUCC runs store no mined pairs" if task else
-               "not an XTREME / XTREME-R leaderboard task")
-        summary.notes.append(f"{run['task']} (run {run['id']}) skipped: {why}")
+    if task is None:
+        summary.notes.append(f"{run['task']} (run {run['id']}) skipped: not an XTREME / "
+                             "XTREME-R leaderboard task")
         return
     settings = json.loads(run["settings"])
     split, suffix = settings["eval_split"], OFFICIAL_TASKS[folder].suffix
-    write = _WRITERS[folder](task)
+    mining = task.retrieval_kind == RetrievalKind.MINING
+    write = None if mining else _WRITERS[folder](task)
     written = []
     for language in settings["languages"]:
-        source = _prediction_file(RunFolder.of(out_dir, run["id"]), language)
-        if source is None:
+        run_folder = RunFolder.of(out_dir, run["id"])
+        texts = (_mined_texts(run_folder, language) if write is None
+                 else _record_texts(run_folder, language, write))
+        if texts is None:
             summary.notes.append(f"{run['task']}/{language}: run {run['id']} has no "
                                  "predictions file, skipped")
             continue
-        records = _read_records(source)
-        prediction_text, gold_text = write(records, source)
+        prediction_text, gold_text = texts
         for kind, text in (("predictions", prediction_text), ("labels", gold_text)):
             path = dest / kind / folder / f"test-{language}.{suffix}"
             path.parent.mkdir(parents=True, exist_ok=True)

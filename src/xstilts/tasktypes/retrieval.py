@@ -108,7 +108,7 @@ class RetrievalHandler(RetrievalScoring):
                                     protocol=protocol, task=task)
         if kind == RetrievalKind.MINING:
             return evaluate_bucc(pair, languages, data_dir, split=split, protocol=protocol,
-                                 task=task)
+                                 task=task, predictions_dir=predictions_dir)
         return evaluate_pooled_retrieval(
             pair, task, languages, data_dir, split=split, max_queries=max_examples,
             batch_size=batch_size, resamples=resamples, seed=seed,
