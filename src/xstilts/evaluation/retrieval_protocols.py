@@ -27,7 +27,7 @@ benchmark (give it with ``prefix``; docs/retrieval.md).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -167,8 +167,3 @@ def same_results(protocol: dict[str, Any], legacy: dict[str, Any], task: str) ->
     follows_protocol = get_task(task).retrieval_kind not in FIXED_DIRECTIONS
     keys = ["layer", "pooling", "prefix"] + (["direction"] if follows_protocol else [])
     return all(protocol[k] == legacy[k] for k in keys)
-
-
-def preset_table() -> dict[str, dict[str, str]]:
-    """The presets as data (for docs, ``--help`` and tests)."""
-    return {name: asdict(p) for name, p in RETRIEVAL_PRESETS.items()}
