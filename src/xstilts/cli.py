@@ -162,7 +162,7 @@ def tasks(
     from xstilts.tasks import list_tasks
 
     items = [{
-        "name": t.name, "type": t.type.value, "languages": list(t.languages),
+        "name": t.name, "type": t.type, "languages": list(t.languages),
         "labels": list(t.labels), "metric": t.metric, "data_found": t.data_found(data_dir),
         "builtin_data": not t.needs_data_dir, "description": t.description,
     } for t in list_tasks(data_dir)]

@@ -15,7 +15,12 @@ from typing import Protocol
 
 
 class TaskType(StrEnum):
-    """The task types the engine knows; each has its own head and metric."""
+    """The names of the built-in task types (each has a handler in :mod:`xstilts.tasktypes`).
+
+    A task's ``type`` is a plain string, so a new task type is one handler module in
+    ``tasktypes`` whose ``types`` names it; its tasks say ``type="<name>"``. These members are
+    strings too, so ``task.type == TaskType.TAGGING`` works whichever way a task was declared.
+    """
 
     CLASSIFICATION = "classification"
     PAIR_CLASSIFICATION = "pair_classification"
@@ -146,7 +151,7 @@ class Task:
     """
 
     name: str
-    type: TaskType
+    type: str  # a TaskType member or the name a registered handler declares
     languages: tuple[str, ...]
     reader: Reader = field(repr=False)
     labels: tuple[str, ...] = ()

@@ -109,7 +109,7 @@ class UserTaskSpec(_Strict):
     def _consistent(self) -> UserTaskSpec:
         """Cross-field rules a reader would otherwise trip over much later."""
         if self.type not in READABLE_TYPES:
-            raise ValueError(f"type {self.type.value!r} cannot be read from a task file yet "
+            raise ValueError(f"type {str(self.type)!r} cannot be read from a task file yet "
                              f"(supported: {', '.join(t.value for t in READABLE_TYPES)})")
         classifying = self.type is not TaskType.REGRESSION
         if classifying and len(self.labels) < 2:

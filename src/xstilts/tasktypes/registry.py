@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from xstilts.errors import XstiltsError
-from xstilts.tasks.base import Task, TaskType
+from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import TaskTypeHandler
 
 # Keyed by (task type, pair encoding): pair tasks and regression have a cross-encoder
 # handler ("cross", the pair in one input) and may have a siamese one ("siamese", SBERT).
-_HANDLERS: dict[tuple[TaskType, str], TaskTypeHandler] = {}
+_HANDLERS: dict[tuple[str, str], TaskTypeHandler] = {}
 PAIR_ENCODINGS = ("cross", "siamese")
 
 
@@ -30,19 +30,19 @@ def handler_for(task: Task, pair_encoding: str = "cross") -> TaskTypeHandler:
         return _HANDLERS[key]
     if (task.type, "cross") in _HANDLERS:
         raise XstiltsError(
-            f"task {task.name!r} ({task.type.value}) has no {pair_encoding} architecture; "
+            f"task {task.name!r} ({task.type}) has no {pair_encoding} architecture; "
             "pair_encoding: siamese applies to pair classification and regression tasks"
         )
     raise XstiltsError(
-        f"task {task.name!r} is of type {task.type.value}, which cannot be trained yet "
-        f"(trainable: {', '.join(sorted(t.value for t in trainable_types()))})"
+        f"task {task.name!r} is of type {task.type}, which cannot be trained yet "
+        f"(trainable: {', '.join(sorted(str(t) for t in trainable_types()))})"
     )
 
 
 # Task types scored on the encoder itself, with no head and no training (retrieval: the
 # pooled encoder is searched). Kept apart from the trainable handlers above, so that
 # ``handler_for`` and ``trainable_types`` still say such a task cannot be trained.
-_ENCODER_HANDLERS: dict[TaskType, Any] = {}
+_ENCODER_HANDLERS: dict[str, Any] = {}
 
 
 def register_encoder_handler(handler: Any) -> Any:
@@ -59,7 +59,7 @@ def encoder_handler_for(task: Task) -> Any | None:
     return _ENCODER_HANDLERS.get(task.type)
 
 
-def trainable_types() -> tuple[TaskType, ...]:
+def trainable_types() -> tuple[str, ...]:
     _ensure_builtins()
     return tuple(dict.fromkeys(t for t, _ in _HANDLERS))
 

@@ -58,7 +58,7 @@ class RetrievalHandler(RetrievalScoring):
 
     def kind(self, task: Task) -> RetrievalKind:
         if task.retrieval_kind is None:
-            raise XstiltsError(f"task {task.name!r} ({task.type.value}) declares no "
+            raise XstiltsError(f"task {task.name!r} ({task.type}) declares no "
                                "retrieval_kind (bitext, mining or pooled)")
         return task.retrieval_kind
 

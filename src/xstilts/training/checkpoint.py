@@ -60,7 +60,7 @@ def save_task_model(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target
                     task: Task, pair_encoding: str) -> Path:
     """A fine-tuned target model, self-contained: the task's labels are stored with it (some
     come from the data folder, e.g. CCG's tag inventory), so it reloads without the study."""
-    info = {"task": task.name, "type": task.type.value, "labels": list(task.labels),
+    info = {"task": task.name, "type": task.type, "labels": list(task.labels),
             "pair_encoding": pair_encoding}
     return save_encoder(model, tokenizer, target, with_heads=True, head_info=info)
 
