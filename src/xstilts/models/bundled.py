@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 MARKER = "xstilts-conversion.json"
 BUNDLED_PREFIX = "bundled:"
+# The encoder a study uses when it names none: small, multilingual, and it ships offline.
+DEFAULT_ENCODER = BUNDLED_PREFIX + "multilingual-e5-small"
 
 
 @dataclass(frozen=True)

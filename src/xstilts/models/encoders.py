@@ -29,13 +29,13 @@ from xstilts.errors import ModelLoadError
 from xstilts.models.bundled import (
     BUNDLED,
     BUNDLED_PREFIX,
+    DEFAULT_ENCODER,
     bundled_model_dir,
     bundled_target,
     is_cached,
 )
 from xstilts.models.tiny import TINY_NAME, TINY_TOKENIZER_FROM, build_tiny_encoder, build_tiny_mlm
 
-DEFAULT_ENCODER = BUNDLED_PREFIX + "multilingual-e5-small"
 _PATH_STARTS = ("/", "./", "../", "~", ".\\")
 
 

@@ -17,11 +17,10 @@ from xstilts.evaluation.settings import (  # noqa: F401  (re-exported: the study
     EvaluationOptions,
     RetrievalOptions,
 )
+from xstilts.models.bundled import DEFAULT_ENCODER
 from xstilts.training.options import MixOptions, TrainingOptions
 from xstilts.yaml_lines import describe_validation_error, file_line, read_yaml_mapping
 from xstilts.yaml_lines import line_of as _line_of
-
-DEFAULT_ENCODER = "bundled:multilingual-e5-small"
 
 # Per-phase overrides: every TrainingOptions field, all optional, unknown keys refused.
 TrainingOverrides = create_model(  # type: ignore[call-overload]
