@@ -73,7 +73,7 @@ def test_heldout_alignment_only_on_bitext_tasks():
 
 def test_planned_direction_and_run_identity_follow_the_kind():
     planned = {"direction": "en2xx", "layer": 7, "pooling": "mean", "prefix": ""}
-    assert retrieval_settings(planned, TATOEBA) is planned
+    assert retrieval_settings(planned, TATOEBA) == planned  # bitext: as the protocol says
     assert retrieval_settings(planned, BUCC)["direction"] == "xx2en"
     assert retrieval_settings(planned, MEWSLI)["direction"] == "query2pool"
     legacy = {**planned, "direction": "xx2en"}
