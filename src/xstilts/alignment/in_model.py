@@ -120,13 +120,14 @@ def projected(model: TaskModel, task: Task, code: str,
 
 def fit_tatoeba_projections(
     encoder: nn.Module, tokenizer: PreTrainedTokenizerBase, languages: Sequence[str],
-    data_dir: Path | None, *, method: str = "procrustes", n_train: int | None = 1000,
-    pooling: str = "mean", max_length: int = 128, batch_size: int = 64, seed: int = 0,
+    data_dir: Path | None, *, max_length: int, method: str = "procrustes",
+    n_train: int | None = 1000, pooling: str = "mean", batch_size: int = 64, seed: int = 0,
     skip_bad_rows: bool = False,
 ) -> tuple[dict[str, Projection], dict[str, Any]]:
     """One projection per non-English language among the texts of ``languages`` that has
     Tatoeba data, fitted on the first ``n_train`` pairs embedded as the task head embeds
-    (last layer, the model's pooling, no prefix). Returns the projections and a summary."""
+    (last layer, the model's pooling, no prefix) and truncated to the task model's
+    ``max_length``. Returns the projections and a summary."""
     tatoeba = get_task("tatoeba")
     wanted = dict.fromkeys(lang for code in languages for lang in text_languages(code))
     projections: dict[str, Projection] = {}

@@ -54,6 +54,10 @@ from xstilts.tasks import get_task
 from xstilts.tasks.base import BitextExample, MiningSentence, Task
 
 BUCC_K = 4
+# Tokens per sentence when a retrieval task embeds it. XTREME's scripts use 512 (run_tatoeba.sh,
+# run_bucc2018.sh MAXL); 128 is xstilts' value since retrieval existed, kept so stored scores
+# stay comparable, and recorded with every score in the protocol (``max_length``).
+RETRIEVAL_MAX_LENGTH = 128
 EncoderLike = str | tuple[PreTrainedModel, PreTrainedTokenizerBase]
 # Extra rows for one language of a bitext task, from its pairs and both sides' vectors:
 # (language, pairs, source vectors, target vectors) -> (result rows, summary). The held-out
@@ -77,7 +81,7 @@ class Protocol:
     normalisation: str = "l2"
     similarity: str = "cosine"
     k: int = BUCC_K
-    max_length: int = 128
+    max_length: int = RETRIEVAL_MAX_LENGTH
     layer_rule: str = "last layer (sentence-embedding model)"
     preset: str = "custom"  # xtreme / mteb (retrieval_protocols.RETRIEVAL_PRESETS)
     layer_from: str = ""  # the (base) encoder name the layer rule was applied to
@@ -86,7 +90,8 @@ class Protocol:
         return asdict(self)
 
     @classmethod
-    def from_plan(cls, planned: dict[str, Any], max_length: int = 128) -> Protocol:
+    def from_plan(cls, planned: dict[str, Any],
+                  max_length: int = RETRIEVAL_MAX_LENGTH) -> Protocol:
         """The protocol a study planned (:func:`retrieval_protocols.plan_protocol`)."""
         return cls(layer=planned["layer"], pooling=planned["pooling"],
                    prefix=planned["prefix"], direction=planned["direction"],
@@ -112,7 +117,7 @@ def default_layer(model_name: str, model: PreTrainedModel) -> tuple[int, str]:
 def resolve_protocol(
     model_name: str, model: PreTrainedModel, *, preset: str = AUTO, layer: int | None = None,
     pooling: str | None = None, prefix: str | None = None, direction: str | None = None,
-    max_length: int = 128, layer_from: str | None = None,
+    max_length: int = RETRIEVAL_MAX_LENGTH, layer_from: str | None = None,
 ) -> Protocol:
     """The ``preset`` (``auto``: xtreme for XLM-R / mBERT, mteb otherwise) with every given
     value overriding it. ``layer_from`` names the encoder whose layer rule applies (a study's
