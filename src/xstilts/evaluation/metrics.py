@@ -52,3 +52,14 @@ def score_accuracy(
     correct = (np.asarray(gold) == np.asarray(predicted)).astype(np.float64)
     low, high = bootstrap_interval(correct, resamples=resamples, confidence=confidence, seed=seed)
     return Score("accuracy", float(correct.mean()), low, high, int(correct.size))
+
+
+def prf_from_counts(tp: np.ndarray, n_pred: np.ndarray,
+                    n_gold: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Precision, recall and F1 from (possibly vectors of) counts; 0 where undefined. One
+    definition for every counted metric: tagging spans, BUCC pairs, per-sentence bootstraps."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(n_pred > 0, tp / n_pred, 0.0)
+        recall = np.where(n_gold > 0, tp / n_gold, 0.0)
+        f1 = np.where(n_pred + n_gold > 0, 2 * tp / (n_pred + n_gold), 0.0)
+    return precision, recall, f1

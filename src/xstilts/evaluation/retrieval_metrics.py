@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xstilts.evaluation.metrics import prf_from_counts
+
 Pair = tuple[Hashable, Hashable]
 
 
@@ -115,13 +117,6 @@ class MiningScore:
     n_gold: int
 
 
-def _prf(n_correct: int, n_extracted: int, n_gold: int) -> tuple[float, float, float]:
-    precision = n_correct / n_extracted if n_extracted else 0.0
-    recall = n_correct / n_gold if n_gold else 0.0
-    f1 = 2 * n_correct / (n_extracted + n_gold) if n_correct else 0.0
-    return precision, recall, f1
-
-
 def extracted_pairs(candidates: Iterable[tuple[Hashable, Hashable, float]],
                     threshold: float) -> set[Pair]:
     """The candidate pairs kept at ``threshold`` (score >= it): what :func:`bucc_f1` scores."""
@@ -139,7 +134,8 @@ def bucc_f1(
         raise ValueError("the gold set is empty, so recall and F1 are undefined")
     extracted = extracted_pairs(candidates, threshold)
     n_correct = len(extracted & gold_set)
-    p, r, f = _prf(n_correct, len(extracted), len(gold_set))
+    p, r, f = (float(v) for v in prf_from_counts(
+        np.asarray(n_correct), np.asarray(len(extracted)), np.asarray(len(gold_set))))
     return MiningScore(p, r, f, float(threshold), len(extracted), n_correct, len(gold_set))
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from xstilts.errors import UnlabeledSplitError
-from xstilts.evaluation.metrics import Score
+from xstilts.evaluation.metrics import Score, prf_from_counts
 
 Entity = tuple[str, int, int]  # (type, first token, last token), inclusive
 
@@ -103,16 +103,6 @@ def sentence_entity_counts(
         gold_set, pred_set = set(extract_entities(g)), set(extract_entities(p))
         rows.append((len(gold_set & pred_set), len(pred_set), len(gold_set)))
     return np.array(rows, dtype=np.float64).reshape(-1, 3)
-
-
-def prf_from_counts(tp: np.ndarray, n_pred: np.ndarray,
-                    n_gold: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Precision, recall and F1 from (possibly vectors of) counts; 0 where undefined."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(n_pred > 0, tp / n_pred, 0.0)
-        recall = np.where(n_gold > 0, tp / n_gold, 0.0)
-        f1 = np.where(n_pred + n_gold > 0, 2 * tp / (n_pred + n_gold), 0.0)
-    return precision, recall, f1
 
 
 def entity_prf(

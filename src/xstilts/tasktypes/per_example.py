@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from xstilts.errors import UnlabeledSplitError
-from xstilts.evaluation.tagging_metrics import prf_from_counts
+from xstilts.evaluation.metrics import prf_from_counts
 
 if TYPE_CHECKING:
     from xstilts.tasks.base import Task
