@@ -26,7 +26,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluation",),
     ("tasks",),
     ("models",),
-    ("errors", "languages", "yaml_lines", "progress", "data", "distributed", "results"),
+    ("errors", "languages", "yaml_lines", "progress", "data", "distributed", "results",
+     "prediction_files"),
 ]
 RANK = {package: i for i, layer in enumerate(LAYERS) for package in layer}
 

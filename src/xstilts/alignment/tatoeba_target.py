@@ -33,6 +33,7 @@ from xstilts.evaluation.retrieval import (
 )
 from xstilts.evaluation.retrieval_metrics import nearest_neighbor_correct
 from xstilts.evaluation.significance import paired_bootstrap_test
+from xstilts.prediction_files import language_file
 from xstilts.tasks.base import BitextExample
 
 HELDOUT, ALIGNED = "heldout", "align"
@@ -56,7 +57,7 @@ def heldout_alignment(language: str, pairs: list[BitextExample], source: np.ndar
         if predictions_dir is not None:
             folder = predictions_dir / view
             folder.mkdir(parents=True, exist_ok=True)
-            write_retrieval_predictions(folder / f"{language}.jsonl", held_pairs,
+            write_retrieval_predictions(language_file(folder, language), held_pairs,
                                         sim.argmax(axis=1))
         rows.append({**accuracy_result(language, "xx2en", correct[view],
                                        n_candidates=len(held_pairs), resamples=resamples,

@@ -39,6 +39,7 @@ from xstilts.evaluation.retrieval import (
 )
 from xstilts.evaluation.retrieval_metrics import ap_at_k_per_query, cosine_similarity
 from xstilts.evaluation.retrieval_protocols import POOL_DIRECTION
+from xstilts.prediction_files import language_file
 from xstilts.tasks import get_task, list_tasks
 from xstilts.tasks.base import RetrievalKind, Task
 from xstilts.tasks.xtreme_r_retrieval import RetrievalItem
@@ -206,7 +207,7 @@ def evaluate_pooled_retrieval(
         top = top_k_candidates(vectors, cached[1], k)
         ap = ap_from_top_k(top, relevant, k)
         if predictions_dir is not None:
-            write_pooled_predictions(predictions_dir / f"{language}.jsonl", kept, candidates,
+            write_pooled_predictions(language_file(predictions_dir, language), kept, candidates,
                                      top)
         low, high = bootstrap_interval(ap, resamples=resamples, seed=seed)
         results.append({"language": language, "direction": DIRECTION, "metric": f"map@{k}",

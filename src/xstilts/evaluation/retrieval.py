@@ -36,7 +36,6 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from xstilts.evaluation.bucc import XTREME_MODE, mine_from_vectors, split_half
 from xstilts.evaluation.embeddings import check_layer, embed_sentences, num_hidden_layers
 from xstilts.evaluation.metrics import bootstrap_interval
-from xstilts.evaluation.mined_pairs import gold_pairs_file, mined_pairs_file, write_pairs
 from xstilts.evaluation.retrieval_metrics import (
     best_threshold,
     bucc_f1,
@@ -49,6 +48,12 @@ from xstilts.evaluation.retrieval_protocols import (
     layer_by_rule,
     plan_protocol,
     raw_encoder_family,
+)
+from xstilts.prediction_files import (
+    gold_pairs_file,
+    language_file,
+    mined_pairs_file,
+    write_pairs,
 )
 from xstilts.tasks import get_task
 from xstilts.tasks.base import BitextExample, MiningSentence, Task
@@ -251,8 +256,9 @@ def evaluate_tatoeba(
             correct = nearest_neighbor_correct(sim)
             if predictions_dir is not None:
                 predictions_dir.mkdir(parents=True, exist_ok=True)
-                name_ = f"{language}.jsonl" if len(directions) == 1 else f"{language}.{d}.jsonl"
-                write_retrieval_predictions(predictions_dir / name_, pairs, sim.argmax(axis=1))
+                file = language_file(predictions_dir, language,
+                                     d if len(directions) > 1 else None)
+                write_retrieval_predictions(file, pairs, sim.argmax(axis=1))
             results.append({**accuracy_result(language, d, correct, n_candidates=len(pairs),
                                               resamples=resamples, seed=seed),
                             "protocol": recorded})
@@ -329,7 +335,8 @@ def evaluate_bucc(
     ``split_half`` the unbiased split-half estimate (:func:`.bucc.split_half`, ``seed``).
     ``task`` is the mining task (BUCC 2018). With ``predictions_dir``, the pairs extracted
     at the threshold behind ``value`` and the scored split's gold go to ``LANG.pairs.tsv``
-    and ``LANG.gold.tsv`` (:mod:`.mined_pairs`), so the leaderboard scorer can re-score them.
+    and ``LANG.gold.tsv`` (:mod:`xstilts.prediction_files`), so the leaderboard scorer can
+    re-score them.
     """
     task = _task(task)
     name, encoder, tokenizer = load_model(model)

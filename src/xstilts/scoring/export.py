@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.errors import DataFormatError, XstiltsError
-from xstilts.evaluation.mined_pairs import gold_pairs_file, mined_pairs_file, pairs_text
+from xstilts.prediction_files import language_file, pairs_text
 from xstilts.scoring import layout
 from xstilts.scoring.official import OFFICIAL_TASKS, STUDY_TASK_TO_FOLDER
 from xstilts.tasks import Task, get_task
@@ -156,17 +156,17 @@ def _choose_runs(runs: list[dict[str, Any]], study: str, choice: dict[str, Any]
 
 
 def _prediction_file(run: RunFolder, language: str) -> Path | None:
-    for name in (f"{language}.jsonl", f"{language}.xx2en.jsonl"):
-        if (run.predictions() / name).is_file():
-            return run.predictions() / name
+    for direction in (None, "xx2en"):
+        file = language_file(run.predictions(), language, direction)
+        if file.is_file():
+            return file
     return None
 
 
 def _mined_texts(run: RunFolder, language: str) -> tuple[str, str] | None:
     """A mining run's (mined pairs, gold pairs) texts, re-read so a malformed file fails here
     naming itself; None when the run kept none (a run from before pairs were saved)."""
-    mined, gold = mined_pairs_file(run.predictions(), language), gold_pairs_file(
-        run.predictions(), language)
+    mined, gold = run.mined_pairs(language), run.gold_pairs(language)
     if not (mined.is_file() and gold.is_file()):
         return None
     return pairs_text(layout.read_pairs(mined)), pairs_text(layout.read_pairs(gold))

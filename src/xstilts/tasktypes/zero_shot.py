@@ -26,6 +26,7 @@ from xstilts.data.feature_options import FeatureOptions
 from xstilts.evaluation.generalized import SPLIT_SUFFIX, generalized_task
 from xstilts.evaluation.settings import EvaluationOptions
 from xstilts.models.heads import TaskModel
+from xstilts.prediction_files import language_file
 from xstilts.progress import progress_bar
 from xstilts.results import Score
 from xstilts.tasks import Task
@@ -86,7 +87,7 @@ def evaluate_languages(
         predicted = predict(model, task, handler, examples, features,
                             pad_id=tokenizer.pad_token_id, batch_size=settings.batch_size,
                             autocast_bf16=settings.autocast_bf16)
-        with (predictions_dir / f"{language}.jsonl").open("w", encoding="utf-8") as out:
+        with language_file(predictions_dir, language).open("w", encoding="utf-8") as out:
             for ex, pred in zip(examples, predicted, strict=True):
                 out.write(json.dumps({"id": ex.id, "gold": handler.gold(task, ex),
                                       "prediction": pred}, ensure_ascii=False) + "\n")

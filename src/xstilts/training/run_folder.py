@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from xstilts.prediction_files import gold_pairs_file, language_file, mined_pairs_file
+
 RUNS_DIR = "runs"
 WORK_PREFIX = ".work-"
 FAILED_SUFFIX = ".failed"
@@ -113,4 +115,12 @@ class RunFolder:
     def prediction_file(self, language: str, split: str = "") -> Path:
         """The predictions behind a stored result row of ``language`` and ``split`` (a
         ``<split>+<view>`` split reads its view's subfolder)."""
-        return self.predictions(split_view(split)) / f"{language}.jsonl"
+        return language_file(self.predictions(split_view(split)), language)
+
+    def mined_pairs(self, language: str) -> Path:
+        """A mining run's pairs extracted for ``language`` (BUCC)."""
+        return mined_pairs_file(self.predictions(), language)
+
+    def gold_pairs(self, language: str) -> Path:
+        """The gold pairs of the split a mining run scored for ``language``."""
+        return gold_pairs_file(self.predictions(), language)

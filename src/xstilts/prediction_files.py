@@ -1,0 +1,48 @@
+"""The names of prediction files inside a predictions folder, for their writers (evaluation
+loops, low in the layering) and their readers (:class:`~xstilts.training.run_folder.RunFolder`,
+the report, the exporter) alike.
+
+Per-query predictions are ``<lang>.jsonl`` (``<lang>.<direction>.jsonl`` where a retrieval
+task searched both ways). A mining run's predictions are a set of pairs, not per-query rows,
+so they get files of their own: ``<lang>.pairs.tsv`` (extracted at the threshold behind the
+stored score) and ``<lang>.gold.tsv`` (the scored split's gold), both in the XTREME
+leaderboard's BUCC layout, ``<source id>\\t<target id>`` per line, sorted so that the same
+run writes the same bytes. Kept free of heavy imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+PREDICTIONS_SUFFIX = ".jsonl"
+MINED_SUFFIX = ".pairs.tsv"
+GOLD_SUFFIX = ".gold.tsv"
+
+
+def language_file(predictions_dir: Path, language: str, direction: str | None = None) -> Path:
+    """The per-query predictions of ``language`` (of one search ``direction``, where a task
+    searched several)."""
+    stem = f"{language}.{direction}" if direction else language
+    return Path(predictions_dir) / f"{stem}{PREDICTIONS_SUFFIX}"
+
+
+def mined_pairs_file(predictions_dir: Path, language: str) -> Path:
+    """Where a mining run keeps the pairs it extracted for ``language``."""
+    return Path(predictions_dir) / f"{language}{MINED_SUFFIX}"
+
+
+def gold_pairs_file(predictions_dir: Path, language: str) -> Path:
+    """Where a mining run keeps the gold pairs of the split it scored for ``language``."""
+    return Path(predictions_dir) / f"{language}{GOLD_SUFFIX}"
+
+
+def pairs_text(pairs: Iterable[tuple[str, str]]) -> str:
+    """``source\\ttarget`` lines, sorted (a set has no order of its own)."""
+    return "".join(f"{src}\t{tgt}\n" for src, tgt in sorted(pairs))
+
+
+def write_pairs(path: Path, pairs: Iterable[tuple[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(pairs_text(pairs), encoding="utf-8")
+
