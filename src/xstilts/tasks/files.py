@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.errors import DataDirRequiredError, MissingDataError
-from xstilts.tasks.base import Locator, Task, TaskType, check_split_language
+from xstilts.tasks.base import Locator, Task, check_split_language
 from xstilts.tasks.readers import first_existing
 
 # The example ids of most file tasks: "<task>-<split>-<language>-<row number>".
@@ -134,7 +134,7 @@ class FileReader:
 
 
 def file_task(
-    name: str, type: TaskType, languages: Sequence[str], *, layout: Locator,  # noqa: A002
+    name: str, type: str, languages: Sequence[str], *, layout: Locator,  # noqa: A002
     read: FileFormat, data_hint: str, id_prefix: str = DEFAULT_ID_PREFIX, **fields: Any,
 ) -> Task:
     """The task of a file-task declaration.
