@@ -326,3 +326,24 @@ def test_runs_carry_the_user_tasks_they_name(tmp_path: Path) -> None:
     assert register_definitions([definition]) == [get_task("user-xnli-carried")]  # no clash
     bare = PlannedRun(dataclasses.replace(inter.run, tasks=()), inter.intermediate)
     assert bare.user_tasks == ()
+
+
+def test_missing_files_next_to_the_task_file_stop_the_study_before_training(
+        tmp_path: Path, shared_data: Path) -> None:
+    """Files relative to the task file need no --data-dir, and are checked up front like the
+    XTREME tasks' files: the dev file is missing, so the study fails naming it, before any run
+    trains on the (present) training file."""
+    data = tmp_path / "tasks" / "data"
+    _write(data / "train.tsv", _xnli_rows(shared_data, "en", 0, 48))
+    _write(data / "test.tsv", _xnli_rows(shared_data, "en", 100, 20)
+           + _xnli_rows(shared_data, "de", 100, 20))
+    (tmp_path / "tasks" / "my-xnli.yaml").write_text(
+        _task_yaml("user-xnli-no-dev", "data/{split}.tsv", "language"))
+    study = tmp_path / "study.yaml"
+    study.write_text(STUDY.replace("user-xnli-e2e", "user-xnli-no-dev"))
+    spec = load_study(study)
+    missing = re.escape(str((data / "dev.tsv").resolve()))
+    with pytest.raises(StudyConfigError, match=rf"dev data not found: {missing}"):
+        run_study(spec, tmp_path / "out", study_path=study, log=lambda _: None)
+    assert not (tmp_path / "out" / "runs").exists() or not any(
+        (tmp_path / "out" / "runs").iterdir())

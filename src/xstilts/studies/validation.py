@@ -88,7 +88,10 @@ class StudyValidator:
             self.add(loc, f"task {task.name!r} has no split {split!r} "
                           f"(it has {', '.join(task.splits)})")
             return
-        if not task.needs_data_dir:
+        if not task.needs_data_dir:  # data that ships, or files next to a task file
+            file = task.data_path(split, language, Path())
+            if file is not None and not file.is_file():
+                self.add(loc, f"{role} data not found: {file}. {task.data_hint}")
             return
         if self.data_dir is None:
             self.add(loc, f"task {task.name!r} reads data files; pass --data-dir (an XTREME "

@@ -233,8 +233,10 @@ class Task:
         return self.reader(split, language, folder, skip_bad_rows=skip_bad_rows)
 
     def data_path(self, split: str, language: str, data_dir: Path) -> Path | None:
-        """The file a file-based task reads for (split, language); None for built-in data."""
-        if not self.needs_data_dir or self.locate is None:
+        """The file a file-based task reads for (split, language); None for built-in data.
+        A task whose files lie without the data folder (``needs_data_dir`` False: a user
+        task's files next to its task file) ignores ``data_dir``."""
+        if self.locate is None:
             return None
         return self.locate(split, language, Path(data_dir))
 

@@ -111,14 +111,17 @@ class FileReader:
     read: FileFormat
     data_hint: str
     id_prefix: str
+    # False where the layout places files without the data folder (a user task's files next
+    # to its task file): then no data folder is needed, and the request's is "." if none.
+    needs_data_dir: bool = True
 
     def __call__(self, split: str, language: str, data_dir: Path | None, *,
                  skip_bad_rows: bool = False) -> list:
         check_split_language(self.task, self.splits, self.languages, split, language)
-        if data_dir is None:
+        if data_dir is None and self.needs_data_dir:
             raise DataDirRequiredError(self.task, self.layout(split, language, Path()),
                                        self.data_hint)
-        folder = Path(data_dir)
+        folder = Path(data_dir) if data_dir is not None else Path()
         # Labels that ship with the data (ccg/tags.txt) are read first: without them no file
         # of the task can be read.
         labels = self.label_inventory(folder) if self.label_inventory else self.labels
@@ -135,22 +138,24 @@ class FileReader:
 
 def file_task(
     name: str, type: str, languages: Sequence[str], *, layout: Locator,  # noqa: A002
-    read: FileFormat, data_hint: str, id_prefix: str = DEFAULT_ID_PREFIX, **fields: Any,
+    read: FileFormat, data_hint: str, id_prefix: str = DEFAULT_ID_PREFIX,
+    needs_data_dir: bool = True, **fields: Any,
 ) -> Task:
     """The task of a file-task declaration.
 
     ``layout`` is a :class:`FileLayout` (or, where the layout branches on split and language,
     a locator function); ``read`` the format function; ``id_prefix`` a template over
     ``{task}``, ``{split}``, ``{language}`` (formats that keep the file's own ids ignore it);
-    ``data_hint`` says how to get the data. Every other :class:`Task` field (labels, metric,
-    splits, description, ...) is passed through as given.
+    ``data_hint`` says how to get the data; ``needs_data_dir=False`` for a layout that places
+    files without the data folder. Every other :class:`Task` field (labels, metric, splits,
+    description, ...) is passed through as given.
     """
     task = Task(name=name, type=type, languages=tuple(languages), reader=_unbuilt,
-                locate=layout, data_hint=data_hint, needs_data_dir=True, **fields)
+                locate=layout, data_hint=data_hint, needs_data_dir=needs_data_dir, **fields)
     return replace(task, reader=FileReader(
         task=name, splits=task.splits, languages=task.languages, labels=task.labels,
         label_inventory=task.label_inventory, layout=layout, read=read, data_hint=data_hint,
-        id_prefix=id_prefix,
+        id_prefix=id_prefix, needs_data_dir=needs_data_dir,
     ))
 
 

@@ -17,20 +17,21 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from xstilts.errors import DataFormatError, XstiltsError
 from xstilts.languages import get_language
-from xstilts.tasks.base import Example, Task, TaskType
+from xstilts.tasks.base import Example, Reader, Task, TaskType
+from xstilts.tasks.files import FileFormat, FileRequest, file_task
 from xstilts.tasks.readers import RowProblems
 from xstilts.tasks.registry import get_task, register_task
 from xstilts.tasks.user_rows import (
-    Row,
     converter,
     examples_of,
     of_language,
@@ -256,35 +257,21 @@ def _register(spec: UserTaskSpec, base: Path) -> Task:
 
 
 def build_task(spec: UserTaskSpec, base: Path) -> Task:
-    """The :class:`Task` of a declaration: a reader over its rows, its files' locator."""
-    labels = tuple(spec.labels)
-    needs_data_dir = spec.files is not None and spec.files.path.startswith(DATA_DIR_PREFIX)
-    rows_of = _hf_rows(spec, base) if spec.hf is not None else _file_rows(spec, base)
-    convert = converter(spec)
-
-    def reader(split: str, language: str, data_dir: Path | None, *,
-               skip_bad_rows: bool = False) -> list[Example]:
-        problems, rows = rows_of(split, language, data_dir, skip_bad_rows)
-        examples = examples_of(rows, convert, problems, split, language)
-        if not examples:
-            raise DataFormatError(problems.path, None, f"no rows for split {split!r}, "
-                                  f"language {language!r} in task {spec.name!r}")
-        return examples
-
-    locate = None
-    if needs_data_dir:
-        def locate(split: str, language: str, data_dir: Path) -> Path:
-            return _file_path(spec, base, split, language, data_dir)
-
-    return Task(
-        name=spec.name, type=spec.type, languages=tuple(spec.languages), reader=reader,
-        labels=labels, metric=spec.metric or _default_metric(spec.type),
+    """The :class:`Task` of a declaration: a file task (:func:`~xstilts.tasks.files.file_task`,
+    the builder of every file task) over its files, or a task over Hugging Face rows."""
+    fields: dict[str, Any] = dict(
+        labels=tuple(spec.labels), metric=spec.metric or _default_metric(spec.type),
         train_language=spec.train_language, train_split=spec.train_split,
         dev_split=spec.dev_split, test_split=spec.test_split, splits=tuple(spec.splits),
-        description=spec.description or f"user task ({spec.format}) declared in {base}",
-        data_hint=f"declared in a task file in {base}", needs_data_dir=needs_data_dir,
-        locate=locate,
-    )
+        description=spec.description or f"user task ({spec.format}) declared in {base}")
+    if spec.files is not None:
+        return file_task(
+            spec.name, spec.type, spec.languages, layout=partial(_file_path, spec, base),
+            read=_file_format(spec, base), data_hint=f"declared in a task file in {base}",
+            needs_data_dir=spec.files.path.startswith(DATA_DIR_PREFIX), **fields)
+    return Task(name=spec.name, type=spec.type, languages=tuple(spec.languages),
+                reader=_hub_reader(spec, base), data_hint=f"declared in a task file in {base}",
+                needs_data_dir=False, **fields)
 
 
 def _default_metric(task_type: TaskType) -> str:
@@ -294,50 +281,62 @@ def _default_metric(task_type: TaskType) -> str:
 # --------------------------------------------------------------------------------------------
 # rows (parsing and conversion: xstilts.tasks.user_rows)
 
-# (split, language, data_dir, skip_bad_rows) -> (where row problems go, the split's rows)
-RowSource = Callable[[str, str, "Path | None", bool], tuple[RowProblems, Iterable[Row]]]
-
-
 def _file_path(spec: UserTaskSpec, base: Path, split: str, language: str,
-               data_dir: Path | None) -> Path:
+               data_dir: Path) -> Path:
+    """The task's :class:`~xstilts.tasks.files.FileLayout`-like locator: ``files.path`` under
+    the task file's folder, or under the data folder (``{data_dir}/...``)."""
     assert spec.files is not None
     raw = spec.files.path.format(split=split, language=language, data_dir="{data_dir}")
     if raw.startswith(DATA_DIR_PREFIX):
-        if data_dir is None:
-            raise XstiltsError(f"task {spec.name!r} reads {spec.files.path}: pass --data-dir")
         return Path(data_dir) / raw.removeprefix(DATA_DIR_PREFIX)
     path = Path(raw)
     return path if path.is_absolute() else base / path
 
 
-def _file_rows(spec: UserTaskSpec, base: Path) -> RowSource:
+def _file_format(spec: UserTaskSpec, base: Path) -> FileFormat:
+    """The format function of the task's files: parse (tsv/csv/jsonl), keep the language's
+    rows, convert them (errors and skipped rows with file and line)."""
     assert spec.files is not None
     files = spec.files
     hint = f"task {spec.name!r}: files.path is {files.path!r} (relative to {base})"
     required = required_columns(spec)
+    convert = converter(spec)
 
-    def rows(split: str, language: str, data_dir: Path | None,
-             skip: bool) -> tuple[RowProblems, Iterable[Row]]:
-        path = _file_path(spec, base, split, language, data_dir)
-        problems = RowProblems(path, skip)
-        parsed = parse_rows(path, spec.format, hint, required, problems)
-        return problems, of_language(parsed, files.language_column, language, str(path))
+    def read(request: FileRequest) -> list[Example]:
+        problems = RowProblems(request.path, request.skip_bad_rows)
+        parsed = parse_rows(request.path, spec.format, hint, required, problems)
+        rows = of_language(parsed, files.language_column, request.language, str(request.path))
+        examples = examples_of(rows, convert, problems, request.split, request.language)
+        return _nonempty(spec, examples, problems, request.split, request.language)
 
-    return rows
+    return read
 
 
-def _hf_rows(spec: UserTaskSpec, base: Path) -> RowSource:
+def _hub_reader(spec: UserTaskSpec, base: Path) -> Reader:
+    """The reader of a task over Hugging Face rows (a hub id or a saved dataset folder)."""
     from xstilts.tasks.hf import hf_rows  # lazy: `datasets` is an optional dependency
 
     assert spec.hf is not None
     hub = hf_rows(spec.hf, base, of_language)
+    convert = converter(spec)
 
-    def rows(split: str, language: str, data_dir: Path | None,
-             skip: bool) -> tuple[RowProblems, Iterable[Row]]:
+    def reader(split: str, language: str, data_dir: Path | None, *,
+               skip_bad_rows: bool = False) -> list[Example]:
         where, found = hub(split, language, data_dir)
-        return RowProblems(where, skip), found  # type: ignore[arg-type]  # where: "hf:name/split"
+        problems = RowProblems(where, skip_bad_rows)  # type: ignore[arg-type]  # "hf:name/split"
+        examples = examples_of(found, convert, problems, split, language)
+        return _nonempty(spec, examples, problems, split, language)
 
-    return rows
+    return reader
+
+
+def _nonempty(spec: UserTaskSpec, examples: list[Example], problems: RowProblems, split: str,
+              language: str) -> list[Example]:
+    """A split with no rows for the language is an error, not an empty evaluation."""
+    if not examples:
+        raise DataFormatError(problems.path, None, f"no rows for split {split!r}, "
+                              f"language {language!r} in task {spec.name!r}")
+    return examples
 
 
 def placeholders(template: str) -> set[str]:
