@@ -26,8 +26,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluation",),
     ("tasks",),
     ("models",),
-    ("errors", "languages", "yaml_lines", "progress", "data", "distributed", "results",
-     "prediction_files"),
+    ("errors", "languages", "language_tags", "language_typology", "text_scripts", "yaml_lines",
+     "progress", "data", "distributed", "results", "prediction_files"),
 ]
 RANK = {package: i for i, layer in enumerate(LAYERS) for package in layer}
 

@@ -202,6 +202,37 @@ def models(
                  "local folder path.", highlight=False)
 
 
+@app.command()
+def languages(
+    codes: Annotated[list[str] | None, typer.Argument(
+        help="ISO 639 codes, BCP 47 tags or English names; none: the built-in table.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what xstilts knows of languages: name, family, genus, script, resource level, and
+    where each came from ("unclassified" where no source says)."""
+    from xstilts.languages import all_languages
+    from xstilts.report.language_info import describe
+
+    try:
+        items = [describe(c) for c in (codes or [lang.code for lang in all_languages()])]
+    except XstiltsError as err:
+        _fail(err)
+    if as_json:
+        sys.stdout.write(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="languages")
+    attrs = ("name", "family", "genus", "script", "resource_level")
+    for col in ("code", *attrs):
+        table.add_column(col.replace("_", " "))
+    for item in items:
+        table.add_row(item["code"], *(str(item[a]) for a in attrs))
+    stdout.print(table)
+    if codes:  # the sources are long: listed under the table, one line per attribute
+        for item in items:
+            stdout.print(f"{item['code']} ({item['input']}): " + "; ".join(
+                f"{a}: {item['sources'].get(a, '-')}" for a in attrs), highlight=False)
+
+
 def _print_json(payload: dict) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 

@@ -38,6 +38,18 @@ Conventions
   get 0, except Low German (``nds``), given 1 like the other languages with a sizeable
   Wikipedia. Cantonese and Wu are separate entries (class 1), not Mandarin's class 5.
 
+Languages outside the table
+---------------------------
+Any other ISO 639-1/639-3/639-5 code, BCP 47 tag or English name resolves too, from maintained
+data shipped in packages (no network): codes, names, macrolanguages, retired codes and the
+usual script from the IANA registry and CLDR (:mod:`xstilts.language_tags`, ``langcodes``),
+family and first subgroup from Glottolog as shipped by URIEL+
+(:mod:`xstilts.language_typology`). What no source gives is :data:`UNCLASSIFIED` (resource
+level: None), and :attr:`Language.sources` says where each attribute came from. A script
+subtag (``sr-Latn``, ``uz-Cyrl``) or a region that implies one (``zh-TW``) sets the script of
+a table language too; the code stays the table's (``sr``). A language whose script no data
+gives takes it from its text: :func:`with_text_script`.
+
 Sources: Glottolog 4.x (glottolog.org), WALS Online (wals.info, 2013 edition), Joshi et al.
 (2020) language taxonomy, the ISO 639-3 code tables (SIL, iso639-3.sil.org, including the
 macrolanguage mappings and retired codes) and ISO 15924 (unicode.org/iso15924).
@@ -45,18 +57,25 @@ macrolanguage mappings and retired codes) and ISO 15924 (unicode.org/iso15924).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from xstilts.errors import XstiltsError
+from xstilts.language_tags import parse_language_tag
+from xstilts.language_typology import SOURCE as TYPOLOGY_SOURCE
+from xstilts.language_typology import glottolog_lineage
+from xstilts.text_scripts import detect_script
 
 __all__ = [
     "BENCHMARK_LANGUAGES",
     "HUMANEVAL_XL_NAMES",
     "TATOEBA_SOURCE_CODES",
+    "UNCLASSIFIED",
     "Language",
     "all_languages",
     "canonical_code",
@@ -64,7 +83,18 @@ __all__ = [
     "group_languages",
     "is_known",
     "language_name",
+    "with_text_script",
 ]
+
+UNCLASSIFIED = "unclassified"
+"""The value of an attribute no source gives (family, genus, script; resource level is None)."""
+_TABLE_SOURCES = {
+    "name": "xstilts table",
+    "family": "xstilts table (Glottolog 4.x)",
+    "genus": "xstilts table (WALS 2013 genus)",
+    "script": "xstilts table (ISO 15924)",
+    "resource_level": "xstilts table (Joshi et al. 2020 class)",
+}
 
 
 @dataclass(frozen=True)
@@ -77,8 +107,17 @@ class Language:
     family: str
     genus: str
     script: str
-    resource_level: int
+    resource_level: int | None
     iso639_1: str | None
+    # Where each of name/family/genus/script/resource_level came from (the `languages` command
+    # prints it); not part of equality, so a language is equal to itself whatever the source.
+    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def macrolanguage(self) -> str | None:
+        """The code of the macrolanguage this language belongs to (``quy`` -> ``qu``)."""
+        info = parse_language_tag(self.code)
+        return info.macrolanguage if info else None
 
 
 # One language per line, sorted by canonical code:
@@ -307,6 +346,7 @@ def _parse_table(
             script=script,
             resource_level=int(level),
             iso639_1=code if len(code) == 2 else None,
+            sources=dict(_TABLE_SOURCES),
         )
         for alias in (code, iso3, name):
             add_alias(alias, code)
@@ -322,7 +362,7 @@ _LANGUAGES, _ALIASES = _parse_table(_TABLE, _EXTRA_ALIASES)
 _TAG_SEPARATOR = re.compile(r"[-_]")
 
 
-def _lookup(code_or_name: str) -> Language | None:
+def _table_lookup(code_or_name: str) -> Language | None:
     key = _key(code_or_name)
     code = _ALIASES.get(key)
     if code is None:
@@ -333,13 +373,81 @@ def _lookup(code_or_name: str) -> Language | None:
     return _LANGUAGES[code] if code is not None else None
 
 
+def _lookup(code_or_name: str) -> Language | None:
+    """The table first (its conventions win: ``cmn`` is ``zh``), then the IANA registry."""
+    language = _table_lookup(code_or_name)
+    if language is None:
+        info = parse_language_tag(code_or_name)
+        if info is None:
+            return None
+        language = _LANGUAGES.get(info.code) or _from_registry(info.code)
+    return _with_tag_script(language, code_or_name)
+
+
+def _with_tag_script(language: Language, tag: str) -> Language:
+    """``sr-Latn``, ``zh-TW``: the script the tag names or implies, if it differs."""
+    if not _TAG_SEPARATOR.search(tag):
+        return language
+    info = parse_language_tag(tag)
+    if info is None or info.code != language.code or info.script in (None, language.script):
+        return language
+    sources = {**language.sources, "script": f"{info.script_source} ({tag})"}
+    return dataclasses.replace(language, script=info.script, sources=sources)
+
+
+@functools.cache
+def _from_registry(code: str) -> Language:
+    """A language outside the table, from the registry, CLDR and Glottolog (URIEL+)."""
+    info = parse_language_tag(code)
+    assert info is not None, code
+    lineage = glottolog_lineage(info.iso639_3, info.name, members=info.members,
+                                collection=info.scope == "collection")
+    registry = "IANA language subtag registry (langcodes/language_data)"
+    sources = {
+        "name": registry,
+        "family": f"{TYPOLOGY_SOURCE}: {lineage.how}" if lineage else "no source classifies it",
+        "genus": (f"{TYPOLOGY_SOURCE}: first subgroup of the family, not a WALS genus; "
+                  f"{lineage.how}") if lineage else "no source classifies it",
+        "script": info.script_source or "no source gives it; detect it from text "
+                  "(xstilts.languages.with_text_script)",
+        "resource_level": "not in the xstilts table of Joshi et al. (2020) classes",
+    }
+    return Language(
+        code=info.code,
+        iso639_3=info.iso639_3,
+        name=info.name,
+        family=lineage.family if lineage else UNCLASSIFIED,
+        genus=lineage.genus if lineage else UNCLASSIFIED,
+        script=info.script or UNCLASSIFIED,
+        resource_level=None,
+        iso639_1=info.code if len(info.code) == 2 else None,
+        sources=sources,
+    )
+
+
+def with_text_script(language: Language, texts: Iterable[str]) -> Language:
+    """``language`` with its script detected from ``texts`` (evaluation text in it) when no
+    data gives one; unchanged when the script is known or the texts have no letters."""
+    if language.script != UNCLASSIFIED:
+        return language
+    script = detect_script(texts)
+    if script is None:
+        return language
+    sources = {**language.sources, "script": "detected from the text (Unicode script of its "
+               "letters)"}
+    return dataclasses.replace(language, script=script, sources=sources)
+
+
 def get_language(code_or_name: str) -> Language:
-    """The language for any code or English name used by the supported benchmarks.
+    """The language for any language code, tag or English name.
 
     Accepts ISO 639-1, ISO 639-3 (macrolanguage and individual codes such as ``cmn``, ``arb``,
-    ``swh``, ``zsm``), ISO 639-2/B (``ger``, ``chi``, ``per``), the Tatoeba/LASER codes and
-    English names (``"Afrikaans"``), case-insensitively; a tag with a region or script
-    (``zh-CN``, ``eng_Latn``) resolves through its primary subtag. Raises
+    ``swh``, ``zsm``, ``quy``), ISO 639-2/B (``ger``, ``chi``, ``per``), ISO 639-5 groups
+    (``nah``), retired codes (``iw``), the Tatoeba/LASER codes and English names
+    (``"Afrikaans"``, ``"Guarani"``), case-insensitively; a tag with a region or script
+    (``zh-CN``, ``sr-Latn``, ``eng_Latn``) resolves through its primary subtag, with the
+    script it names. Private-use and special codes (``qaa``, ``und``, ``mul``) are no
+    language. Raises
     :class:`~xstilts.errors.XstiltsError` with "Did you mean ...?" suggestions otherwise.
     """
     if not isinstance(code_or_name, str) or not code_or_name.strip():
@@ -357,8 +465,9 @@ def get_language(code_or_name: str) -> Language:
     hint = (
         f" Did you mean {', '.join(suggestions[:5])}?"
         if suggestions
-        else " Use an ISO 639-1/639-3 code or an English name; see "
-        "xstilts.languages.all_languages() for the supported languages."
+        else " Use an ISO 639-1/639-3 code, a BCP 47 tag or an English name; "
+        "`xstilts languages CODE` shows what a code resolves to, and "
+        "xstilts.languages.all_languages() lists the table's languages."
     )
     raise XstiltsError(f"unknown language {code_or_name!r}.{hint}")
 
@@ -374,7 +483,8 @@ def canonical_code(code: str) -> str:
 
 
 def all_languages() -> list[Language]:
-    """Every language in the table, sorted by canonical code."""
+    """Every language in the hand table, sorted by canonical code (any other ISO code resolves
+    through :func:`get_language` too)."""
     return [_LANGUAGES[code] for code in sorted(_LANGUAGES)]
 
 
@@ -390,7 +500,8 @@ def group_languages(codes: Iterable[str], by: str) -> dict[str, list[str]]:
     """Group language codes by ``family``, ``genus``, ``script`` or ``resource_level``.
 
     Keys are the attribute values as strings (resource levels as ``"0"``..``"5"``); the input
-    codes are kept as given, in input order. Unknown codes go under ``"unknown"``.
+    codes are kept as given, in input order. Unknown codes go under ``"unknown"``, a language
+    without the attribute under :data:`UNCLASSIFIED`.
     """
     attributes = ("family", "genus", "script", "resource_level")
     if by not in attributes:
@@ -398,9 +509,13 @@ def group_languages(codes: Iterable[str], by: str) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for code in codes:
         language = _lookup(code)
-        value = str(getattr(language, by)) if language is not None else "unknown"
+        value = "unknown" if language is None else _group_value(getattr(language, by))
         groups.setdefault(value, []).append(code)
     return groups
+
+
+def _group_value(value: object) -> str:
+    return UNCLASSIFIED if value is None else str(value)
 
 
 # --- Benchmark language lists --------------------------------------------------------------

@@ -5,6 +5,12 @@ cross-lingual STS track). ``get_language`` would resolve that through its primar
 Arabic, which would put an Arabic-English pair into the Arabic rows of a family table. Here a
 tag whose two parts are both languages is a *pair*: it keeps its own name ("Arabic–English")
 and groups under "language pair"; a tag of one language twice (``es-es``) is that language.
+Pairs are written in lower case: a region or script subtag in BCP 47 case (``pt-BR``,
+``sr-Latn``) makes a tag one language, so Brazilian Portuguese is not Portuguese–Breton.
+
+A language some attribute is unknown for (no source classifies Bribri's script, say) goes into
+the :data:`UNCLASSIFIED` group for that attribute, as does a code that is no language: it is
+never left out of a group table, and every zero-shot average counts it.
 
 Typological distance from English: xstilts ships no typological feature vectors (e.g. URIEL /
 lang2vec), so the distance is a coarse count of three indicators — different family, different
@@ -15,8 +21,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
-from xstilts.languages import Language, get_language, is_known
+from xstilts.languages import UNCLASSIFIED, Language, get_language, is_known
 
 ATTRIBUTES = ("family", "genus", "script", "resource_level")
 ZERO_SHOT_RULE = (
@@ -26,7 +33,7 @@ ZERO_SHOT_RULE = (
     "zero-shot, since one of its sides was never trained on; an unknown code is zero-shot. A "
     "task evaluated on English alone has no zero-shot average.")
 PAIR_GROUP = "language pair"
-UNKNOWN_GROUP = "unknown"
+UNKNOWN_GROUP = UNCLASSIFIED
 _SEPARATOR = re.compile(r"[-_]")
 
 
@@ -34,18 +41,25 @@ def _parts(code: str) -> list[str]:
     return [p for p in _SEPARATOR.split(code) if p]
 
 
+def _pair_parts(code: str) -> list[str] | None:
+    """The two languages of a lower-case pair code (``ar-en``), else None."""
+    parts = _parts(code)
+    if len(parts) == 2 and parts[1].islower() and all(is_known(p) for p in parts):
+        return parts
+    return None
+
+
 def resolve(code: str) -> Language | None:
     """The one language ``code`` stands for, or None (unknown code or a pair of languages)."""
-    parts = _parts(code)
-    if len(parts) == 2 and all(is_known(p) for p in parts):
+    parts = _pair_parts(code)
+    if parts is not None:
         first, second = (get_language(p) for p in parts)
         return first if first.code == second.code else None
     return get_language(code) if is_known(code) else None
 
 
 def is_pair(code: str) -> bool:
-    parts = _parts(code)
-    return len(parts) == 2 and all(is_known(p) for p in parts) and resolve(code) is None
+    return _pair_parts(code) is not None and resolve(code) is None
 
 
 def display_name(code: str) -> str:
@@ -83,20 +97,41 @@ def zero_shot_languages(codes: Iterable[str]) -> list[str]:
 
 
 def attribute(code: str, attr: str) -> str:
-    """The group of ``code`` under ``attr`` (resource levels as "0".."5")."""
+    """The group of ``code`` under ``attr`` (resource levels as "0".."5"); "unclassified"
+    when the language lacks the attribute or the code is no language."""
     if is_pair(code):
         return PAIR_GROUP
     language = resolve(code)
-    return UNKNOWN_GROUP if language is None else str(getattr(language, attr))
+    value = None if language is None else getattr(language, attr)
+    return UNKNOWN_GROUP if value is None else str(value)
 
 
-def typology_vs_english(code: str) -> dict[str, int]:
-    """Resource level, same-family/genus/script-as-English indicators and their distance count."""
+def typology_vs_english(code: str) -> dict[str, int | None]:
+    """Resource level, same-family/genus/script-as-English indicators and their distance count;
+    an indicator is None when the language's attribute is unclassified (and so is the count)."""
     language = resolve(code)
     if language is None:
         return {}
     english = get_language("en")
-    same = {f"same_{a}": int(getattr(language, a) == getattr(english, a))
+    same = {f"same_{a}": None if getattr(language, a) == UNCLASSIFIED
+            else int(getattr(language, a) == getattr(english, a))
             for a in ("family", "genus", "script")}
+    known = [v for v in same.values() if v is not None]
+    distance = 3 - sum(known) if len(known) == len(same) else None
     return {"resource_level": language.resource_level, **same,
-            "typological_distance": 3 - sum(same.values())}
+            "typological_distance": distance}
+
+
+def describe(code: str) -> dict[str, Any]:
+    """What xstilts knows of one language, for ``xstilts languages``: code, name, family, genus,
+    script, resource level ("unclassified" where unknown) and each attribute's source. Raises
+    :class:`~xstilts.errors.XstiltsError` for a code that is no language."""
+    language = get_language(code)
+    record: dict[str, Any] = {"input": code, "code": language.code,
+                              "iso639_3": language.iso639_3,
+                              "macrolanguage": language.macrolanguage}
+    for attr in ("name", "family", "genus", "script", "resource_level"):
+        value = getattr(language, attr)
+        record[attr] = UNCLASSIFIED if value is None else value
+    record["sources"] = dict(language.sources)
+    return record
