@@ -347,3 +347,22 @@ def test_missing_files_next_to_the_task_file_stop_the_study_before_training(
         run_study(spec, tmp_path / "out", study_path=study, log=lambda _: None)
     assert not (tmp_path / "out" / "runs").exists() or not any(
         (tmp_path / "out" / "runs").iterdir())
+
+
+def test_files_are_found_under_the_language_codes_the_task_file_writes(tmp_path: Path) -> None:
+    """xstilts codes Aymara ``ay`` and English ``en``, but a task file that writes ``aym`` and
+    ``eng`` names its files so: ``{language}`` in the path is the spelling of the task file."""
+    rows = {"eng": ["e1\teng\tThe cat sleeps.\tA cat is asleep.\tentailment"],
+            "aym": ["a1\taym\tPisi ikiski.\tPisi ikiski.\tentailment",
+                    "a2\taym\tPisi ikiski.\tAnu jalaski.\tcontradiction"]}
+    for code, lines in rows.items():
+        _write(tmp_path / f"test-{code}.tsv", lines)
+    path = tmp_path / "aymara.yaml"
+    path.write_text(_task_yaml("user-aymara-spelling", "{split}-{language}.tsv")
+                    .replace("languages: [en, de]", "languages: [eng, aym]")
+                    .replace("train_language: en", "train_language: eng"))
+    [task] = load_task_file(path)
+    assert task.languages == ("en", "ay") and task.train_language == "en"
+    aymara = task.load("test", "ay")
+    assert [(ex.id, ex.label) for ex in aymara] == [("a1", 0), ("a2", 2)]
+    assert task.data_path("test", "ay", tmp_path) == tmp_path / "test-aym.tsv"

@@ -74,12 +74,14 @@ def load_split(spec: HubSpec, base: Path, split: str, language: str) -> tuple[st
         raise XstiltsError(f"{where}: cannot load the dataset: {err}") from err
 
 
-def hf_rows(spec: HubSpec, base: Path, of_language: LanguageFilter) -> Callable[
+def hf_rows(spec: HubSpec, base: Path, of_language: LanguageFilter, *,
+            spell: Callable[[str], str] = str) -> Callable[
         [str, str, Path | None], tuple[str, Iterable[Row]]]:
-    """A row source for :mod:`xstilts.tasks.user`: rows numbered from 1 like file lines."""
+    """A row source for :mod:`xstilts.tasks.user`: rows numbered from 1 like file lines.
+    ``spell`` writes a language as the task file does (for ``hf.config``)."""
 
     def rows(split: str, language: str, data_dir: Path | None) -> tuple[str, Iterable[Row]]:
-        where, dataset = load_split(spec, base, split, language)
+        where, dataset = load_split(spec, base, split, spell(language))
         numbered = ((index, dict(row)) for index, row in enumerate(dataset, start=1))
         return where, of_language(numbered, spec.language_column, language, where)
 

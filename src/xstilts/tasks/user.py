@@ -126,13 +126,24 @@ class UserTaskSpec(_Strict):
         if unknown:
             raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))} in "
                              f"{template!r}; use {{split}}, {{language}}, {{data_dir}}")
-        self.languages = [_canonical(code) for code in self.languages]
-        self.train_language = _canonical(self.train_language)
-        if self.train_language not in self.languages:
+        canonical = self.task_languages()  # raises on a code no language has
+        if _canonical(self.train_language) not in canonical:
             raise ValueError(f"train_language {self.train_language!r} is not in languages")
         if self.test_split not in self.splits:
             raise ValueError(f"test_split {self.test_split!r} is not in splits {self.splits}")
         return self
+
+
+    def task_languages(self) -> list[str]:
+        """The languages as xstilts codes them (``aym`` -> ``ay``, ``deu`` -> ``de``); the
+        declaration keeps them as written, since file names and hub configs spell them so."""
+        return [_canonical(code) for code in self.languages]
+
+    def spelling(self, language: str) -> str:
+        """How the declaration writes the language xstilts codes ``language``: what
+        ``{language}`` in ``files.path`` or ``hf.config`` becomes."""
+        return dict(zip(self.task_languages(), self.languages, strict=True)).get(language,
+                                                                                 language)
 
 
 class TaskFileSpec(_Strict):
@@ -261,15 +272,15 @@ def build_task(spec: UserTaskSpec, base: Path) -> Task:
     the builder of every file task) over its files, or a task over Hugging Face rows."""
     fields: dict[str, Any] = dict(
         labels=tuple(spec.labels), metric=spec.metric or _default_metric(spec.type),
-        train_language=spec.train_language, train_split=spec.train_split,
+        train_language=_canonical(spec.train_language), train_split=spec.train_split,
         dev_split=spec.dev_split, test_split=spec.test_split, splits=tuple(spec.splits),
         description=spec.description or f"user task ({spec.format}) declared in {base}")
     if spec.files is not None:
         return file_task(
-            spec.name, spec.type, spec.languages, layout=partial(_file_path, spec, base),
+            spec.name, spec.type, spec.task_languages(), layout=partial(_file_path, spec, base),
             read=_file_format(spec, base), data_hint=f"declared in a task file in {base}",
             needs_data_dir=spec.files.path.startswith(DATA_DIR_PREFIX), **fields)
-    return Task(name=spec.name, type=spec.type, languages=tuple(spec.languages),
+    return Task(name=spec.name, type=spec.type, languages=tuple(spec.task_languages()),
                 reader=_hub_reader(spec, base), data_hint=f"declared in a task file in {base}",
                 needs_data_dir=False, **fields)
 
@@ -286,7 +297,8 @@ def _file_path(spec: UserTaskSpec, base: Path, split: str, language: str,
     """The task's :class:`~xstilts.tasks.files.FileLayout`-like locator: ``files.path`` under
     the task file's folder, or under the data folder (``{data_dir}/...``)."""
     assert spec.files is not None
-    raw = spec.files.path.format(split=split, language=language, data_dir="{data_dir}")
+    raw = spec.files.path.format(split=split, language=spec.spelling(language),
+                                 data_dir="{data_dir}")
     if raw.startswith(DATA_DIR_PREFIX):
         return Path(data_dir) / raw.removeprefix(DATA_DIR_PREFIX)
     path = Path(raw)
@@ -317,7 +329,7 @@ def _hub_reader(spec: UserTaskSpec, base: Path) -> Reader:
     from xstilts.tasks.hf import hf_rows  # lazy: `datasets` is an optional dependency
 
     assert spec.hf is not None
-    hub = hf_rows(spec.hf, base, of_language)
+    hub = hf_rows(spec.hf, base, of_language, spell=spec.spelling)
     convert = converter(spec)
 
     def reader(split: str, language: str, data_dir: Path | None, *,
