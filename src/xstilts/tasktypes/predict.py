@@ -1,5 +1,9 @@
 """Batched inference without gradients, in length-sorted batches, then per-example decoding.
 
+Why it is fast: length-sorted batches padded to their own longest row (XNLI pairs average 40
+tokens where a loop padding to 128 runs 3x as many), ``inference_mode``, bf16 autocast only
+where the caller resolved it to be native, and no host-device sync per batch.
+
 Here, with the task types, because it drives a handler (collate, decode).
 """
 
@@ -15,6 +19,12 @@ from xstilts.data.batching import length_sorted_batches
 from xstilts.models.heads import TaskModel
 from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import Features, TaskTypeHandler
+
+# Outputs wait on the device and reach the host together: a ``.cpu()`` per batch makes the host
+# wait for the device every batch, so a GPU idles while the next batch is collated. The limit
+# bounds the device memory they hold (classification logits never reach it; on a CPU the
+# copies are free either way).
+_PENDING_LIMIT_BYTES = 64 * 2**20
 
 
 @torch.inference_mode()
@@ -32,17 +42,32 @@ def row_outputs(model: TaskModel, task_name: str, handler: TaskTypeHandler, feat
     if device is None:
         device = next(model.parameters()).device
     device_type = torch.device(device).type
+    pending: list[tuple[list[int], torch.Tensor]] = []
+    pending_bytes = 0
     for batch_idx in length_sorted_batches(features.lengths, batch_size):
         batch = handler.collate(features, batch_idx, pad_id)
-        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k != "labels"}
         with torch.autocast(device_type=device_type, dtype=torch.bfloat16,
                             enabled=autocast_bf16):
             _, out = model(task_name, batch)
-        out_np = out.float().cpu().numpy()
-        for j, i in enumerate(batch_idx):
-            outputs[i] = out_np[j]
+        pending.append((batch_idx, out.float()))
+        pending_bytes += out.numel() * 4
+        if pending_bytes >= _PENDING_LIMIT_BYTES:
+            _to_host(pending, outputs)
+            pending_bytes = 0
+    _to_host(pending, outputs)
     model.train(was_training)
     return outputs  # type: ignore[return-value]
+
+
+def _to_host(pending: list[tuple[list[int], torch.Tensor]],
+             outputs: list[np.ndarray | None]) -> None:
+    """Copy the waiting batches' outputs to their rows' places, then forget them."""
+    for batch_idx, out in pending:
+        out_np = out.cpu().numpy()
+        for j, i in enumerate(batch_idx):
+            outputs[i] = out_np[j]
+    pending.clear()
 
 
 def predict(model: TaskModel, task: Task, handler: TaskTypeHandler, examples: Sequence[Any],
