@@ -67,7 +67,9 @@ class TrainingOptions(BaseModel):
     pooling: Literal["mean", "cls"] = "mean"
     pair_encoding: Literal["cross", "siamese"] = Field(
         "cross", description="pair tasks: one input (cross) or each text alone (siamese, SBERT)")
-    precision: Literal["no", "bf16", "fp16"] = "no"
+    precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 where the device runs it natively (CUDA GPU with bf16, "
+        "CPU with avx512_bf16/amx), else no (fp32); runs store the concrete value")
     early_stopping_patience: int | None = Field(
         None, ge=1, description="stop after this many epochs without dev improvement"
     )

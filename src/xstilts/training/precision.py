@@ -1,10 +1,14 @@
-"""Whether a mixed precision makes sense on this machine, said before training starts.
+"""Which precision a run trains in: ``auto`` resolved on the machine at hand, and checks.
 
 accelerate accepts every precision everywhere and silently does something else or something
 slow: fp16 without a GPU trains in fp32, and bf16 on a CPU without native bf16 instructions
 (AVX512-BF16 or AMX) is emulated — measured here on an AVX2-only machine, the bundled encoder
 trained 11x slower in bf16 than in fp32 (benchmarks/training_throughput.py: 0.9 vs 10.4
-examples/s).
+examples/s). So ``auto`` (the default) picks bf16 only where it runs natively and fp32 ("no")
+elsewhere; a run stores and hashes the concrete value, never ``auto``.
+
+Light on purpose: the run contract resolves ``auto`` while planning, so torch is imported only
+for the CUDA check (and only when ``auto`` is asked for).
 """
 
 from __future__ import annotations
@@ -12,14 +16,15 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from pathlib import Path
-
-import torch
+from typing import Literal
 
 from xstilts.errors import TrainingError
 
 logger = logging.getLogger(__name__)
 
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+Concrete = Literal["no", "bf16", "fp16"]
 
 
 @lru_cache(maxsize=1)
@@ -34,8 +39,48 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 matmuls in hardware (AVX512-BF16 or AMX)."""
+    return bool(cpu_flags().intersection(NATIVE_BF16_FLAGS))
+
+
+def _cuda_bf16() -> bool | None:
+    """None without a CUDA GPU; else whether it runs bf16 natively (Ampere and later)."""
+    import torch  # lazily: planning resolves precisions and stays light otherwise
+
+    if not torch.cuda.is_available():
+        return None
+    return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+
+
+@lru_cache(maxsize=1)
+def _auto() -> Concrete:
+    """What ``auto`` means here; computed once per process (devices do not change)."""
+    on_gpu = _cuda_bf16()
+    native = cpu_has_native_bf16() if on_gpu is None else on_gpu
+    chosen: Concrete = "bf16" if native else "no"
+    where = "CPU" if on_gpu is None else "GPU"
+    logger.info("precision auto: %s (%s %s native bf16)", chosen, where,
+                "has" if native else "lacks")
+    return chosen
+
+
+def resolve_precision(requested: str) -> Concrete:
+    """The concrete precision for ``requested``: ``auto`` becomes bf16 where the device runs
+    it natively (a CUDA GPU with bf16; a CPU with avx512_bf16 or amx_bf16), fp32 (``no``)
+    elsewhere; the others are returned as they are."""
+    if requested == "auto":
+        return _auto()
+    if requested not in ("no", "bf16", "fp16"):
+        raise TrainingError(f"training option precision: {requested!r} is not one of "
+                            "auto, no, bf16, fp16")
+    return requested  # type: ignore[return-value]
+
+
 def check_precision(precision: str) -> None:
     """Refuse fp16 without a GPU; warn that bf16 on a CPU without bf16 instructions is slow."""
+    import torch
+
     if torch.cuda.is_available():
         return
     if precision == "fp16":
@@ -51,4 +96,4 @@ def warn_emulated_bf16() -> None:
     """Once per process: a study runs many phases with the same options."""
     logger.warning("precision 'bf16' on this CPU (no avx512_bf16 / amx_bf16) is emulated and "
                    "much slower than fp32 (11x measured on an AVX2 machine); use precision "
-                   "'no' here")
+                   "'no' or 'auto' here")

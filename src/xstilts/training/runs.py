@@ -13,7 +13,10 @@ runs of older output folders keep their ids: :meth:`settings` writes that dict a
 * ``data`` options only when on, and never for retrieval targets (they read strictly);
 * phase 2's ``mlm`` only when on; a mix's ``mix`` is ``{}`` without sampling options;
 * a retrieval target's protocol only where it computes something else than xstilts computed
-  before protocols were settings.
+  before protocols were settings;
+* ``precision: auto`` never: a run holds the precision it resolves to on the machine that
+  plans it (:func:`concrete_training`), so fp32-only machines keep every id and a bf16 machine's
+  runs get their own.
 
 Light on purpose (no torch): planning and ``--dry-run`` build these.
 """
@@ -27,6 +30,7 @@ from typing import Any
 
 from xstilts.evaluation.settings import EvaluationOptions
 from xstilts.training.options import MixOptions, TrainingOptions
+from xstilts.training.precision import resolve_precision
 
 # The intermediate label of the arms without phase 2 (the baseline of every comparison).
 NO_INTERMEDIATE = "none"
@@ -51,6 +55,14 @@ def training_identity(dumped: dict[str, Any]) -> dict[str, Any]:
         if identity.get(key) == defaults[key]:
             identity.pop(key, None)
     return identity
+
+
+def concrete_training(options: TrainingOptions) -> TrainingOptions:
+    """``options`` with ``precision: auto`` resolved (bf16 where native, else "no"): what a run
+    trains in, stores in ``run.json`` and hashes into its id."""
+    if options.precision != "auto":
+        return options
+    return options.model_copy(update={"precision": resolve_precision("auto")})
 
 
 def evaluation_settings(options: EvaluationOptions) -> dict[str, Any]:
@@ -86,6 +98,9 @@ class IntermediateRun:
     skip_bad_rows: bool = False
 
     kind = "intermediate"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "training", concrete_training(self.training))
 
     @property
     def parent(self) -> None:
@@ -141,6 +156,9 @@ class TargetRun:
     retrieval: dict[str, Any] | None = None  # a retrieval target's resolved protocol
 
     kind = "target"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "training", concrete_training(self.training))
 
     @property
     def task_names(self) -> tuple[str, ...]:

@@ -41,7 +41,7 @@ from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import Features, TaskTypeHandler
 from xstilts.tasktypes.predict import predict
 from xstilts.training.options import MixOptions, TrainingOptions
-from xstilts.training.precision import check_precision
+from xstilts.training.precision import check_precision, resolve_precision
 from xstilts.training.resume import (
     BatchCursor,
     Progress,
@@ -159,7 +159,8 @@ class TrainingLoop:
         self.streams, self.options, self.pad_id = streams, options, pad_id
         self.log_path, self.resume_dir, self.description = log_path, resume_dir, description
         set_seed(seed)
-        self.accelerator = _fresh_accelerator(options)
+        self.precision = resolve_precision(options.precision)  # runs hold it resolved already
+        self.accelerator = _fresh_accelerator(options, self.precision)
         self.writer = self.accelerator.is_main_process  # writes the log and the saved state
         self._setup_optimization(model)
         self._setup_data(seed, mix)
@@ -175,11 +176,11 @@ class TrainingLoop:
         if options.freeze_embeddings:
             freeze_word_embeddings(model)
         self.params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(
+        optimizer = _adamw(
             [{"params": [p for p in self.params if p.ndim > 1],
               "weight_decay": options.weight_decay},
              {"params": [p for p in self.params if p.ndim <= 1], "weight_decay": 0.0}],
-            lr=options.learning_rate)
+            options.learning_rate, self.accelerator.device)
         self.batches_per_epoch = sum(math.ceil(len(s.train) / options.batch_size)
                                      for s in self.streams)
         steps_per_epoch = math.ceil(self.batches_per_epoch / options.gradient_accumulation_steps)
@@ -295,7 +296,7 @@ class TrainingLoop:
         count the epochs without gain for early stopping."""
         scores = _dev_scores(self.unwrapped, self.streams, self.pad_id,
                              self.options.batch_size * 2, self.accelerator.device,
-                             self.options.precision == "bf16")
+                             self.precision == "bf16")
         self.unwrapped.train()
         if not scores:
             return
@@ -388,7 +389,25 @@ def process_shard(batch_idx: list[int], rank: int, world: int) -> tuple[list[int
     return shard, len(shard) * world / len(batch_idx)
 
 
-def _fresh_accelerator(options: TrainingOptions) -> Accelerator:
+# Devices with torch's fused AdamW kernel (one kernel over all tensors, no per-tensor loop).
+FUSED_ADAMW_DEVICES = ("cpu", "cuda")
+
+
+def _adamw(groups: list[dict[str, Any]], learning_rate: float,
+           device: torch.device) -> torch.optim.AdamW:
+    """AdamW, fused where torch has the kernel for the training device.
+
+    On a CPU torch's default is a Python loop over the tensors: measured on the bundled
+    encoder (118M parameters, 2 cores) one step took 9.9 s that way, 4.2 s with ``foreach``
+    and 0.9 s fused (0.72 / 0.22 s with frozen word embeddings), which is a third of a
+    default fp32 training step. The updates agree to float rounding (4e-9 after 5 steps).
+    """
+    params = [p for g in groups for p in g["params"]]
+    fused = device.type in FUSED_ADAMW_DEVICES and all(p.is_floating_point() for p in params)
+    return torch.optim.AdamW(groups, lr=learning_rate, fused=fused or None)
+
+
+def _fresh_accelerator(options: TrainingOptions, precision: str) -> Accelerator:
     """An Accelerator for this phase alone.
 
     accelerate keeps its state in process-wide singletons and refuses a second Accelerator with
@@ -403,9 +422,9 @@ def _fresh_accelerator(options: TrainingOptions) -> Accelerator:
         process_state()  # the process group, with the study's barrier timeout
     AcceleratorState._reset_state(reset_partial_state=False)
     GradientState._reset_state()
-    check_precision(options.precision)
+    check_precision(precision)
     return Accelerator(
-        mixed_precision=options.precision,
+        mixed_precision=precision,
         gradient_accumulation_steps=options.gradient_accumulation_steps,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
 
