@@ -70,6 +70,17 @@ def _measured_rate(store: ResultStore) -> float | None:
     return sum(rates) / len(rates) if rates else None
 
 
+def _vocabulary_lines(plan: StudyPlan) -> list[str]:
+    """``vocabulary: trimmed``: what each encoder is trimmed to before the first run (the
+    full vocabulary, the default, is not mentioned)."""
+    if plan.study.vocabulary != "trimmed":
+        return []
+    trimmed = dict.fromkeys((r.encoder, r.run.vocabulary) for r in plan.runs)
+    return [f"vocabulary: trimmed: {encoder} to the texts of {len(sources or ())} sources "
+            f"({', '.join('/'.join(s[:3]) for s in sources or ())})"
+            for encoder, sources in trimmed]
+
+
 def describe_plan(plan: StudyPlan, out: Path, data_dir: Path | None) -> list[str]:
     """Lines that describe the plan for a person."""
     done: set[str] = set()
@@ -88,6 +99,7 @@ def describe_plan(plan: StudyPlan, out: Path, data_dir: Path | None) -> list[str
         f"({len(plan.intermediate_runs)} intermediate, {len(plan.target_runs)} target); "
         f"{len(done)} done, {len(pending)} to run",
     ]
+    lines += _vocabulary_lines(plan)
     for r in plan.runs:
         after = f"after {r.parent}" if r.parent else f"on {r.encoder}"
         shared = f"  shared by {children[r.id]} target runs" if r.kind == "intermediate" else ""

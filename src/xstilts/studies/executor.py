@@ -36,6 +36,7 @@ from xstilts.studies.spec import StudySpec
 from xstilts.studies.store import ResultStore
 from xstilts.tasks.user import save_definitions
 from xstilts.training.run_folder import TARGET_MODEL_DIR, RunFolder, runs_dir
+from xstilts.training.vocabulary import trimmed_encoder
 
 Log = Callable[[str], None]
 
@@ -62,10 +63,20 @@ def prepare_study(spec: StudySpec, out_dir: Path, data_dir: Path | None,
     (out_dir / "studies").mkdir(exist_ok=True)
     (out_dir / "studies" / f"{spec.name}.json").write_text(spec.model_dump_json(indent=2))
     save_definitions(out_dir, (task for run in plan.runs for task in run.user_tasks))
+    prepare_vocabularies(plan, data_dir)
     store = ResultStore(out_dir)
     store.register(spec.name, plan.runs)
     _clean_leftovers(runs_dir(out_dir))
     return plan, store
+
+
+def prepare_vocabularies(plan: StudyPlan, data_dir: Path | None) -> None:
+    """Trim each encoder of a ``vocabulary: trimmed`` study once, before any run (cached:
+    the runs, other processes and a rerun find the folder)."""
+    trimmed = dict.fromkeys((r.encoder, r.run.vocabulary) for r in plan.runs
+                            if r.run.vocabulary is not None)
+    for encoder, sources in trimmed:
+        trimmed_encoder(encoder, sources, data_dir)
 
 
 def run_study(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = None,
@@ -221,11 +232,19 @@ def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
     # Imported here so that planning and `--dry-run` never pay for torch/transformers imports.
     from xstilts.training.phases import run_intermediate, run_target
 
-    if isinstance(run.run, IntermediateRun):
-        return [], run_intermediate(run.run, data_dir, work_dir)
-    parent = run.run.parent
-    source = str(RunFolder.of(out_dir, parent).encoder) if parent else run.run.encoder
-    return run_target(run.run, source, data_dir, work_dir, keep_checkpoint=run.keep_checkpoint)
+    contract = run.run
+    source, vocabulary = contract.encoder, {}
+    if contract.vocabulary is not None:  # the study's trimmed encoder (cached), recorded
+        trimmed = trimmed_encoder(contract.encoder, contract.vocabulary, data_dir)
+        source, vocabulary = str(trimmed.folder), {"vocabulary": trimmed.report}
+    if isinstance(contract, IntermediateRun):
+        return [], {**run_intermediate(contract, data_dir, work_dir, encoder_source=source),
+                    **vocabulary}
+    if contract.parent:  # a phase-2 checkpoint: trimmed already when the study is
+        source = str(RunFolder.of(out_dir, contract.parent).encoder)
+    metrics, info = run_target(contract, source, data_dir, work_dir,
+                               keep_checkpoint=run.keep_checkpoint)
+    return metrics, {**info, **vocabulary}
 
 
 def _missing_checkpoint_note(run: PlannedRun, final: RunFolder) -> str:

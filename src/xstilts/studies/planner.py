@@ -31,6 +31,10 @@ from xstilts.training.runs import (  # noqa: F401  (run_id: the id of a stored s
     TargetRun,
     run_id,
 )
+from xstilts.training.vocabulary import SourceKey, study_text_sources
+
+# Per base encoder, the text sources its trimmed vocabulary covers (``vocabulary: trimmed``).
+Vocabularies = dict[str, tuple[SourceKey, ...]]
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,10 @@ def retrieval_settings(protocol: dict[str, Any], task: Task) -> dict[str, Any]:
 
 
 def intermediate_run(spec: StudySpec, inter: IntermediateSpec, encoder: str,
-                     seed: int) -> IntermediateRun:
-    """Phase 2 of one intermediate configuration."""
+                     seed: int, vocabulary: tuple[SourceKey, ...] | None = None
+                     ) -> IntermediateRun:
+    """Phase 2 of one intermediate configuration (on the trimmed encoder when
+    ``vocabulary`` names its text sources)."""
     tasks = []
     for m in inter.members:
         task = get_task(m.task)
@@ -157,11 +163,12 @@ def intermediate_run(spec: StudySpec, inter: IntermediateSpec, encoder: str,
         training=resolve_training(spec.training, spec.intermediate_training, inter.training),
         seed=seed, mix=inter.sampling,
         mlm_probability=inter.mlm_probability if inter.mlm else None,
-        skip_bad_rows=spec.data.skip_bad_rows)
+        skip_bad_rows=spec.data.skip_bad_rows, vocabulary=vocabulary)
 
 
 def target_run(spec: StudySpec, target: TargetSpec, encoder: str, seed: int,
-               parent: str | None, protocols: dict[str, dict[str, Any]]) -> TargetRun:
+               parent: str | None, protocols: dict[str, dict[str, Any]],
+               vocabulary: tuple[SourceKey, ...] | None = None) -> TargetRun:
     """Phase 3 (or, for retrieval, the pooled evaluation) of one target after ``parent``;
     ``protocols`` caches each base encoder's resolved retrieval protocol."""
     task = get_task(target.task)
@@ -181,11 +188,26 @@ def target_run(spec: StudySpec, target: TargetSpec, encoder: str, seed: int,
         training=resolve_training(spec.training, spec.target_training, target.training),
         evaluation=run_evaluation(spec, task), seed=seed, parent=parent,
         skip_bad_rows=spec.data.skip_bad_rows and not retrieval,  # retrieval reads strictly
-        retrieval=protocol)
+        retrieval=protocol, vocabulary=vocabulary)
 
 
 def plan_study(spec: StudySpec) -> StudyPlan:
-    """Expand encoders × intermediate configurations × targets × seeds into ordered runs."""
+    """Expand encoders × intermediate configurations × targets × seeds into ordered runs.
+
+    With ``vocabulary: trimmed`` every run of an encoder holds the text sources of all that
+    encoder's runs, which are only known once they are planned: so the study is planned
+    twice, the second time with the sources.
+    """
+    vocabularies: Vocabularies = {}
+    if spec.vocabulary == "trimmed":
+        untrimmed = _plan_runs(spec, {})
+        vocabularies = {encoder: study_text_sources(r.run for r in untrimmed
+                                                    if r.encoder == encoder)
+                        for encoder in spec.encoders}
+    return StudyPlan(spec, _plan_runs(spec, vocabularies))
+
+
+def _plan_runs(spec: StudySpec, vocabularies: Vocabularies) -> list[PlannedRun]:
     runs: list[PlannedRun] = []
     protocols: dict[str, dict[str, Any]] = {}  # per base encoder, resolved once
     for encoder in spec.encoders:
@@ -195,11 +217,13 @@ def plan_study(spec: StudySpec) -> StudyPlan:
                 label = NO_INTERMEDIATE
                 if inter != NO_INTERMEDIATE:
                     label = inter.label
-                    parent = PlannedRun(intermediate_run(spec, inter, encoder, seed), label)
+                    parent = PlannedRun(intermediate_run(spec, inter, encoder, seed,
+                                                         vocabularies.get(encoder)), label)
                     if parent.id not in {r.id for r in runs}:
                         runs.append(parent)
                 for target in spec.targets:
                     run = target_run(spec, target, encoder, seed,
-                                     parent.id if parent else None, protocols)
+                                     parent.id if parent else None, protocols,
+                                     vocabularies.get(encoder))
                     runs.append(PlannedRun(run, label, spec.retention.keep_target_checkpoints))
-    return StudyPlan(spec, runs)
+    return runs

@@ -170,6 +170,10 @@ class StudySpec(_Strict):
     data: DataOptions = Field(default_factory=DataOptions)
     resources: ResourceOptions = Field(default_factory=ResourceOptions)
     retention: RetentionOptions = Field(default_factory=RetentionOptions)
+    vocabulary: Literal["full", "trimmed"] = Field(
+        "full", description="trimmed: before any run, trim the encoder's vocabulary to the "
+        "tokens of every text the study reads (same predictions, a smaller and faster model; "
+        "docs/vocab-trimming.md). Part of the run ids only when trimmed")
     task_files: list[str] = Field(
         default_factory=list, description="user task YAML files, relative to the study file"
     )

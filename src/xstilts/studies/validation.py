@@ -43,6 +43,8 @@ class StudyValidator:
                 self.check_intermediate(i, inter)
         for i, target in enumerate(self.spec.targets):
             self.check_target(i, target)
+        if self.spec.vocabulary == "trimmed":
+            self.problems += trimmed_vocabulary_problems(self.spec, self.where)
         if self.problems:
             raise StudyConfigError(self.path, self.problems)
 
@@ -182,6 +184,44 @@ class StudyValidator:
             if lang not in evaluated:  # read by the generalized matrix only
                 self.need(task, eval_split, lang, ("evaluation", "generalized"),
                           "generalized evaluation")
+
+
+def trimmed_vocabulary_problems(spec: StudySpec, where: Any) -> list[str]:
+    """What ``vocabulary: trimmed`` cannot do exactly, refused before the trim and any run:
+    an encoder ``trim_encoder`` refuses (hub ids, non-Unigram tokenizers), substitution
+    smoothing (it trains on words no study text has), and masked-LM phase 2 (its softmax and
+    its random replacement tokens range over the whole vocabulary, so trimming changes it)."""
+    from xstilts.training.vocabulary import trim_refusal  # torch: the trim module
+
+    problems = []
+    for i, encoder in enumerate(spec.encoders):
+        refusal = trim_refusal(encoder)
+        if refusal:
+            problems.append(f"{where(('encoders', i))}: vocabulary: trimmed: {refusal}")
+    for i, inter in enumerate(spec.intermediate):
+        if inter == "none":
+            continue
+        if inter.mlm:
+            problems.append(f"{where(('intermediate', i, 'mlm'))}: vocabulary: trimmed cannot "
+                            "be combined with mlm: masked-LM predicts over the whole vocabulary "
+                            "(and masks with random tokens from it), so a trimmed one changes "
+                            "the results; use vocabulary: full")
+        training = resolve_training(spec.training, spec.intermediate_training, inter.training)
+        problems += _substitution_problem(training, where(("intermediate", i)))
+    for i, target in enumerate(spec.targets):
+        training = resolve_training(spec.training, spec.target_training, target.training)
+        problems += _substitution_problem(training, where(("targets", i)))
+    return list(dict.fromkeys(problems))
+
+
+def _substitution_problem(training: Any, where: str) -> list[str]:
+    smoothing = training.smoothing
+    if smoothing is None or not smoothing.substitution_dictionary:
+        return []
+    return [f"{where}: vocabulary: trimmed cannot be combined with "
+            "training.smoothing.substitution_dictionary: substitution trains on words that "
+            "no text of the study holds, which a trimmed vocabulary splits differently; use "
+            "vocabulary: full"]
 
 
 def generalized_languages(spec: StudySpec, task: Task) -> list[str]:

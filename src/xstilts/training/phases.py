@@ -138,18 +138,22 @@ def _model_with_heads(encoder: Any, streams: list[TrainingStream], pooling: str,
     return model
 
 
-def run_intermediate(run: IntermediateRun, data_dir: Path | None, run_dir: Path) -> dict:
+def run_intermediate(run: IntermediateRun, data_dir: Path | None, run_dir: Path, *,
+                     encoder_source: str | None = None) -> dict:
     """Phase 2: train the encoder on one task or a mix; save the encoder without heads.
 
-    With ``mlm`` every task also gets an MLM stream on its training texts; all MLM streams
-    share the encoder's one pretrained masked-LM head, which is dropped with the others.
+    ``encoder_source`` is what is loaded when it is not ``run.encoder`` itself (the study's
+    trimmed copy of it). With ``mlm`` every task also gets an MLM stream on its training
+    texts; all MLM streams share the encoder's one pretrained masked-LM head, which is
+    dropped with the others.
     """
     options, folder = run.training, RunFolder(run_dir)
+    source = encoder_source or run.encoder
     mlm = run.mlm_probability is not None
     if mlm:
-        encoder, predictor, tokenizer = load_mlm_encoder(run.encoder)
+        encoder, predictor, tokenizer = load_mlm_encoder(source)
     else:
-        encoder, tokenizer = load_encoder(run.encoder)
+        encoder, tokenizer = load_encoder(source)
     truncate_layers(encoder, options.num_layers)
     with recording_skipped_rows() as skipped:
         built = [_build_stream(m, options, tokenizer, data_dir, skip_bad_rows=run.skip_bad_rows,

@@ -11,6 +11,7 @@ runs of older output folders keep their ids: :meth:`settings` writes that dict a
 * evaluation options added later (``generalized``, ``align``) only when set, and never for
   retrieval targets (which have no task model), except ``align`` on Tatoeba;
 * ``data`` options only when on, and never for retrieval targets (they read strictly);
+* ``vocabulary`` (the text sources of a trimmed study) only when trimmed;
 * phase 2's ``mlm`` only when on; a mix's ``mix`` is ``{}`` without sampling options;
 * a retrieval target's protocol only where it computes something else than xstilts computed
   before protocols were settings;
@@ -96,6 +97,9 @@ class IntermediateRun:
     mix: MixOptions | None = None  # a mix's sampling options as given (None: the defaults)
     mlm_probability: float | None = None  # masked-LM streams on the tasks' texts when set
     skip_bad_rows: bool = False
+    # ``vocabulary: trimmed``: the study's text sources the encoder is trimmed to
+    # (:mod:`xstilts.training.vocabulary`); None for the full vocabulary.
+    vocabulary: tuple[tuple[str, ...], ...] | None = None
 
     kind = "intermediate"
 
@@ -124,7 +128,7 @@ class IntermediateRun:
             settings["mlm"] = {"probability": self.mlm_probability}
         if self.skip_bad_rows:
             settings["data"] = {"skip_bad_rows": True}
-        return settings
+        return _with_vocabulary(settings, self.vocabulary)
 
     def identity(self) -> dict[str, Any]:
         """What the run id hashes (phase 2 always starts from the named encoder)."""
@@ -154,6 +158,7 @@ class TargetRun:
     parent: str | None = None
     skip_bad_rows: bool = False
     retrieval: dict[str, Any] | None = None  # a retrieval target's resolved protocol
+    vocabulary: tuple[tuple[str, ...], ...] | None = None  # as IntermediateRun.vocabulary
 
     kind = "target"
 
@@ -183,7 +188,7 @@ class TargetRun:
             settings["data"] = {"skip_bad_rows": True}
         if self.retrieval is not None:
             settings["retrieval"] = self.retrieval
-        return settings
+        return _with_vocabulary(settings, self.vocabulary)
 
     def identity(self) -> dict[str, Any]:
         """What the run id hashes: the settings, less the retrieval protocol where that
@@ -207,6 +212,15 @@ class TargetRun:
 
 
 Run = IntermediateRun | TargetRun
+
+
+def _with_vocabulary(settings: dict[str, Any],
+                     sources: tuple[tuple[str, ...], ...] | None) -> dict[str, Any]:
+    """A trimmed study's runs record (and hash) the text sources the encoder is trimmed to;
+    full-vocabulary runs have no ``vocabulary`` key, so their ids are what they always were."""
+    if sources is not None:
+        settings["vocabulary"] = {"trimmed_on": [list(s) for s in sources]}
+    return settings
 
 
 def _identity(kind: str, settings: dict[str, Any], parent: str) -> dict[str, Any]:
