@@ -55,6 +55,9 @@ class TaskTypeHandler(ABC):
     types: tuple[str, ...] = ()
     # The XTREME-R benchmark category of its tasks (see :meth:`category`).
     CATEGORY: str = "other"
+    # Whether :meth:`featurize` is a pure function of (examples, tokenizer, options, training)
+    # and its rows JSON data, so :mod:`xstilts.tasktypes.feature_cache` may keep them on disk.
+    CACHEABLE_FEATURES: bool = False
 
     @abstractmethod
     def primary_metric(self, task: Task) -> str:

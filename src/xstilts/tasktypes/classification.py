@@ -60,6 +60,7 @@ def tokenize_texts(examples: Sequence[Example], tokenizer: PreTrainedTokenizerBa
 
 class ClassificationHandler(AccuracyScored, TaskTypeHandler):
     types = (TaskType.CLASSIFICATION, TaskType.PAIR_CLASSIFICATION)
+    CACHEABLE_FEATURES = True
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
         return ClassificationHead(hidden_size, task.num_labels, pooling)
 

@@ -231,6 +231,7 @@ def _label_window(row: dict[str, Any], example: QAExample) -> None:
 
 class ExtractiveQAHandler(TaskTypeHandler):
     types = (TaskType.EXTRACTIVE_QA,)
+    CACHEABLE_FEATURES = True
     CATEGORY = "question answering"
 
     def __init__(self, null_score_diff_threshold: float = NULL_SCORE_DIFF_THRESHOLD) -> None:

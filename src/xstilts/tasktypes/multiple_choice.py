@@ -85,6 +85,7 @@ def collate_choices(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, to
 
 class MultipleChoiceHandler(AccuracyScored, TaskTypeHandler):
     types = (TaskType.MULTIPLE_CHOICE,)
+    CACHEABLE_FEATURES = True
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
         return MultipleChoiceHead(hidden_size, pooling)
 

@@ -79,6 +79,7 @@ def score_regression(examples: Sequence[Example], predictions: Sequence[Any], *,
 
 class RegressionHandler(TaskTypeHandler):
     types = (TaskType.REGRESSION,)
+    CACHEABLE_FEATURES = True
     CATEGORY = "regression"
 
     def primary_metric(self, task: Task) -> str:

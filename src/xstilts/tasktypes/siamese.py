@@ -120,6 +120,7 @@ class SiameseHandler(TaskTypeHandler):
     """Bi-encoder featurisation and heads; decoding and scoring delegate by task type."""
 
     types = (TaskType.PAIR_CLASSIFICATION, TaskType.REGRESSION)
+    CACHEABLE_FEATURES = True
 
     @staticmethod
     def _scorer(task: Task) -> TaskTypeHandler:

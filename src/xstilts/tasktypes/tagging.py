@@ -139,6 +139,7 @@ def _first_subtoken_positions(word_ids: Sequence[int | None], offset: int) -> li
 
 class TaggingHandler(TaskTypeHandler):
     types = (TaskType.TAGGING,)
+    CACHEABLE_FEATURES = True
     CATEGORY = "structured prediction"
 
     def primary_metric(self, task: Task) -> str:

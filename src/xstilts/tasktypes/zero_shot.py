@@ -31,6 +31,7 @@ from xstilts.progress import progress_bar
 from xstilts.results import Score
 from xstilts.tasks import Task
 from xstilts.tasktypes.base import TaskTypeHandler
+from xstilts.tasktypes.feature_cache import cached_featurize
 from xstilts.tasktypes.predict import predict
 from xstilts.tasktypes.registry import handler_for
 
@@ -82,7 +83,7 @@ def evaluate_languages(
         examples = task.load(split, language, data_dir, skip_bad_rows=settings.skip_bad_rows)
         if settings.max_examples is not None:
             examples = examples[:settings.max_examples]
-        features = handler.featurize(task, examples, tokenizer, settings.feature_options,
+        features = cached_featurize(handler, task, examples, tokenizer, settings.feature_options,
                                      training=False)
         predicted = predict(model, task, handler, examples, features,
                             pad_id=tokenizer.pad_token_id, batch_size=settings.batch_size,

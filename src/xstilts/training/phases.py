@@ -26,6 +26,7 @@ from xstilts.results import Score
 from xstilts.tasks import Task, TaskType, resolve_task
 from xstilts.tasks.readers import recording_skipped_rows
 from xstilts.tasktypes import handler_for
+from xstilts.tasktypes.feature_cache import cached_featurize
 from xstilts.tasktypes.mlm import MlmHandler
 from xstilts.tasktypes.zero_shot import EvaluationSettings, evaluate_languages
 from xstilts.training.checkpoint import save_encoder, save_task_model
@@ -111,9 +112,10 @@ def _build_stream(member: PhaseTask, options: TrainingOptions,
     fopts = options.feature_options()
     stream = TrainingStream(
         task=task, handler=handler,
-        train=handler.featurize(task, train, tokenizer, fopts, training=True),
+        train=cached_featurize(handler, task, train, tokenizer, fopts, training=True),
         dev_examples=dev,
-        dev=handler.featurize(task, dev, tokenizer, fopts, training=False) if dev else None,
+        dev=cached_featurize(handler, task, dev, tokenizer, fopts, training=False)
+        if dev else None,
     )
     return stream, train
 
