@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from xstilts.data.batching import length_sorted_batches
 from xstilts.data.feature_options import FeatureOptions
 from xstilts.evaluation import embeddings
 from xstilts.evaluation.embeddings import embed_sentences
@@ -108,7 +109,7 @@ def test_length_batches_cover_every_row_once_within_the_fixed_size_bounds(shared
     lengths = np.array([len(x) for x in tokenizer(texts, truncation=True,
                                                   max_length=128)["input_ids"]])
     batch_size = 32
-    batches = embeddings._length_batches(lengths, batch_size)
+    batches = [np.asarray(b) for b in length_sorted_batches(lengths.tolist(), batch_size)]
     assert sorted(np.concatenate(batches).tolist()) == list(range(len(texts)))
     padded = [len(b) * int(lengths[b].max()) for b in batches]
     assert all(len(b) <= batch_size for b in batches)
