@@ -119,3 +119,32 @@ def test_missing_data_file_is_named_before_training(tmp_path: Path) -> None:
         check_study(load_study(path), path, tmp_path)
     assert str(tmp_path / "xnli" / "train-en.tsv") in str(info.value)
     assert "download" in str(info.value)
+
+
+def test_target_languages_in_any_spelling_are_the_tasks_codes(tmp_path: Path,
+                                                              shared_data: Path) -> None:
+    """ISO 639-3 codes, BCP-47 tags and names of a task's languages are that task's codes: the
+    same runs (ids) as the codes the task writes; a language the task lacks is still refused."""
+    def study(languages: str, dev: str = "en") -> Path:
+        return write(tmp_path, f"""\
+name: spellings
+encoder: tiny:random
+seeds: [0]
+targets:
+  - task: xnli
+    languages: {languages}
+    train_split: dev
+    dev_language: {dev}
+""")
+
+    path = study("[deu, fra, zh-Hans, Swahili]", dev="eng")
+    spec = load_study(path)
+    check_study(spec, path, shared_data)
+    [run] = plan_study(spec).runs
+    assert run.run.languages == ("de", "fr", "zh", "sw") and run.run.dev_language == "en"
+    canonical = study("[de, fr, zh, sw]")
+    assert plan_study(load_study(canonical)).runs[0].id == run.id
+
+    lacking = study("[deu, aym]")
+    with pytest.raises(StudyConfigError, match=r"has no language\(s\) aym"):
+        check_study(load_study(lacking), lacking, shared_data)

@@ -19,7 +19,11 @@ from xstilts.studies.spec import (
     TargetSpec,
     resolve_training,
 )
-from xstilts.studies.validation import check_study  # noqa: F401  (the planner's gate)
+from xstilts.studies.validation import (  # noqa: F401  (check_study: the planner's gate)
+    check_study,
+    target_languages,
+    task_language,
+)
 from xstilts.tasks import Task, TaskType, get_task
 from xstilts.tasks.base import RetrievalKind
 from xstilts.tasks.user import UserTaskDefinition, definition_of
@@ -182,9 +186,9 @@ def target_run(spec: StudySpec, target: TargetSpec, encoder: str, seed: int,
         encoder=encoder, task=task.name, train_language=task.train_language,
         train_split=target.train_split or task.train_split,
         dev_split=target.dev_split or task.dev_split,
-        dev_language=target.dev_language or task.train_language,
+        dev_language=task_language(target.dev_language or task.train_language, task),
         eval_split=target.eval_split or task.test_split,
-        languages=tuple(target.languages or task.languages),
+        languages=target_languages(target, task),
         training=resolve_training(spec.training, spec.target_training, target.training),
         evaluation=run_evaluation(spec, task), seed=seed, parent=parent,
         skip_bad_rows=spec.data.skip_bad_rows and not retrieval,  # retrieval reads strictly

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.errors import StudyConfigError, XstiltsError
+from xstilts.languages import get_language
 from xstilts.studies.combinations import CombinationChecks
 from xstilts.studies.spec import (
     IntermediateSpec,
@@ -141,7 +142,7 @@ class StudyValidator:
         retrieval = task.type == TaskType.RETRIEVAL  # no phase 3: the encoder is pooled
         if not retrieval and not self.trainable(task, (*loc, "task")):
             return
-        unknown = [lang for lang in target.languages or () if lang not in task.languages]
+        unknown = [lang for lang in target_languages(target, task) if lang not in task.languages]
         if unknown:
             self.add((*loc, "languages"), f"task {task.name!r} has no language(s) "
                      f"{', '.join(unknown)}; it has {', '.join(task.languages)}")
@@ -161,7 +162,7 @@ class StudyValidator:
         loc = ("targets", i)
         self.need(task, target.train_split or task.train_split, task.train_language, loc,
                   "training")
-        dev_language = target.dev_language or task.train_language
+        dev_language = task_language(target.dev_language or task.train_language, task)
         if dev_language not in task.languages:
             self.add((*loc, "dev_language"), f"task {task.name!r} has no language "
                                              f"{dev_language!r}")
@@ -173,7 +174,7 @@ class StudyValidator:
         pool's other languages, and the generalized matrix's languages."""
         loc = ("targets", i)
         eval_split = target.eval_split or task.test_split
-        evaluated = target.languages or task.languages
+        evaluated = target_languages(target, task)
         for lang in evaluated:
             self.need(task, eval_split, lang, loc, "evaluation")
         if task.reads_every_language and eval_split in task.splits and self.data_dir:
@@ -222,6 +223,25 @@ def _substitution_problem(training: Any, where: str) -> list[str]:
             "training.smoothing.substitution_dictionary: substitution trains on words that "
             "no text of the study holds, which a trimmed vocabulary splits differently; use "
             "vocabulary: full"]
+
+
+def task_language(code: str, task: Task) -> str:
+    """``code`` as ``task`` writes it: a code the task lists is kept; another spelling of one
+    (``aym`` for ``ay``, ``deu`` for ``de``, ``sr-Latn`` for ``sr``) becomes the task's."""
+    if code in task.languages:
+        return code
+    try:
+        canonical = get_language(code).code
+    except XstiltsError:
+        return code  # unknown: reported as such by the caller
+    return canonical if canonical in task.languages else code
+
+
+def target_languages(target: TargetSpec, task: Task) -> tuple[str, ...]:
+    """The languages a target evaluates, as the task writes them (all of them by default)."""
+    if not target.languages:
+        return task.languages
+    return tuple(task_language(code, task) for code in target.languages)
 
 
 def generalized_languages(spec: StudySpec, task: Task) -> list[str]:
