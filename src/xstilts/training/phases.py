@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,7 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
     how = EvaluationSettings.from_options(
         run.evaluation, options.feature_options(), handler=stream.handler, seed=run.seed,
         autocast_bf16=options.precision == "bf16", skip_bad_rows=run.skip_bad_rows)
+    started = time.perf_counter()  # recorded so per-run overhead can be told from work
     rows = evaluate_languages(model, tokenizer, task, list(run.languages), run.eval_split,
                               data_dir, folder.predictions(), how)
     extra_rows, summary = extra_evaluations(model, tokenizer, task, run, data_dir, folder, how)
@@ -275,7 +277,8 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
     folder.metrics.write_text(
         json.dumps([r.to_dict() for r in rows], indent=2), encoding="utf-8")
     shutil.rmtree(folder.resume, ignore_errors=True)
-    return rows, {"training": result.__dict__, **summary}
+    return rows, {"training": result.__dict__,
+                  "evaluation_seconds": round(time.perf_counter() - started, 2), **summary}
 
 
 def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task,
