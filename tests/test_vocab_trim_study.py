@@ -66,6 +66,7 @@ def _predictions(run_dir: Path, language: str) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
+@pytest.mark.slow  # two studies on the bundled encoder: ~2 min
 def test_trimmed_study_predicts_exactly_what_the_full_one_does(studies) -> None:
     for language in LANGUAGES:
         full = _predictions(studies["full"], language)
@@ -78,6 +79,7 @@ def test_trimmed_study_predicts_exactly_what_the_full_one_does(studies) -> None:
     assert trimmed_metrics == full_metrics
 
 
+@pytest.mark.slow  # two studies on the bundled encoder: ~2 min
 def test_trimmed_run_records_the_trim_and_keeps_a_smaller_model(studies, cache) -> None:
     record = json.loads((studies["trimmed"] / "run.json").read_text())
     report = record["info"]["vocabulary"]
@@ -97,6 +99,7 @@ def test_trimmed_run_records_the_trim_and_keeps_a_smaller_model(studies, cache) 
     assert size(studies["trimmed"]) < size(studies["full"]) - (250037 - 60000) * 384 * 4
 
 
+@pytest.mark.slow  # two studies on the bundled encoder: ~2 min
 def test_a_rerun_reuses_the_runs_and_the_trimmed_encoder(studies, cache, shared_data,
                                                          tmp_path: Path) -> None:
     (folder,) = (cache / "trimmed").iterdir()
