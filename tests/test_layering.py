@@ -26,7 +26,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluation",),
     ("tasks",),
     ("models",),
-    ("errors", "languages", "language_tags", "language_typology", "text_scripts", "yaml_lines",
+    ("errors", "languages", "language_tags", "language_typology", "language_distances",
+     "text_scripts", "yaml_lines",
      "progress", "data", "distributed", "results", "prediction_files"),
 ]
 RANK = {package: i for i, layer in enumerate(LAYERS) for package in layer}

@@ -23,6 +23,10 @@ Conventions (stated in every report):
   Benjamini-Hochberg (false discovery rate). Each grouping is its own family: the four are
   different partitions of the same languages, i.e. different questions, and one family over
   all of them would multiply every group's p by the number of groups of all four.
+* Which languages gain: per configuration, the Spearman ρ of each zero-shot language's gain
+  over the baseline with its resource level and its URIEL distances to English and to the
+  intermediate task's language (:mod:`xstilts.language_distances`), with a percentile
+  bootstrap interval over languages (arXiv 2212.01757 relates gains to distance the same way).
 * Generalized cross-lingual rows (split ``<split>+generalized``) are kept out of all of the
   above and shown as A×B matrices (:mod:`xstilts.report.matrix`).
 * Benchmark category follows XTREME-R (classification incl. multiple choice, structured
@@ -38,7 +42,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from scipy.stats import spearmanr
+import numpy as np
+from scipy.stats import rankdata, spearmanr
 
 from xstilts.evaluation.significance import benjamini_hochberg, holm
 from xstilts.report.aggregate import SeedTable
@@ -60,6 +65,8 @@ from xstilts.report.language_info import (
     ATTRIBUTES,
     ZERO_SHOT_RULE,
     attribute,
+    distance_fields,
+    intermediate_languages,
     is_english,
     typology_vs_english,
     zero_shot_languages,
@@ -160,6 +167,7 @@ def _score_records(block: _Block, refs: References) -> list[dict[str, Any]]:
             vals = list(seeds.values())
             mean = statistics.fmean(vals)
             out.append({"config": config, "language": lang, "mean": mean,
+                        **distance_fields(lang, config),
                         "std": statistics.stdev(vals) if len(vals) > 1 else None,
                         "seeds": len(vals), "n": block.n[lang],
                         **_reference_fields(block, refs, config, lang, mean)})
@@ -279,23 +287,66 @@ def correct(deltas: list[dict[str, Any]], method: str = "holm") -> None:
             d["p_adj"], d["significant"] = float(p), bool(p <= ALPHA)
 
 
-def _correlations(block: _Block) -> list[dict[str, Any]]:
+def correlation_predictors(code: str, config: str) -> dict[str, float | None]:
+    """What the gain of language ``code`` under ``config`` is correlated with: its resource
+    level, the coarse 0-3 typological count, and the URIEL distances to English and, when
+    the intermediate task is not in English only, to its language; None where unclassified."""
+    coarse = typology_vs_english(code)
+    fields = distance_fields(code, config)
+    if all(lang == "en" for lang in intermediate_languages(config)):  # same as "_en"
+        fields = {k: v for k, v in fields.items() if not k.endswith("_intermediate")}
+    return {"resource_level": coarse.get("resource_level"),
+            "typological_distance": coarse.get("typological_distance"), **fields}
+
+
+def spearman_with_interval(x: list[float], y: list[float], *, resamples: int, confidence: float,
+                           seed: int) -> dict[str, Any]:
+    """Spearman ρ of ``x`` and ``y`` (one pair per language), its p, and a percentile
+    bootstrap interval over languages (pairs resampled with replacement; resamples where
+    either side is constant have no ρ and are left out, their count is ``degenerate``).
+    None everywhere with fewer than 3 languages or a constant side."""
+    out: dict[str, Any] = {"rho": None, "p": None, "ci_low": None, "ci_high": None,
+                           "n": len(x), "degenerate": None}
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return out
+    res = spearmanr(x, y)
+    out["rho"], out["p"] = float(res.statistic), float(res.pvalue)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(x), size=(resamples, len(x)))
+    xs, ys = rankdata(np.asarray(x)[picks], axis=1), rankdata(np.asarray(y)[picks], axis=1)
+    xs, ys = xs - xs.mean(axis=1, keepdims=True), ys - ys.mean(axis=1, keepdims=True)
+    norms = np.sqrt((xs ** 2).sum(axis=1) * (ys ** 2).sum(axis=1))
+    ok = norms > 0
+    rhos = (xs * ys).sum(axis=1)[ok] / norms[ok]
+    out["degenerate"] = int((~ok).sum())
+    if rhos.size:
+        tail = (1 - confidence) / 2
+        out["ci_low"], out["ci_high"] = (float(v) for v in np.quantile(rhos, [tail, 1 - tail]))
+    return out
+
+
+def _correlations(block: _Block, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per configuration: Spearman ρ of the per-language zero-shot gain over the baseline
+    (points) with each predictor of :func:`correlation_predictors`, as arXiv 2212.01757
+    relates gains to language distance; languages whose predictor is unclassified are left
+    out of that predictor's ρ (``n`` says how many count)."""
     out = []
     langs = block.zero_shot
     for config in [c for c in block.configs if c != BASELINE and BASELINE in block.configs]:
         gains = {g: block.score(config, g) - block.score(BASELINE, g) for g in langs
                  if block.score(config, g) is not None and block.score(BASELINE, g) is not None}
-        for predictor in ("resource_level", "typological_distance", "same_family",
-                          "same_genus", "same_script"):
-            pairs = [(gains[g], typology_vs_english(g).get(predictor)) for g in gains]
+        values = {g: correlation_predictors(g, config) for g in gains}
+        for predictor in next(iter(values.values()), {}):
+            pairs = [(gains[g], values[g][predictor]) for g in gains]
             pairs = [(x, y) for x, y in pairs if y is not None]
-            rho = p = None
-            varied = len({y for _, y in pairs}) > 1 and len({x for x, _ in pairs}) > 1
-            if len(pairs) >= 3 and varied:
-                res = spearmanr([x for x, _ in pairs], [y for _, y in pairs])
-                rho, p = float(res.statistic), float(res.pvalue)
+            stats = spearman_with_interval(
+                [x for x, _ in pairs], [float(y) for _, y in pairs],
+                resamples=options["resamples"], confidence=options["confidence"],
+                seed=options["seed"])
             out.append({"model": block.model, "task": block.task, "config": config,
-                        "predictor": predictor, "rho": rho, "p": p, "n": len(pairs)})
+                        "predictor": predictor, **stats,
+                        "points": [{"language": g, "gain": gains[g],
+                                    "value": values[g][predictor]} for g in gains]})
     return out
 
 
@@ -374,7 +425,7 @@ def analyse_rows(rows: list[dict[str, Any]], scores: ExampleScores | None = None
                                  for r in _average_records(block, refs)]
         analysis["reference_rates"] += _rate_records(block, refs)
         analysis["deltas"] += _deltas(block, scores or {}, options)
-        analysis["correlations"] += _correlations(block)
+        analysis["correlations"] += _correlations(block, options)
     correct(analysis["deltas"], correction)
     _summaries(analysis)
     from xstilts.report.headline import headlines

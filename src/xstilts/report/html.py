@@ -217,9 +217,13 @@ def _correlation_table(analysis: dict[str, Any]) -> str:
     multi = several_models(analysis)
     rows = [_model(c, multi) + _cell(c["task"], left=True) + _cell(c["config"], left=True)
             + _cell(c["predictor"].replace("_", " "), left=True)
-            + _cell(_num(c["rho"], 2), sort=c["rho"]) + _cell(_num(c["p"], 3)) + _cell(c["n"])
+            + _cell(_num(c["rho"], 2), sort=c["rho"])
+            + _cell("–" if c.get("ci_low") is None
+                    else f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]")
+            + _cell(_num(c["p"], 3)) + _cell(c["n"])
             for c in analysis["correlations"]]
     return table(["model"] * multi + ["task", "intermediate", "predictor", "Spearman ρ",
+                                      f"{analysis['confidence']:.0%} bootstrap CI",
                                       "p (uncorrected)", "languages"], rows, left=3 + multi)
 
 
@@ -273,8 +277,12 @@ def _methods(analysis: dict[str, Any]) -> str:
         "no test.",
         *analysis.get("metric_notes", []),
         analysis.get("zero_shot_rule", ZERO_SHOT_RULE) + " Language groups leave English out "
-        "too. Typological distance from English is the count of {different family, different "
-        "genus, different script} (0–3): xstilts has no finer typological data.",
+        "too. Distances are URIEL's (genetic, geographic, syntactic, inventory, phonological, "
+        "featural; 1 − cosine of the two languages' URIEL+ vectors over the features both "
+        "have; empty when unclassified), to English and to the intermediate task's language "
+        "(a mix: the mean over its tasks' languages); 'typological distance' is the coarse "
+        "count of {different family, different genus, different script} (0–3). Correlation "
+        "intervals: percentile bootstrap over languages.",
     ]
     families = "".join(f"<li>{escape(line)}</li>" for line in family_lines(analysis))
     return ("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
@@ -325,7 +333,10 @@ def render_html(analysis: dict[str, Any], plots: dict[str, bytes], spec: dict[st
         "<h2>Scaling: number of intermediate tasks</h2>",
         _figure(plots, "scaling", "Scaling curve: number of intermediate tasks vs mean zero-shot "
                                   "gain (points)"), _scaling_table(analysis),
-        "<h2>Which languages gain? (Spearman correlations of per-language gains)</h2>",
+        '<h2 id="distances">Which languages gain? (Spearman correlations of per-language '
+        "gains)</h2>",
+        _figure(plots, "gain_vs_distance", "Per-language zero-shot gain over the baseline vs "
+                                           "URIEL distance from English"),
         _correlation_table(analysis), "<h2>Methods</h2>", _methods(analysis),
         "<h2>Study specification</h2>", f"<pre>{escape(spec_text)}</pre>",
         "<h2>Environment</h2>", _environment(env, runs),

@@ -12,9 +12,11 @@ A language some attribute is unknown for (no source classifies Bribri's script, 
 the :data:`UNCLASSIFIED` group for that attribute, as does a code that is no language: it is
 never left out of a group table, and every zero-shot average counts it.
 
-Typological distance from English: xstilts ships no typological feature vectors (e.g. URIEL /
-lang2vec), so the distance is a coarse count of three indicators — different family, different
-genus, different script — from 0 (English-like) to 3. Reports say so.
+Typological distances: URIEL's six types (:mod:`xstilts.language_distances`) from each
+evaluation language to English and to the language of the intermediate task
+(:func:`distance_fields`); a pair code or an unknown one has none ("unclassified", None). The
+older coarse "typological distance" (count of different family, genus, script: 0-3) stays as
+one more predictor.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from xstilts.language_distances import DISTANCE_TYPES, distances
 from xstilts.languages import UNCLASSIFIED, Language, get_language, is_known
 
 ATTRIBUTES = ("family", "genus", "script", "resource_level")
@@ -120,6 +123,46 @@ def typology_vs_english(code: str) -> dict[str, int | None]:
     distance = 3 - sum(known) if len(known) == len(same) else None
     return {"resource_level": language.resource_level, **same,
             "typological_distance": distance}
+
+
+DISTANCE_COLUMNS = tuple(f"distance_{kind}_{to}" for to in ("en", "intermediate")
+                         for kind in DISTANCE_TYPES)
+NO_INTERMEDIATE = "none"  # the baseline arm's label (xstilts.training.runs.NO_INTERMEDIATE)
+_SUFFIX = re.compile(r"\s+\([^()]*\)$")  # "mix(a+b) (mlm)": a label's trailing options
+
+
+def intermediate_languages(label: str) -> list[str]:
+    """The training languages of an intermediate configuration's task(s), from its label
+    (``xnli``: en; ``xnli@de``: de; ``mix(a+b@fr)``: en, fr); empty for the baseline."""
+    while _SUFFIX.search(label):
+        label = _SUFFIX.sub("", label)
+    if label == NO_INTERMEDIATE:
+        return []
+    members = label[4:-1].split("+") if label.startswith("mix(") and label.endswith(")") \
+        else [label]
+    return [m.split("@", 1)[1] if "@" in m else "en" for m in members if m]
+
+
+def _between(code: str, other: str) -> dict[str, float | None]:
+    language = resolve(code)
+    if language is None:
+        return dict.fromkeys(DISTANCE_TYPES)
+    return distances(language.code, other)
+
+
+def distance_fields(code: str, intermediate: str) -> dict[str, float | None]:
+    """URIEL distances of evaluation language ``code`` to English and to the intermediate
+    task's language (:data:`DISTANCE_COLUMNS`). A mix's distance is the mean over its
+    members' languages, None if any member's is unknown (an average never drops a member
+    silently); the baseline ("none") has no intermediate distance."""
+    out = {f"distance_{kind}_en": value for kind, value in _between(code, "en").items()}
+    per_member = [_between(code, lang) for lang in intermediate_languages(intermediate)]
+    for kind in DISTANCE_TYPES:
+        values = [d[kind] for d in per_member]
+        out[f"distance_{kind}_intermediate"] = (
+            None if not values or any(v is None for v in values)
+            else sum(v for v in values if v is not None) / len(values))
+    return out
 
 
 def describe(code: str) -> dict[str, Any]:

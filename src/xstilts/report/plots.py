@@ -208,9 +208,51 @@ def transfer_gap(analysis: dict[str, Any]) -> bytes | None:
     return _png(fig)
 
 
+DISTANCE_PLOT = "gain_vs_distance"
+
+
+def gain_vs_distance(analysis: dict[str, Any]) -> bytes | None:
+    """One panel per URIEL distance type: each zero-shot language's gain over the baseline
+    against its distance from English, one colour per (target task, configuration), ρ in the
+    legend (the correlation table has the intervals and the distances to the intermediate
+    task's language)."""
+    from xstilts.language_distances import DISTANCE_TYPES
+
+    records = [c for c in analysis["correlations"]
+               if c["predictor"].startswith("distance_") and c["predictor"].endswith("_en")
+               and any(p["value"] is not None for p in c["points"])]
+    if not records:
+        return None
+    multi = several_models(analysis)
+    series = sorted({f"{_series(c, multi, 'task')} · {c['config']}" for c in records})
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), squeeze=False)
+    for ax, kind in zip(axes.flat, DISTANCE_TYPES, strict=True):
+        for c in (c for c in records if c["predictor"] == f"distance_{kind}_en"):
+            name = f"{_series(c, multi, 'task')} · {c['config']}"
+            pts = [p for p in c["points"] if p["value"] is not None]
+            rho = "–" if c["rho"] is None else f"{c['rho']:+.2f}"
+            ax.scatter([p["value"] for p in pts], [p["gain"] for p in pts], s=18,
+                       color=OKABE_ITO[series.index(name) % len(OKABE_ITO)],
+                       label=f"ρ {rho}, n={c['n']}")
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_title(f"{kind} distance from English")
+        ax.set_xlabel(f"URIEL {kind} distance (1 − cosine)")
+        ax.set_ylabel("Δ vs baseline (points)")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best", framealpha=0.6)
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=OKABE_ITO[i % len(OKABE_ITO)])
+               for i in range(len(series))]
+    fig.legend(handles, series, title="target task · intermediate", loc="lower center",
+               ncol=min(2, len(series)), fontsize=8, bbox_to_anchor=(0.5, 0))
+    fig.suptitle("Per-language zero-shot gain vs URIEL distance from English (Spearman ρ)")
+    fig.tight_layout(rect=(0, 0.04 + 0.03 * ((len(series) + 1) // 2), 1, 1))
+    return _png(fig)
+
+
 def all_plots(analysis: dict[str, Any]) -> dict[str, bytes]:
     """Every figure that has data, by name."""
     figures = {"heatmap": heatmap(analysis), "families": family_bars(analysis),
-               "scaling": scaling_curve(analysis), "transfer_gap": transfer_gap(analysis)}
+               "scaling": scaling_curve(analysis), "transfer_gap": transfer_gap(analysis),
+               DISTANCE_PLOT: gain_vs_distance(analysis)}
     figures.update(generalized_heatmaps(analysis))
     return {name: png for name, png in figures.items() if png is not None}

@@ -30,7 +30,13 @@ from xstilts.report.baselines import (
     load_references,
     mean_majority,
 )
-from xstilts.report.language_info import ZERO_SHOT_RULE, is_english, zero_shot_languages
+from xstilts.report.language_info import (
+    DISTANCE_COLUMNS,
+    ZERO_SHOT_RULE,
+    distance_fields,
+    is_english,
+    zero_shot_languages,
+)
 from xstilts.report.matrix import is_generalized
 from xstilts.report.results import RESULT_COLUMNS, collect_results, run_table
 from xstilts.training.runs import NO_INTERMEDIATE
@@ -56,8 +62,9 @@ def write_report(out_dir: Path, study: str | None = None,
     report_dir = out_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     if "csv" in formats:
-        _write_csv(rows, report_dir / "results.csv")
-        _write_parquet(rows, report_dir / "results.parquet")
+        with_distances = _with_distances(rows)
+        _write_csv(with_distances, report_dir / "results.csv")
+        _write_parquet(with_distances, report_dir / "results.parquet")
     analysis = None
     references = References()
     if formats & {"html", "md", "json"}:
@@ -79,6 +86,7 @@ def write_report(out_dir: Path, study: str | None = None,
             from xstilts.report.summary_md import analysis_markdown
 
             text = text.rstrip("\n") + "\n\n" + analysis_markdown(analysis)
+            _write_distance_plot(analysis, report_dir)
         _atomic_write(report_dir / "summary.md", text)
     if "json" in formats or "html" in formats:
         from xstilts.report.environment import environment
@@ -90,6 +98,18 @@ def write_report(out_dir: Path, study: str | None = None,
     if "html" in formats:
         _write_html(out_dir, study, spec, analysis, env, runs, report_dir / "index.html")
     return report_dir
+
+
+def _write_distance_plot(analysis: dict[str, Any], report_dir: Path) -> None:
+    """The gain-vs-distance figure as a file next to summary.md, which links it."""
+    from xstilts.report.plots import gain_vs_distance
+    from xstilts.report.summary_md import DISTANCE_PLOT_FILE
+
+    png = gain_vs_distance(analysis)
+    if png is not None:
+        tmp = report_dir / (DISTANCE_PLOT_FILE + ".tmp")
+        tmp.write_bytes(png)
+        tmp.replace(report_dir / DISTANCE_PLOT_FILE)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -119,15 +139,24 @@ def _write_html(out_dir: Path, study: str | None, spec: dict[str, Any] | None,
                                     f"xstilts report: {name}"))
 
 
+TABLE_COLUMNS = RESULT_COLUMNS + DISTANCE_COLUMNS
+
+
+def _with_distances(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with the URIEL distances of its language to English and to its intermediate
+    task's language (empty cells: unclassified), so that the table stays flat."""
+    return [{**r, **distance_fields(r["language"], r["intermediate"])} for r in rows]
+
+
 def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
     """The results table for pandas/polars/R users, with explicit column types."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     types = {"value": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64(),
-             "n": pa.int64(), "seed": pa.int64()}
-    schema = pa.schema([(c, types.get(c, pa.string())) for c in RESULT_COLUMNS])
-    data = {c: [r[c] for r in rows] for c in RESULT_COLUMNS}
+             "n": pa.int64(), "seed": pa.int64(), **dict.fromkeys(DISTANCE_COLUMNS, pa.float64())}
+    schema = pa.schema([(c, types.get(c, pa.string())) for c in TABLE_COLUMNS])
+    data = {c: [r[c] for r in rows] for c in TABLE_COLUMNS}
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(pa.table(data, schema=schema), tmp)
     tmp.replace(path)
@@ -136,7 +165,7 @@ def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=TABLE_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(path)

@@ -86,6 +86,24 @@ def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+DISTANCE_PLOT_FILE = "gain_vs_distance.png"
+
+
+def _distance_rows(analysis: dict[str, Any]) -> list[str]:
+    """Spearman ρ of per-language gains with resource level and each URIEL distance."""
+    rows = [c for c in analysis.get("correlations", []) if c["rho"] is not None]
+    if not rows:
+        return []
+    level = round(100 * analysis["confidence"])
+    out = [f"| task | intermediate | predictor | Spearman ρ | {level} % CI | p | languages |",
+           "|---|---|---|---|---|---|---|"]
+    for c in rows:
+        ci = "–" if c["ci_low"] is None else f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]"
+        out.append(f"| {c['task']} | {c['config']} | {c['predictor']} | {c['rho']:+.2f} | "
+                   f"{ci} | {c['p']:.3f} | {c['n']} |")
+    return out
+
+
 def analysis_markdown(analysis: dict[str, Any]) -> str:
     """Markdown sections appended to ``summary.md``."""
     out = ["## Answer", ""] + [f"**{h['text']}**" for h in analysis["headlines"]] + [""]
@@ -113,6 +131,16 @@ def analysis_markdown(analysis: dict[str, Any]) -> str:
     if gap:
         out += ["## Transfer gap (English minus zero-shot average; points)", ""] + gap + [""]
     out += _generalized(analysis)
+    distance_rows = _distance_rows(analysis)
+    if distance_rows:
+        out += ["## Gain vs language distance (Spearman, per-language zero-shot gains)", "",
+                "Distances are URIEL's (1 − cosine of the URIEL+ vectors over the features "
+                "both languages have), to English (`_en`) and to the intermediate task's "
+                "language (`_intermediate`, shown when that is not English; a mix: the "
+                "mean over its tasks); intervals: "
+                "percentile bootstrap over languages; unclassified languages are left out of "
+                "that predictor's ρ.", "", f"![gain vs distance]({DISTANCE_PLOT_FILE})", ""]
+        out += distance_rows + [""]
     lines = family_lines(analysis)
     if lines:
         out += ["## Tests and correction families", ""] + [f"- {line}" for line in lines] + [""]
