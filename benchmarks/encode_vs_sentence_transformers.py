@@ -21,18 +21,17 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
-import transformers
+from machine import machine_facts
 
 from xstilts.evaluation.embeddings import embed_sentences
 from xstilts.evaluation.retrieval import load_tatoeba, tatoeba_correct
 from xstilts.models import load_encoder
 from xstilts.models.bundled import bundled_model_dir
-from xstilts.training.precision import NATIVE_BF16_FLAGS, cpu_flags, resolve_precision
+from xstilts.training.precision import resolve_precision
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 BUNDLED = "multilingual-e5-small"
@@ -63,19 +62,6 @@ def accuracies(vectors: np.ndarray, n_pairs: int) -> dict[str, float]:
     src, tgt = vectors[:n_pairs], vectors[n_pairs:]
     return {d: round(100 * float(tatoeba_correct(src, tgt, d).mean()), 2)
             for d in ("xx2en", "en2xx")}
-
-
-def environment() -> dict[str, object]:
-    """What the figures depend on besides the code: CPU bf16 support, threads, versions."""
-    import sentence_transformers
-
-    flags = cpu_flags()
-    return {"date": datetime.now(UTC).strftime("%Y-%m-%d"),
-            "native_bf16_flags": sorted(flags.intersection(NATIVE_BF16_FLAGS)),
-            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
-            "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "sentence_transformers": sentence_transformers.__version__}
 
 
 def main() -> None:
@@ -134,7 +120,7 @@ def main() -> None:
         "ratio": round(our_rate / their_rate, 2),
         "max_abs_embedding_diff": float(np.abs(their_vectors - our_vectors).max()),
         "equal_accuracy": their_acc == our_acc,
-        "versions": environment(),
+        "machine": machine_facts("sentence-transformers"),
     }))
 
 

@@ -21,12 +21,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
-import transformers
+from machine import machine_facts
 
 from xstilts.data.batching import length_sorted_batches
 from xstilts.data.feature_options import FeatureOptions
@@ -37,7 +36,7 @@ from xstilts.tasks import get_task
 from xstilts.tasktypes.base import Features, attention_from, pad_sequences
 from xstilts.tasktypes.predict import row_outputs
 from xstilts.tasktypes.registry import handler_for
-from xstilts.training.precision import NATIVE_BF16_FLAGS, cpu_flags, resolve_precision
+from xstilts.training.precision import resolve_precision
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 TASK = "xnli"
@@ -63,16 +62,6 @@ def timed(fn: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result
-
-
-def environment() -> dict[str, object]:
-    """What the figures depend on besides the code: CPU bf16 support, threads, versions."""
-    flags = cpu_flags()
-    return {"date": datetime.now(UTC).strftime("%Y-%m-%d"),
-            "native_bf16_flags": sorted(flags.intersection(NATIVE_BF16_FLAGS)),
-            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
-            "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "transformers": transformers.__version__}
 
 
 def main() -> None:
@@ -151,7 +140,7 @@ def main() -> None:
         "identical_predictions": bool((naive_pred == ours_pred).all()),
         "differing_predictions": int((naive_pred != ours_pred).sum()),
         "max_abs_logit_diff": float(np.abs(naive_out - ours_out).max()),
-        **environment(),
+        **machine_facts(),
     }))
 
 

@@ -43,9 +43,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from machine import machine_facts
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 ENCODER = "multilingual-e5-small"
@@ -189,21 +190,7 @@ def matmul_peak(dtype_name: str, seconds: float = 2.0, n: int = 2048) -> float:
 
 
 def machine() -> dict[str, Any]:
-    import accelerate
-    import torch
-    import transformers
-
-    from xstilts.training.precision import NATIVE_BF16_FLAGS, cpu_flags, resolve_precision
-
-    flags = cpu_flags()
-    return {"machine": platform.processor() or platform.machine(),
-            "cpu_flags": {f: f in flags for f in ("avx2", "avx512f", *NATIVE_BF16_FLAGS)},
-            "threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "auto_precision": resolve_precision("auto"), "torch": torch.__version__,
-            "transformers": transformers.__version__, "accelerate": accelerate.__version__,
-            "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")}
-
+    return {**machine_facts("accelerate"), "machine": platform.processor() or platform.machine()}
 
 def _spawn(config: str, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", config, "--data-dir", str(args.data_dir),

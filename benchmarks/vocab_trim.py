@@ -29,9 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from machine import machine_facts
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 ENCODER = "bundled:multilingual-e5-small"
@@ -94,18 +95,7 @@ def checkpoint_figures(folder: Path) -> dict[str, int]:
 
 
 def machine() -> dict[str, Any]:
-    import torch
-    import transformers
-
-    from xstilts.training.precision import NATIVE_BF16_FLAGS, cpu_flags
-
-    flags = cpu_flags()
-    return {"machine": platform.processor() or platform.machine(),
-            "cpu_flags": {f: f in flags for f in ("avx2", "avx512f", *NATIVE_BF16_FLAGS)},
-            "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")}
-
+    return {**machine_facts(), "machine": platform.processor() or platform.machine()}
 
 def trim_child(out: Path, data_dir: Path, split: str, languages: list[str]) -> None:
     """Trim the bundled encoder to the study's texts into ``out``; print the size figures."""

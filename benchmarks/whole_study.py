@@ -17,10 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine_facts
 
 DEFAULT_STUDY = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
 
@@ -73,24 +74,12 @@ def main() -> None:
     os.environ["XSTILTS_FEATURE_CACHE"] = str(cache)  # fresh: the first study tokenises all
     cache.mkdir(parents=True, exist_ok=True)
 
-    import torch
-    import transformers
-
-    from xstilts.training.precision import NATIVE_BF16_FLAGS, cpu_flags, resolve_precision
-
     first = run(args.study, root / "first", args.data_dir, cache, name=None, seeds=None)
     print(json.dumps(first), flush=True)
     second = run(args.study, root / "second", args.data_dir, cache, name="second-same-data",
                  seeds=[0])
     print(json.dumps(second), flush=True)
-    flags = cpu_flags()
-    print(json.dumps({"machine": platform.processor() or platform.machine(),
-                      "native_bf16": sorted(flags.intersection(NATIVE_BF16_FLAGS)),
-                      "precision_auto": resolve_precision("auto"),
-                      "threads": torch.get_num_threads(), "torch": torch.__version__,
-                      "transformers": transformers.__version__,
-                      "date": time.strftime("%Y-%m-%d")}))
-
+    print(json.dumps(machine_facts()))
 
 if __name__ == "__main__":
     main()
