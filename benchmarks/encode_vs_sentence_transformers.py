@@ -19,13 +19,11 @@ import argparse
 import json
 import logging
 import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from machine import machine_facts
+from machine import interleaved, machine_facts
 
 from xstilts.evaluation.embeddings import embed_sentences
 from xstilts.evaluation.retrieval import load_tatoeba, tatoeba_correct
@@ -49,12 +47,6 @@ def sentence_transformer(max_length: int):  # -> SentenceTransformer (benchmark-
     word = Transformer(folder, max_seq_length=max_length)
     pooling = Pooling(word.get_embedding_dimension(), pooling_mode="mean")
     return SentenceTransformer(modules=[word, pooling], device="cpu")
-
-
-def timed(fn: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
 
 
 def accuracies(vectors: np.ndarray, n_pairs: int) -> dict[str, float]:
@@ -95,14 +87,7 @@ def main() -> None:
                                batch_size=args.batch, max_length=args.max_length,
                                autocast_bf16=bf16, progress=False)
 
-    theirs()  # untimed warm-up of both
-    ours()
-    their_s, our_s = [], []
-    for _ in range(args.repeats):  # interleaved, so machine noise hits both sides alike
-        seconds, their_vectors = timed(theirs)
-        their_s.append(seconds)
-        seconds, our_vectors = timed(ours)
-        our_s.append(seconds)
+    their_s, their_vectors, our_s, our_vectors = interleaved(theirs, ours, args.repeats)
     n = len(texts)
     their_rate = n / statistics.median(their_s)
     our_rate = n / statistics.median(our_s)

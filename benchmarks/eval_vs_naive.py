@@ -19,13 +19,11 @@ import argparse
 import json
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from machine import machine_facts
+from machine import interleaved, machine_facts
 
 from xstilts.data.batching import length_sorted_batches
 from xstilts.data.feature_options import FeatureOptions
@@ -56,12 +54,6 @@ def naive_logits(model: TaskModel, features: Features, *, pad_id: int, batch_siz
         _, logits = model(TASK, batch)
         out.append(logits.numpy())
     return np.concatenate(out)
-
-
-def timed(fn: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
 
 
 def main() -> None:
@@ -105,14 +97,7 @@ def main() -> None:
         return np.stack(row_outputs(model, TASK, handler, features, pad_id=pad_id,
                                     batch_size=args.batch, autocast_bf16=bf16))
 
-    ours()  # untimed warm-up of both (first-call allocations, oneDNN primitive caches)
-    naive()
-    naive_s, ours_s = [], []
-    for _ in range(args.repeats):  # interleaved, so machine noise hits both sides alike
-        seconds, naive_out = timed(naive)
-        naive_s.append(seconds)
-        seconds, ours_out = timed(ours)
-        ours_s.append(seconds)
+    naive_s, naive_out, ours_s, ours_out = interleaved(naive, ours, args.repeats)
     naive_pred = naive_out.argmax(-1)
     ours_pred = np.asarray(handler.decode(task, examples, features, list(ours_out)))
     if args.profile:
