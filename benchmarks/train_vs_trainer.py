@@ -1,7 +1,8 @@
 """Phase-3 training speed of xstilts side by side with the Hugging Face ``Trainer``.
 
 Run: ``python benchmarks/train_vs_trainer.py [--examples 512] [--repeats 2]
-[--configs trainer,trainer_tuned,xstilts,xstilts_tuned] [--data-dir ../shared/data]``;
+[--configs trainer,trainer_tuned,xstilts,xstilts_tuned,xstilts_dense]
+[--data-dir ../shared/data]``;
 ``--profile 20`` instead prints torch.profiler's top ops over 20 steps of ``xstilts``.
 
 Four configurations train the bundled encoder (multilingual-e5-small) on the same real XNLI
@@ -15,7 +16,10 @@ English pairs (batch 32, max length 128, one pass over ``--examples`` pairs):
   bf16 only where the CPU/GPU runs it natively (Trainer's default optimizer is fused AdamW);
 * ``xstilts``: xstilts' defaults, through the ``build_stream`` / ``train_model`` path a study
   uses;
-* ``xstilts_tuned``: ``freeze_embeddings: true`` and ``precision: auto``.
+* ``xstilts_tuned``: ``freeze_embeddings: true`` and ``precision: auto``;
+* ``xstilts_dense``: the defaults with the word embeddings' row-sparse AdamW switched off
+  (``XSTILTS_ROW_SPARSE_EMBEDDINGS=0``: torch's dense step over all 250k rows), the lever's
+  other side.
 
 Each configuration runs in its own subprocess (so each has its own peak RSS), repeats are
 interleaved (A B C D A B C D) so that drifts of a shared machine hit every side alike. Printed:
@@ -36,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import resource
 import statistics
@@ -50,7 +55,7 @@ from machine import machine_facts
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 ENCODER = "multilingual-e5-small"
-CONFIGS = ("trainer", "trainer_tuned", "xstilts", "xstilts_tuned")
+CONFIGS = ("trainer", "trainer_tuned", "xstilts", "xstilts_tuned", "xstilts_dense")
 BATCH, MAX_LEN = 32, 128
 
 
@@ -166,6 +171,10 @@ def _run_xstilts(tuned: bool, data_dir: Path, split: str, n: int) -> dict[str, A
 def child(config: str, data_dir: Path, split: str, n: int) -> None:
     """One configuration in this process; prints one JSON line (with this process' peak RSS)."""
     run = _run_trainer if config.startswith("trainer") else _run_xstilts
+    if config == "xstilts_dense":
+        from xstilts.training.row_sparse import ENV_SWITCH
+
+        os.environ[ENV_SWITCH] = "0"
     out = run(config.endswith("_tuned"), data_dir, split, n)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out), flush=True)
@@ -234,6 +243,7 @@ def ratios(summaries: dict[str, dict]) -> dict[str, Any]:
     out: dict[str, Any] = {"ratios": "numerator / denominator, training-call ex/s "
                            "(whole-call ex/s in whole_call)"}
     pairs = [(a, b) for a in ("xstilts", "xstilts_tuned") for b in ("trainer", "trainer_tuned")]
+    pairs.append(("xstilts", "xstilts_dense"))
     for a, b in pairs:
         if a in summaries and b in summaries:
             key = f"{a}/{b}"

@@ -56,6 +56,11 @@ from xstilts.training.robust import (
     gaussian_noise,
     passes_per_update,
 )
+from xstilts.training.row_sparse import (
+    RowSparseEmbeddingAdamW,
+    clip_gradients,
+    row_sparse_applies,
+)
 
 
 @dataclass
@@ -192,6 +197,21 @@ class TrainingLoop:
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(
             model, optimizer, scheduler)
         self.unwrapped: TaskModel = self.accelerator.unwrap_model(self.model)
+        self.embedding_rows = self._row_sparse_embeddings(optimizer)
+
+    def _row_sparse_embeddings(self, optimizer: torch.optim.Optimizer
+                               ) -> RowSparseEmbeddingAdamW | None:
+        """Trained word embeddings are updated on their touched rows where that is exact
+        (training/row_sparse.py): ~40 % of a step saved on the bundled encoder."""
+        embedding = self.unwrapped.encoder.get_input_embeddings()
+        smoothing = self.options.smoothing
+        perturbs = self.options.adversarial is not None or bool(smoothing and
+                                                                smoothing.noise_sigma)
+        if not row_sparse_applies(self.unwrapped, embedding, device=self.accelerator.device,
+                                  processes=self.accelerator.num_processes,
+                                  precision=self.precision, perturbs_embeddings=perturbs):
+            return None
+        return RowSparseEmbeddingAdamW(embedding, optimizer)
 
     def _setup_data(self, seed: int, mix: MixOptions | None) -> None:
         """Each stream's batch cursor and the seeded task chooser of a multi-task mix."""
@@ -206,9 +226,13 @@ class TrainingLoop:
         """Restore, train step by step until the step budget or early stopping, then put back
         the selected (best-epoch) weights."""
         self.restore()
-        with self._outputs(), self._noise():
-            while self.progress.step < self.total_steps and not self.progress.stopped_early:
-                self.step()
+        try:
+            with self._outputs(), self._noise():
+                while self.progress.step < self.total_steps and not self.progress.stopped_early:
+                    self.step()
+        finally:
+            if self.embedding_rows is not None:  # the model may be trained again, or evaluated
+                self.embedding_rows.remove()
         if self.best_state is not None:
             self.unwrapped.load_state_dict(self.best_state, strict=False)
         return self._result()
@@ -260,7 +284,7 @@ class TrainingLoop:
         batch = {key: v.to(acc.device) for key, v in batch.items()}
         try:
             loss = _update(self.model, stream.task.name, batch, self.options, acc, self.params,
-                           self.optimizer, self.scheduler, weight)
+                           self.optimizer, self.scheduler, weight, self.embedding_rows)
         except torch.OutOfMemoryError as err:
             raise _oom_error(self.description, self.options, err) from err
         if acc.num_processes > 1:  # the global batch's loss, on every process
@@ -431,11 +455,13 @@ def _fresh_accelerator(options: TrainingOptions, precision: str) -> Accelerator:
 
 def _update(model: Any, task_name: str, batch: dict[str, torch.Tensor],
             options: TrainingOptions, accelerator: Accelerator, params: list,
-            optimizer: Any, scheduler: Any, weight: float = 1.0) -> torch.Tensor:
+            optimizer: Any, scheduler: Any, weight: float = 1.0,
+            embedding_rows: RowSparseEmbeddingAdamW | None = None) -> torch.Tensor:
     """Forward, backward (plain or adversarial) and, at accumulation boundaries, a step.
 
     ``weight`` scales what is back-propagated (see :func:`process_shard`); the returned loss
-    is this process's unweighted mean loss.
+    is this process's unweighted mean loss. ``embedding_rows``: the word embeddings' row-sparse
+    update, when the run has one (clipped and stepped with the rest).
     """
 
     def backward(value: torch.Tensor) -> None:
@@ -453,8 +479,13 @@ def _update(model: Any, task_name: str, batch: dict[str, torch.Tensor],
             if torch.isfinite(loss) or accelerator.num_processes > 1:
                 backward(loss)
         if accelerator.sync_gradients:
-            accelerator.clip_grad_norm_(params, options.max_grad_norm)
+            if embedding_rows is None:
+                accelerator.clip_grad_norm_(params, options.max_grad_norm)
+            else:
+                clip_gradients(params, options.max_grad_norm, embedding_rows)
         optimizer.step()
+        if embedding_rows is not None and accelerator.sync_gradients:
+            embedding_rows.step()  # the scheduler has not moved yet: the same learning rate
         scheduler.step()
         optimizer.zero_grad()
     return loss.detach()
@@ -465,5 +496,14 @@ def _truncate_log(log_path: Path | None, step: int) -> None:
     if log_path is None or not log_path.is_file():
         return
     kept = [line for line in log_path.read_text().splitlines()
-            if json.loads(line).get("step", 0) <= step]
+            if (record := _log_record(line)) is not None and record.get("step", 0) <= step]
     log_path.write_text("".join(line + "\n" for line in kept))
+
+
+def _log_record(line: str) -> dict[str, Any] | None:
+    """A log line's record; None for a line cut short (a full disk mid-write), dropped."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None

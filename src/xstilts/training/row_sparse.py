@@ -1,0 +1,172 @@
+"""AdamW on the word-embedding rows a run has touched, without the dense embedding gradient.
+
+Why: the bundled encoder's word embeddings are 96 M of its 118 M parameters, but a batch looks
+up a few thousand rows. The dense path builds a zeroed 250,037 × 384 gradient every step, takes
+its norm, scales it, and runs AdamW over all 96 M values; measured on a 2-core CPU with native
+bf16 (benchmarks/train_vs_trainer.py --profile), that is ~40 % of a training step
+(``_fused_adamw_`` 25 %, the gradient's ``fill_`` 9 %, norms and scaling ~6 %).
+
+AdamW leaves a row whose moments are zero and whose gradient is zero unchanged except for the
+decoupled weight decay (``m / (sqrt(v) + eps)`` is exactly 0). So a row never looked up so far
+only decays, and AdamW proper needs to run on the rows looked up at least once (``touched``).
+This class does exactly that, with torch's own fused kernel on the gathered rows, so each
+row's update is the same arithmetic as the dense step's: with gradient clipping inactive the
+weights are bit-identical to the dense path (tests/test_row_sparse.py). The one difference is
+the clipping norm: the embedding gradient's norm is reduced over its touched rows instead of
+the dense matrix, which changes the total norm by float rounding (as torch's foreach and fused
+AdamW differ from its for-loop).
+
+The gradient of the looked-up rows is captured from the embedding output (a leaf made to
+require grad in a forward hook) and summed per row with ``index_add_`` in lookup order, which
+is how torch's dense embedding backward sums them on a CPU.
+
+It applies only where it is exact and measured: one process on a CPU, word embeddings trained
+and not tied to another weight (an MLM decoder), no adversarial training or embedding noise
+(they perturb the embedding output), no fp16 loss scaling. ``XSTILTS_ROW_SPARSE_EMBEDDINGS=0``
+turns it off (benchmarks compare both paths with it).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+ENV_SWITCH = "XSTILTS_ROW_SPARSE_EMBEDDINGS"
+
+
+def row_sparse_applies(model: nn.Module, embedding: nn.Embedding, *, device: torch.device,
+                       processes: int, precision: str, perturbs_embeddings: bool) -> bool:
+    """Whether the word embeddings of this run can be updated row-sparsely (module docstring)."""
+    if os.environ.get(ENV_SWITCH, "1") == "0":
+        return False
+    weight = embedding.weight
+    if not weight.requires_grad or device.type != "cpu" or processes != 1:
+        return False
+    if precision == "fp16" or perturbs_embeddings or embedding.max_norm is not None:
+        return False
+    if embedding.scale_grad_by_freq or embedding.sparse:
+        return False
+    uses = [name for name, p in model.named_parameters(remove_duplicate=False) if p is weight]
+    return len(uses) == 1  # tied to a decoder: the decoder's dense gradient needs the dense path
+
+
+class RowSparseEmbeddingAdamW:
+    """The word-embedding part of an AdamW step, on touched rows; the rest of the model keeps
+    torch's optimizer.
+
+    The embedding weight stays in the optimizer's parameter group, so its learning rate follows
+    the scheduler and its state (``step``, ``exp_avg``, ``exp_avg_sq``, torch's own keys and
+    shapes) is saved and restored with the optimizer's state dict; it never gets a ``.grad``,
+    which makes torch's step skip it.
+    """
+
+    def __init__(self, embedding: nn.Embedding, optimizer: torch.optim.Optimizer) -> None:
+        self.embedding, self.optimizer = embedding, optimizer
+        self.weight = embedding.weight
+        self._captured: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._gradient: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._touched: torch.Tensor | None = None
+        self._hook = embedding.register_forward_hook(self._capture_output)
+
+    def _group(self) -> dict[str, Any]:
+        """The embedding's parameter group, looked up each step: loading a state dict (a
+        resume) replaces the optimizer's group dicts, and the scheduler sets the new ones."""
+        return next(g for g in self.optimizer.param_groups
+                    if any(p is self.weight for p in g["params"]))
+
+    def remove(self) -> None:
+        self._hook.remove()
+
+    def _capture_output(self, module: nn.Module, args: tuple[Any, ...],
+                        output: torch.Tensor) -> torch.Tensor | None:
+        """Cut the graph to the weight (no dense gradient) and keep the output's gradient."""
+        if not (module.training and torch.is_grad_enabled()):
+            return None
+        ids = args[0]
+        leaf = output.detach().requires_grad_()
+        leaf.register_hook(lambda grad: self._captured.append((ids, grad)))
+        return leaf
+
+    def gradient(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(sorted unique rows, their summed gradient) of what was back-propagated since the
+        last step; None if nothing was."""
+        if self._gradient is None and self._captured:
+            self._gradient = self._sum_rows(self._captured)
+        return self._gradient
+
+    def _sum_rows(self, captured: list[tuple[torch.Tensor, torch.Tensor]]
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        width = self.weight.shape[1]
+        ids = torch.cat([i.reshape(-1) for i, _ in captured])
+        rows = torch.unique(ids[ids != self.embedding.padding_idx]
+                            if self.embedding.padding_idx is not None else ids)
+        total = torch.zeros(len(rows), width, dtype=self.weight.dtype, device=self.weight.device)
+        # One summation per backward pass, added in order: what autograd's accumulation of
+        # dense gradients does over accumulated micro-batches.
+        for flat_ids, grad in captured:
+            flat_ids, grad = flat_ids.reshape(-1), grad.reshape(-1, width).to(total.dtype)
+            if self.embedding.padding_idx is not None:
+                keep = flat_ids != self.embedding.padding_idx
+                flat_ids, grad = flat_ids[keep], grad[keep]
+            positions = torch.searchsorted(rows, flat_ids)
+            part = torch.zeros_like(total).index_add_(0, positions, grad)
+            total = part if len(captured) == 1 else total.add_(part)
+        return rows, total
+
+    def zero_grad(self) -> None:
+        self._captured, self._gradient = [], None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """AdamW on the touched rows (torch's fused kernel), decay alone on the others."""
+        gradient = self.gradient()
+        self.zero_grad()
+        if gradient is None:  # torch skips a parameter without a gradient the same way
+            return
+        rows, grad = gradient
+        weight, group = self.weight, self._group()
+        state = self.optimizer.state[weight]
+        if not state:  # torch's fused AdamW state: a float32 step tensor and zeroed moments
+            state["step"] = torch.zeros((), dtype=torch.float32, device=weight.device)
+            state["exp_avg"] = torch.zeros_like(weight, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(weight, memory_format=torch.preserve_format)
+            self._touched = torch.zeros(len(weight), dtype=torch.bool, device=weight.device)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        if self._touched is None:  # after a resume: a touched row has a non-zero moment
+            self._touched = (exp_avg != 0).any(1) | (exp_avg_sq != 0).any(1)
+        self._touched[rows] = True
+        touched = self._touched.nonzero().squeeze(1)
+        params = weight.index_select(0, touched)
+        moments = exp_avg.index_select(0, touched), exp_avg_sq.index_select(0, touched)
+        grads = torch.zeros_like(params).index_copy_(0, torch.searchsorted(touched, rows), grad)
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        state["step"].add_(1)
+        torch._fused_adamw_([params], [grads], [moments[0]], [moments[1]], [], [state["step"]],
+                            amsgrad=False, lr=lr, beta1=beta1, beta2=beta2,
+                            weight_decay=weight_decay, eps=group["eps"], maximize=False,
+                            grad_scale=None, found_inf=None)
+        if weight_decay:  # the fused kernel's decoupled decay: param * float(1 - lr * wd)
+            weight.mul_(1 - lr * weight_decay)
+        weight.index_copy_(0, touched, params)
+        exp_avg.index_copy_(0, touched, moments[0])
+        exp_avg_sq.index_copy_(0, touched, moments[1])
+
+
+def clip_gradients(params: list[nn.Parameter], max_norm: float,
+                   embedding: RowSparseEmbeddingAdamW) -> torch.Tensor:
+    """torch's ``clip_grad_norm_`` over the dense gradients and the touched embedding rows'
+    (whose norm is the dense matrix's norm up to float rounding)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    gradient = embedding.gradient()
+    norm_of = grads + ([gradient[1]] if gradient is not None else [])
+    total = torch.nn.utils.get_total_norm(norm_of, 2.0)
+    if grads:
+        torch.nn.utils.clip_grads_with_norm_(params, max_norm, total)
+    if gradient is not None:
+        coefficient = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+        gradient[1].mul_(coefficient)
+    return total

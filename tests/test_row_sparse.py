@@ -1,0 +1,122 @@
+"""Row-sparse AdamW on the word embeddings against torch's dense step (training/row_sparse.py).
+
+Exact resume of the row-sparse path (the default on a CPU) is tested in test_trainer.py.
+
+The reference is the dense path of the same training loop (``XSTILTS_ROW_SPARSE_EMBEDDINGS=0``):
+torch's fused AdamW over the dense embedding gradient autograd builds.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from xstilts.models import load_encoder
+from xstilts.tasks import get_task
+from xstilts.tasktypes import FeatureOptions, handler_for
+from xstilts.training import row_sparse
+from xstilts.training.options import AdversarialOptions, TrainingOptions
+from xstilts.training.phases import _model_with_heads
+from xstilts.training.trainer import TrainingLoop, TrainingStream, train_model
+
+# A learning rate large enough that every touched row moves visibly; weight decay on, so the
+# rows no batch touches move too (decay only).
+UNCLIPPED = TrainingOptions(epochs=2, batch_size=8, max_seq_length=24, learning_rate=1e-3,
+                            warmup_ratio=0.0, weight_decay=0.1, max_grad_norm=1e9)
+
+
+def _stream(tokenizer, n: int = 40) -> TrainingStream:
+    task = get_task("cldr-continents")
+    handler = handler_for(task)
+    options = FeatureOptions(max_seq_length=24)
+    train = task.load("train", "en")[:n]
+    return TrainingStream(task, handler,
+                          handler.featurize(task, train, tokenizer, options, training=True))
+
+
+def _train(options: TrainingOptions, sparse: bool, monkeypatch: pytest.MonkeyPatch,
+           seed: int = 0, **kwargs):
+    monkeypatch.setenv(row_sparse.ENV_SWITCH, "1" if sparse else "0")
+    encoder, tokenizer = load_encoder("tiny:random")
+    stream = _stream(tokenizer)
+    model = _model_with_heads(encoder, [stream], "mean", seed)
+    before = model.encoder.get_input_embeddings().weight.detach().clone()
+    train_model(model, [stream], options, seed=seed, pad_id=tokenizer.pad_token_id, **kwargs)
+    return model, before, stream, tokenizer
+
+
+def _state(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_unclipped_training_is_bit_identical_to_the_dense_step(monkeypatch) -> None:
+    dense, before, stream, tokenizer = _train(UNCLIPPED, False, monkeypatch)
+    sparse, _, _, _ = _train(UNCLIPPED, True, monkeypatch)
+    dense_state, sparse_state = _state(dense), _state(sparse)
+    assert dense_state.keys() == sparse_state.keys()
+    different = [k for k in dense_state if not torch.equal(dense_state[k], sparse_state[k])]
+    assert different == []
+    # The comparison has teeth: touched rows trained, untouched rows decayed, both moved.
+    weight = sparse.encoder.get_input_embeddings().weight.detach()
+    seen = torch.unique(torch.tensor([i for r in stream.train.rows for i in r["input_ids"]]))
+    unseen = torch.ones(len(weight), dtype=torch.bool)
+    unseen[seen] = False
+    assert not torch.equal(weight[seen], before[seen])
+    decayed = before[unseen] * (1 - 1e-3 * 0.1)
+    assert not torch.equal(weight[unseen], before[unseen])
+    assert torch.allclose(weight[unseen], before[unseen], rtol=1e-3)
+    assert unseen.sum() > 0 and decayed.numel() > 0
+
+
+def test_clipped_training_agrees_with_the_dense_step_to_float_rounding(monkeypatch) -> None:
+    clipped = UNCLIPPED.model_copy(update={"max_grad_norm": 0.5})
+    dense, _, _, _ = _train(clipped, False, monkeypatch)
+    sparse, _, _, _ = _train(clipped, True, monkeypatch)
+    for key, value in _state(dense).items():
+        assert torch.allclose(value, _state(sparse)[key], rtol=1e-4, atol=1e-6), key
+
+
+def test_optimizer_state_has_torch_adamw_layout(monkeypatch) -> None:
+    """Resume files hold the embedding's moments as torch's AdamW would (either path can load
+    them), and a touched row is recognised again from them after a resume."""
+    monkeypatch.setenv(row_sparse.ENV_SWITCH, "1")
+    encoder, tokenizer = load_encoder("tiny:random")
+    stream = _stream(tokenizer)
+    model = _model_with_heads(encoder, [stream], "mean", 0)
+    loop = TrainingLoop(model, [stream], UNCLIPPED.model_copy(update={"epochs": 1}), seed=0,
+                        pad_id=tokenizer.pad_token_id)
+    assert loop.embedding_rows is not None
+    loop.run()
+    weight = model.encoder.get_input_embeddings().weight
+    state = loop.embedding_rows.optimizer.state[weight]
+    assert set(state) == {"step", "exp_avg", "exp_avg_sq"}
+    assert state["exp_avg"].shape == weight.shape and state["step"].dtype == torch.float32
+    assert int(state["step"]) == loop.total_steps
+    touched = (state["exp_avg_sq"] != 0).any(1)
+    seen = {i for r in stream.train.rows for i in r["input_ids"]} - {tokenizer.pad_token_id}
+    assert set(touched.nonzero().squeeze(1).tolist()) == seen
+
+
+def test_the_hook_is_removed_after_training(monkeypatch) -> None:
+    model, _, _, _ = _train(UNCLIPPED.model_copy(update={"epochs": 1}), True, monkeypatch)
+    assert not model.encoder.get_input_embeddings()._forward_hooks
+
+
+@pytest.mark.parametrize("case", ["frozen", "adversarial", "tied", "switched_off"])
+def test_dense_path_where_row_sparse_would_not_be_exact(case: str, monkeypatch) -> None:
+    encoder, tokenizer = load_encoder("tiny:random")
+    stream = _stream(tokenizer)
+    model = _model_with_heads(encoder, [stream], "mean", 0)
+    embedding = model.encoder.get_input_embeddings()
+    options = UNCLIPPED
+    if case == "frozen":
+        options = options.model_copy(update={"freeze_embeddings": True})
+    elif case == "adversarial":
+        options = options.model_copy(update={"adversarial": AdversarialOptions()})
+    elif case == "tied":
+        model.decoder = torch.nn.Linear(embedding.weight.shape[1], embedding.weight.shape[0])
+        model.decoder.weight = embedding.weight
+    else:
+        monkeypatch.setenv(row_sparse.ENV_SWITCH, "0")
+    loop = TrainingLoop(model, [stream], options, seed=0, pad_id=tokenizer.pad_token_id)
+    assert loop.embedding_rows is None
