@@ -76,25 +76,63 @@ def test_clipped_training_agrees_with_the_dense_step_to_float_rounding(monkeypat
         assert torch.allclose(value, _state(sparse)[key], rtol=1e-4, atol=1e-6), key
 
 
-def test_optimizer_state_has_torch_adamw_layout(monkeypatch) -> None:
-    """Resume files hold the embedding's moments as torch's AdamW would (either path can load
-    them), and a touched row is recognised again from them after a resume."""
+def test_the_resume_file_holds_the_touched_rows_moments_only(tmp_path, monkeypatch) -> None:
+    """The resume file written at the end of epoch 1 of 2 carries the moments of the rows
+    looked up (not 250k dense rows)."""
     monkeypatch.setenv(row_sparse.ENV_SWITCH, "1")
     encoder, tokenizer = load_encoder("tiny:random")
     stream = _stream(tokenizer)
     model = _model_with_heads(encoder, [stream], "mean", 0)
-    loop = TrainingLoop(model, [stream], UNCLIPPED.model_copy(update={"epochs": 1}), seed=0,
-                        pad_id=tokenizer.pad_token_id)
+    loop = TrainingLoop(model, [stream], UNCLIPPED, seed=0, pad_id=tokenizer.pad_token_id,
+                        resume_dir=tmp_path / "resume")
     assert loop.embedding_rows is not None
+    index = loop.embedding_rows._index()
     loop.run()
-    weight = model.encoder.get_input_embeddings().weight
-    state = loop.embedding_rows.optimizer.state[weight]
-    assert set(state) == {"step", "exp_avg", "exp_avg_sq"}
-    assert state["exp_avg"].shape == weight.shape and state["step"].dtype == torch.float32
-    assert int(state["step"]) == loop.total_steps
-    touched = (state["exp_avg_sq"] != 0).any(1)
+    saved = torch.load(tmp_path / "resume" / "optimizer.pt", weights_only=True)["optimizer"]
+    compact = saved[row_sparse.STATE_KEY]
     seen = {i for r in stream.train.rows for i in r["input_ids"]} - {tokenizer.pad_token_id}
-    assert set(touched.nonzero().squeeze(1).tolist()) == seen
+    assert set(compact["rows"].tolist()) == seen
+    width = model.encoder.get_input_embeddings().weight.shape[1]
+    assert compact["exp_avg"].shape == (len(seen), width)
+    assert bool((compact["exp_avg_sq"] > 0).any(1).all())
+    assert int(compact["step"]) == loop.total_steps // 2
+    assert index not in saved["state"]  # no dense copy as well
+
+
+def _embedding_and_optimizer() -> tuple[torch.nn.Embedding, torch.optim.AdamW]:
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(50, 32, padding_idx=1)
+    optimizer = torch.optim.AdamW([{"params": [embedding.weight], "weight_decay": 0.1}],
+                                  lr=1e-2, fused=True)
+    return embedding, optimizer
+
+
+def test_a_resume_file_of_the_dense_step_is_taken_over_exactly() -> None:
+    """State written by torch's dense AdamW (an older xstilts, or the switch off) resumes
+    row-sparsely with the same arithmetic."""
+    torch.manual_seed(1)
+    batches = [torch.tensor([[2, 3, 5, 3, 1]]), torch.tensor([[5, 7, 1, 9, 2]]),
+               torch.tensor([[11, 3, 12, 1, 1]])]
+    targets = [torch.randn(1, 5, 32) for _ in batches]
+    dense, dense_optimizer = _embedding_and_optimizer()
+    for ids, target in zip(batches[:1], targets[:1], strict=True):
+        (dense(ids) * target).sum().backward()
+        dense_optimizer.step()
+        dense_optimizer.zero_grad()
+    sparse, sparse_optimizer = _embedding_and_optimizer()
+    with torch.no_grad():
+        sparse.weight.copy_(dense.weight)
+    rows = row_sparse.RowSparseEmbeddingAdamW(sparse, sparse_optimizer)
+    sparse_optimizer.load_state_dict(dense_optimizer.state_dict())
+    assert sorted(rows.rows.tolist()) == [2, 3, 5]
+    for ids, target in zip(batches[1:], targets[1:], strict=True):
+        (dense(ids) * target).sum().backward()
+        dense_optimizer.step()
+        dense_optimizer.zero_grad()
+        (sparse(ids) * target).sum().backward()
+        rows.step()
+    assert torch.equal(dense.weight, sparse.weight)
+    assert not torch.equal(dense.weight[0], _embedding_and_optimizer()[0].weight[0])
 
 
 def test_the_hook_is_removed_after_training(monkeypatch) -> None:
