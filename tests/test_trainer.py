@@ -252,3 +252,19 @@ def test_point_only_scores_have_the_values_and_no_interval() -> None:
     rho = score_correlations([1.0, 2.0, 3.0], [1.0, 3.0, 2.0], metrics=("spearman",),
                              resamples=0)[0]
     assert (rho.value, rho.ci_low, rho.ci_high) == (pytest.approx(0.5), None, None)
+
+
+def test_epoch_ends_save_the_resumable_state_once_a_minute(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short epoch is cheaper to redo than to save: by default an epoch end saves only when
+    CHECKPOINT_MIN_SECONDS have passed since the last save; checkpoint_every_steps always."""
+    run(resume_dir=tmp_path / "quick")  # 2 epochs of well under a minute
+    assert not (tmp_path / "quick" / "state.json").exists()
+    monkeypatch.setattr(trainer_module, "CHECKPOINT_MIN_SECONDS", 0.0)
+    _, result = run(resume_dir=tmp_path / "due")
+    saved = json.loads((tmp_path / "due" / "state.json").read_text())
+    assert saved["progress"]["step"] == result.steps // 2  # the end of epoch 1 of 2
+    monkeypatch.setattr(trainer_module, "CHECKPOINT_MIN_SECONDS", 3600.0)
+    run(OPTIONS.model_copy(update={"checkpoint_every_steps": 3}), resume_dir=tmp_path / "steps")
+    assert json.loads((tmp_path / "steps" / "state.json").read_text())["progress"]["step"] == 9
+

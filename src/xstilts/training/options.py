@@ -77,7 +77,8 @@ class TrainingOptions(BaseModel):
     adversarial: AdversarialOptions | None = None
     smoothing: SmoothingOptions | None = None
     checkpoint_every_steps: int | None = Field(
-        None, ge=1, description="save resumable state this often (default: every epoch end)")
+        None, ge=1, description="save resumable state this often (default: at an epoch "
+        "end, once 60 s or more have passed since the last save)")
 
     def feature_options(self) -> FeatureOptions:
         """The featurisation part: the only way these options reach a tokenizer."""

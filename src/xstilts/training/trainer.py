@@ -173,7 +173,7 @@ class TrainingLoop:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.resumed_from = 0
         self.log_file: Any = None
-        self.start = 0.0
+        self.start = self.last_saved = 0.0
 
     def _setup_optimization(self, model: TaskModel) -> None:
         """AdamW (no weight decay on biases and norms), linear warmup and decay, prepared."""
@@ -273,8 +273,19 @@ class TrainingLoop:
             self.select()
         every = self.options.checkpoint_every_steps
         if updated and self.progress.step < self.total_steps and (
-                epoch_end or (every and self.progress.step % every == 0)):
+                (epoch_end and self._epoch_checkpoint_due())
+                or (every and self.progress.step % every == 0)):
             self.checkpoint()
+
+    def _epoch_checkpoint_due(self) -> bool:
+        """At an epoch end: save unless the last save (or the start) is under
+        :data:`CHECKPOINT_MIN_SECONDS` old. Why: a CPU-scale epoch of a few seconds is cheaper
+        to redo than to save (the resumable state of the bundled encoder is hundreds of MB;
+        saving it was ~10 % of the quickstart's training time). Under DDP every process must
+        take the same decision (the save gathers RNG states), so there every epoch end saves."""
+        if self.accelerator.num_processes > 1:
+            return True
+        return time.perf_counter() - self.last_saved >= CHECKPOINT_MIN_SECONDS
 
     def _train_on(self, stream: TrainingStream, batch_idx: list[int]) -> torch.Tensor:
         """Update on this process's slice; the global batch's mean loss (checked finite)."""
@@ -343,6 +354,7 @@ class TrainingLoop:
         rank order, the main process writes, and all wait for it."""
         acc = self.accelerator
         self.progress.elapsed = time.perf_counter() - self.start
+        self.last_saved = time.perf_counter()
         if self.resume_dir is not None:
             rng = gather_object([rng_state(acc.device)])  # one process: its own, as a list
             if self.writer:
@@ -361,6 +373,7 @@ class TrainingLoop:
         self.log_file = (self.log_path.open("a", encoding="utf-8", buffering=1)
                          if self.log_path and self.writer else None)
         self.start = time.perf_counter() - self.progress.elapsed
+        self.last_saved = time.perf_counter()
         self.bar = progress_bar(total=self.total_steps, initial=self.progress.step,
                                 desc=self.description, unit="step", leave=False,
                                 disable=not self.accelerator.is_local_main_process)
@@ -412,6 +425,10 @@ def process_shard(batch_idx: list[int], rank: int, world: int) -> tuple[list[int
         return batch_idx[:1], 0.0
     return shard, len(shard) * world / len(batch_idx)
 
+
+# An epoch end saves the resumable state only this long after the last save (or the start);
+# ``checkpoint_every_steps`` saves on its own schedule regardless.
+CHECKPOINT_MIN_SECONDS = 60.0
 
 # Devices with torch's fused AdamW kernel (one kernel over all tensors, no per-tensor loop).
 FUSED_ADAMW_DEVICES = ("cpu", "cuda")
