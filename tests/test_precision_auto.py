@@ -29,6 +29,7 @@ def machine(monkeypatch: pytest.MonkeyPatch):
     GPU has native bf16). ``auto`` is resolved afresh for each pretended machine."""
 
     def pretend(flags: frozenset[str], gpu_bf16: bool | None = None) -> None:
+        monkeypatch.delenv(precision.AUTO_OVERRIDE_ENV, raising=False)  # conftest sets it
         monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
         monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu_bf16 is not None)
         monkeypatch.setattr(torch.cuda, "is_bf16_supported",
@@ -111,3 +112,19 @@ def test_run_json_holds_the_concrete_precision(machine, tmp_path: Path) -> None:
     record = json.loads(next((tmp_path / "out" / "runs").glob("*/run.json")).read_text())
     assert record["settings"]["training"]["precision"] == "bf16"
     assert record["id"] == _ids(_study(tmp_path, ", precision: bf16", "bf16"))[0]
+
+
+@pytest.mark.parametrize(("forced", "flags"), [("no", ZEN4), ("bf16", AVX2_ONLY)])
+def test_the_environment_decides_auto_when_set(machine, monkeypatch: pytest.MonkeyPatch,
+                                               forced: str, flags: frozenset[str]) -> None:
+    machine(flags)
+    monkeypatch.setenv(precision.AUTO_OVERRIDE_ENV, forced)
+    assert precision.resolve_precision("auto") == forced
+
+
+def test_a_wrong_forced_auto_is_refused(machine, monkeypatch: pytest.MonkeyPatch) -> None:
+    machine(ZEN4)
+    monkeypatch.setenv(precision.AUTO_OVERRIDE_ENV, "fp8")
+    with pytest.raises(TrainingError, match="expected 'no' or 'bf16'"):
+        precision.resolve_precision("auto")
+

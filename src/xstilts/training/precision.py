@@ -14,6 +14,7 @@ for the CUDA check (and only when ``auto`` is asked for).
 from __future__ import annotations
 
 import logging
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,10 @@ from xstilts.errors import TrainingError
 logger = logging.getLogger(__name__)
 
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# What ``auto`` resolves to when set ("no" or "bf16"): plans a study as on another machine (its
+# run ids carry the concrete precision), e.g. to reuse runs finished on an fp32-only machine;
+# the test suite sets "no" so pinned ids and numbers do not depend on the CPU it runs on.
+AUTO_OVERRIDE_ENV = "XSTILTS_AUTO_PRECISION"
 
 Concrete = Literal["no", "bf16", "fp16"]
 
@@ -56,6 +61,12 @@ def _cuda_bf16() -> bool | None:
 @lru_cache(maxsize=1)
 def _auto() -> Concrete:
     """What ``auto`` means here; computed once per process (devices do not change)."""
+    forced = os.environ.get(AUTO_OVERRIDE_ENV)
+    if forced:
+        if forced not in ("no", "bf16"):
+            raise TrainingError(f"{AUTO_OVERRIDE_ENV}={forced!r}: expected 'no' or 'bf16'")
+        logger.info("precision auto: %s (set by %s)", forced, AUTO_OVERRIDE_ENV)
+        return forced  # type: ignore[return-value]
     on_gpu = _cuda_bf16()
     native = cpu_has_native_bf16() if on_gpu is None else on_gpu
     chosen: Concrete = "bf16" if native else "no"
