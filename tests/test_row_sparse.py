@@ -15,6 +15,7 @@ from xstilts.models import load_encoder
 from xstilts.tasks import get_task
 from xstilts.tasktypes import FeatureOptions, handler_for
 from xstilts.training import row_sparse
+from xstilts.training import trainer as trainer_module
 from xstilts.training.options import AdversarialOptions, TrainingOptions
 from xstilts.training.phases import _model_with_heads
 from xstilts.training.trainer import TrainingLoop, TrainingStream, train_model
@@ -80,6 +81,7 @@ def test_the_resume_file_holds_the_touched_rows_moments_only(tmp_path, monkeypat
     """The resume file written at the end of epoch 1 of 2 carries the moments of the rows
     looked up (not 250k dense rows)."""
     monkeypatch.setenv(row_sparse.ENV_SWITCH, "1")
+    monkeypatch.setattr(trainer_module, "CHECKPOINT_MIN_SECONDS", 0.0)  # save at epoch ends
     encoder, tokenizer = load_encoder("tiny:random")
     stream = _stream(tokenizer)
     model = _model_with_heads(encoder, [stream], "mean", 0)
