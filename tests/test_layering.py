@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("models",),
     ("errors", "languages", "language_tags", "language_typology", "language_distances",
      "text_scripts", "yaml_lines",
-     "progress", "data", "distributed", "results", "prediction_files"),
+     "progress", "data", "distributed", "results", "prediction_files", "faults",
+     "integrity"),
 ]
 RANK = {package: i for i, layer in enumerate(LAYERS) for package in layer}
 

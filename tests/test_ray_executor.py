@@ -24,23 +24,6 @@ def values(out: Path) -> list[tuple[str, str, str, str, str]]:
                       for r in csv.DictReader(f))
 
 
-def test_ray_executor_matches_in_process(tmp_path: Path) -> None:
-    from xstilts.studies.ray_executor import run_study_ray
-
-    study = tmp_path / "study.yaml"
-    study.write_text(STUDY, encoding="utf-8")
-    spec = load_study(study)
-    local = run_study(spec, tmp_path / "local", study_path=study, log=lambda _: None)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        distributed = run_study_ray(spec, tmp_path / "ray", study_path=study,
-                                    log=lambda _: None)
-    finally:
-        ray.shutdown()
-    assert not distributed.failed and len(distributed.done) == len(local.done) == 3
-    assert values(tmp_path / "ray") == values(tmp_path / "local")
-
-
 USER_STUDY = """\
 name: ray-user-task
 encoder: tiny:random

@@ -38,8 +38,8 @@ SAMPLES: dict[str, tuple[str, str, dict[str, bytes]]] = {
     "panx": ("dev", "de", {"panx/dev-de.tsv": b"de:Berlin\tB-LOC\nde:ist\tO\n\nde:Ja\tO\n"}),
     "xquad": ("test", "de", {"xquad/xquad.de.json": _squad([{"text": "France",
                                                               "answer_start": 12}])}),
-    "xcopa": ("dev", "et", {"xcopa/data/et/val.et.jsonl": (json.dumps(_COPA_ROW) + "\n"
-                                                           + json.dumps(_COPA_ROW)).encode()}),
+    "xcopa": ("dev", "et", {"xcopa/data/et/val.et.jsonl": (
+        json.dumps(_COPA_ROW) + "\n" + json.dumps({**_COPA_ROW, "idx": 2})).encode()}),
     "siqa": ("dev", "en", {"siqa/socialIQa_v1.4_dev.jsonl": (json.dumps(_SIQA_ROW) + "\n")
                            .encode()}),
     "tatoeba": ("test", "zh", {"tatoeba/tatoeba.cmn-eng.cmn": "我饿了。\n你好\n".encode(),

@@ -21,12 +21,20 @@ def read_yaml_mapping(path: Path, what: str,
     its data. ``error(path, problems)`` builds the exception for a broken file."""
     if not path.is_file():
         raise XstiltsError(f"{what} not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise error(path, [f"line {line}: not valid UTF-8 (byte {err.start}); save the "
+                           f"{what} as UTF-8"]) from None
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise error(path, [f"not valid YAML: {err}"]) from err
+    except RecursionError:  # nesting deeper than Python's recursion limit
+        raise error(path, ["not valid YAML: nested too deeply to read"]) from None
     if not isinstance(data, dict):
         raise error(path, [f"the {what} must be a YAML mapping (key: value lines)"])
     return root, data

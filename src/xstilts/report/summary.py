@@ -12,6 +12,7 @@ shown. Classification-type scores get their test set's majority-class and chance
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.errors import XstiltsError
+from xstilts.integrity import atomic_write_bytes, atomic_write_text
 from xstilts.languages import language_name
 from xstilts.report.aggregate import SeedTable
 from xstilts.report.baselines import (
@@ -107,15 +109,12 @@ def _write_distance_plot(analysis: dict[str, Any], report_dir: Path) -> None:
 
     png = gain_vs_distance(analysis)
     if png is not None:
-        tmp = report_dir / (DISTANCE_PLOT_FILE + ".tmp")
-        tmp.write_bytes(png)
-        tmp.replace(report_dir / DISTANCE_PLOT_FILE)
+        atomic_write_bytes(report_dir / DISTANCE_PLOT_FILE, png, fault="report.write")
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """The whole file or the previous one (never half of it); a full disk names the path."""
+    atomic_write_text(path, text, fault="report.write")
 
 
 def _study_spec(out_dir: Path, study: str | None) -> dict[str, Any] | None:
@@ -157,18 +156,17 @@ def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
              "n": pa.int64(), "seed": pa.int64(), **dict.fromkeys(DISTANCE_COLUMNS, pa.float64())}
     schema = pa.schema([(c, types.get(c, pa.string())) for c in TABLE_COLUMNS])
     data = {c: [r[c] for r in rows] for c in TABLE_COLUMNS}
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.table(data, schema=schema), tmp)
-    tmp.replace(path)
+    buffer = pa.BufferOutputStream()
+    pq.write_table(pa.table(data, schema=schema), buffer)
+    atomic_write_bytes(path, buffer.getvalue().to_pybytes(), fault="report.write")
 
 
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=TABLE_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=TABLE_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue(), fault="report.write")
 
 
 def _pct(value: float | None) -> str:

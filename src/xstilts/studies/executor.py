@@ -7,6 +7,13 @@ therefore skips done runs, adopts a finished folder whose 'done' mark was lost, 
 redoes anything else; a failed run keeps its log and does not block runs that do not depend
 on it.
 
+Reliability (issue #17, docs/reliability.md): a run is worked on only under its lock
+(:mod:`~xstilts.studies.run_lock`), so a second ``xstilts run`` on the same folder skips the
+runs the first holds and comes back to them at the end; a finished run folder carries a
+checksum manifest, verified (sizes, and hashes of its small files) whenever it is reused, and
+a damaged one is set aside and redone; a full disk stops the study with the path it could
+not write, keeping the interrupted run's resumable state.
+
 Launched on several processes (``accelerate launch -m xstilts.cli run ...`` or ``torchrun``),
 every process trains each run together (DDP); the main process alone decides what to run,
 writes the store and the run folders, and evaluates, while the others wait for it.
@@ -15,6 +22,7 @@ writes the store and the run folders, and evaluates, while the others wait for i
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -23,7 +31,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xstilts import distributed
+from xstilts import distributed, faults
+from xstilts.integrity import (
+    CorruptFileError,
+    DiskFullError,
+    atomic_write_text,
+    disk_full_path,
+    is_disk_full,
+    verify_manifest,
+    write_manifest,
+)
 from xstilts.results import Score
 from xstilts.studies.planner import (
     IntermediateRun,
@@ -32,13 +49,21 @@ from xstilts.studies.planner import (
     check_study,
     plan_study,
 )
+from xstilts.studies.run_lock import RunLock, holder, lock_path, try_lock, wait_lock
 from xstilts.studies.spec import StudySpec
-from xstilts.studies.store import ResultStore
+from xstilts.studies.store import STORE_FILE, ResultStore
 from xstilts.tasks.user import save_definitions
-from xstilts.training.run_folder import TARGET_MODEL_DIR, RunFolder, runs_dir
+from xstilts.training.run_folder import COMPLETE_MARKER, TARGET_MODEL_DIR, RunFolder, runs_dir
+from xstilts.training.threads import apply_threads
 from xstilts.training.vocabulary import trimmed_encoder
 
 Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
+# Files of a reused run folder up to this size are hashed (predictions, run.json, metrics);
+# bigger ones (weights) are checked by size, and hashed when a run loads them.
+REUSE_HASH_BYTES = 16 << 20
+# Subfolders with a manifest of their own (checkpoints), left out of the run folder's.
+_OWN_MANIFEST = ("encoder", TARGET_MODEL_DIR, "resume")
 
 
 @dataclass
@@ -55,19 +80,42 @@ def run_dir_of(out_dir: Path, run_id: str) -> Path:
 
 
 def prepare_study(spec: StudySpec, out_dir: Path, data_dir: Path | None,
-                  study_path: Path | None) -> tuple[StudyPlan, ResultStore]:
+                  study_path: Path | None, log: Log = print) -> tuple[StudyPlan, ResultStore]:
     """Validate, plan, record the study and its runs; shared by every executor."""
     check_study(spec, study_path, data_dir)
     plan = plan_study(spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "studies").mkdir(exist_ok=True)
-    (out_dir / "studies" / f"{spec.name}.json").write_text(spec.model_dump_json(indent=2))
+    atomic_write_text(out_dir / "studies" / f"{spec.name}.json", spec.model_dump_json(indent=2))
     save_definitions(out_dir, (task for run in plan.runs for task in run.user_tasks))
     prepare_vocabularies(plan, data_dir)
-    store = ResultStore(out_dir)
+    store = open_store(out_dir, log)
     store.register(spec.name, plan.runs)
     _clean_leftovers(runs_dir(out_dir))
     return plan, store
+
+
+def open_store(out_dir: Path, log: Log = print) -> ResultStore:
+    """The output folder's store, checked; a damaged one is set aside and rebuilt.
+
+    Rebuilding loses nothing that matters: every finished run's metrics are also in its run
+    folder's run.json (under a checksum), and :func:`triage` records them again.
+    """
+    try:
+        store = ResultStore(out_dir)
+        store.check()
+        return store
+    except CorruptFileError as err:
+        if "store" in locals():
+            store.close()
+        aside = out_dir / f"{STORE_FILE}.corrupt-{int(time.time())}"
+        for suffix in ("", "-wal", "-shm"):
+            damaged = out_dir / f"{STORE_FILE}{suffix}"
+            if damaged.exists():
+                os.replace(damaged, aside.with_name(aside.name + suffix))
+        log(f"results store damaged: {err}; moved to {aside}, rebuilding it from the run "
+            "folders")
+        return ResultStore(out_dir)
 
 
 def prepare_vocabularies(plan: StudyPlan, data_dir: Path | None) -> None:
@@ -89,24 +137,76 @@ def run_study(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = None,
     finally:
         distributed.broadcast(None)  # the followers plan once the main process has checked
     outcome = StudyOutcome(plan)
+    total = len(plan.runs)
+    deferred: list[tuple[int, PlannedRun]] = []
     try:
         for index, run in enumerate(plan.runs, start=1):
-            tag = run_tag(run, index, len(plan.runs))
-            handled = triage(run, tag, out_dir, store, outcome, log)
-            distributed.broadcast(not handled)
-            if handled:
+            tag = run_tag(run, index, total)
+            if any(run.parent == d.id for _, d in deferred):
+                deferred.append((index, run))  # after its parent, at the end
                 continue
-            log(f"{tag}: running")
-            store.mark_running(run.id)
-            try:
-                metrics, info = execute_run(run, out_dir, data_dir)
-            except RunFailed as failure:
-                record_failure(run, tag, str(failure), store, outcome, log)
-            else:
-                record_success(run, tag, metrics, info, store, outcome, log)
+            lock = try_lock(out_dir, run.id) if not _distributed() else wait_lock(out_dir, run.id)
+            if lock is None:
+                log(f"{tag}: held by {holder(lock_path(out_dir, run.id))}; skipped for now, "
+                    "will wait for it after the other runs")
+                deferred.append((index, run))
+                continue
+            _locked_run(run, tag, lock, out_dir, data_dir, store, outcome, log)
+        for index, run in deferred:  # runs another process held: theirs are done by now
+            tag = run_tag(run, index, total)
+            path = lock_path(out_dir, run.id)
+            log(f"{tag}: waiting for {holder(path)} to finish it")
+            _locked_run(run, tag, wait_lock(out_dir, run.id), out_dir, data_dir, store,
+                        outcome, log)
     finally:
+        distributed.broadcast(None)  # the followers stop
         store.close()
     return outcome
+
+
+def _distributed() -> bool:
+    return distributed.launched_processes() > 1
+
+
+def _locked_run(run: PlannedRun, tag: str, lock: RunLock, out_dir: Path,
+                data_dir: Path | None, store: ResultStore, outcome: StudyOutcome,
+                log: Log) -> None:
+    """Triage and, if needed, execute and record one run, holding its lock."""
+    try:
+        if triage(run, tag, out_dir, store, outcome, log):
+            return
+        distributed.broadcast(run.id)
+        log(f"{tag}: running")
+        store.mark_running(run.id)
+        try:
+            metrics, info = execute_run(run, out_dir, data_dir)
+        except RunFailed as failure:
+            _record_failure_or_stop(run, tag, failure, out_dir, store, outcome, log)
+        else:
+            faults.point("run.renamed", RunFolder.of(out_dir, run.id).path)
+            try:
+                record_success(run, tag, metrics, info, store, outcome, log)
+            except Exception as err:
+                if is_disk_full(err):
+                    raise DiskFullError(store.path, " (the run's folder is complete: the "
+                                        "next xstilts run records it)") from err
+                raise
+    finally:
+        lock.release()
+
+
+def _record_failure_or_stop(run: PlannedRun, tag: str, failure: RunFailed, out_dir: Path,
+                            store: ResultStore, outcome: StudyOutcome, log: Log) -> None:
+    """Record a failed run; on a full disk stop the study: every later run would fail too."""
+    if not is_disk_full(failure):
+        record_failure(run, tag, str(failure), store, outcome, log)
+        return
+    path = disk_full_path(failure, RunFolder.of(out_dir, run.id).work().path)
+    try:
+        record_failure(run, tag, f"disk full writing {path}", store, outcome, log)
+    except Exception as err:  # the store's disk is as full
+        log(f"{tag}: FAILED: disk full (and the store could not record it: {err})")
+    raise DiskFullError(path, f" (run {run.id}; its resumable state is kept)") from failure
 
 
 def _follow_study(spec: StudySpec, out_dir: Path, data_dir: Path | None) -> StudyOutcome:
@@ -118,9 +218,9 @@ def _follow_study(spec: StudySpec, out_dir: Path, data_dir: Path | None) -> Stud
     distributed.broadcast(None)
     plan = plan_study(spec)
     outcome = StudyOutcome(plan)
-    for run in plan.runs:
-        if not distributed.broadcast(None):
-            continue
+    by_id = {run.id: run for run in plan.runs}
+    while (run_id := distributed.broadcast(None)) is not None:  # the main process's order
+        run = by_id[run_id]
         try:
             execute_run(run, out_dir, data_dir)
         except RunFailed as failure:
@@ -137,8 +237,24 @@ def run_tag(run: PlannedRun, index: int, total: int) -> str:
 
 def triage(run: PlannedRun, tag: str, out_dir: Path, store: ResultStore,
            outcome: StudyOutcome, log: Log) -> bool:
-    """Handle runs that need no work (done, finished folder, failed parent); True if handled."""
+    """Handle runs that need no work (done, finished folder, failed parent); True if handled.
+
+    A finished folder is checked against its manifest first; a damaged one is set aside
+    (``runs/<id>.corrupt``), said so, and the run is redone.
+    """
     final = RunFolder.of(out_dir, run.id)
+    if final.is_complete() and (problem := damaged_folder(final)) is not None:
+        aside = final.path.with_name(final.path.name + ".corrupt")
+        if aside.exists():
+            shutil.rmtree(aside)
+        os.replace(final.path, aside)
+        log(f"{tag}: {problem}; folder moved to {aside.name}, the run is redone")
+    work = final.work()
+    if not final.is_complete() and work.is_complete() and damaged_folder(work) is None:
+        if final.path.exists():  # killed between removing an old folder and the rename
+            shutil.rmtree(final.path)
+        os.replace(work.path, final.path)
+        log(f"{tag}: finished work folder found, moved into place")
     if store.status(run.id) == "done" and final.is_complete():
         outcome.reused.append(run.id)
         log(f"{tag}: done before, reused{_missing_checkpoint_note(run, final)}")
@@ -172,6 +288,7 @@ def execute_run(run: PlannedRun, out_dir: Path,
     is raised.
     """
     final = RunFolder.of(out_dir, run.id)
+    threads = apply_threads(run.run.training)  # the run's count, the same on every executor
     if not distributed.is_main_process():
         return _follow_run(run, out_dir, data_dir, final)
     work = _work_dir(final)
@@ -183,22 +300,41 @@ def execute_run(run: PlannedRun, out_dir: Path,
         finally:
             distributed.barrier()  # the followers are done with this run
         info["wall_seconds"] = round(time.perf_counter() - start, 2)
+        info["threads"] = threads
         record = {"id": run.id, "kind": run.kind, "parent": run.parent,
                   "settings": run.settings, "info": info,
                   "metrics": [m.to_dict() for m in metrics]}
         work.record.write_text(json.dumps(record, indent=2))
-        work.complete_marker.write_text("ok\n")
+        write_manifest(work.path, skip=(COMPLETE_MARKER, *_OWN_MANIFEST))
+        atomic_write_text(work.complete_marker, "ok\n", fault="run.record")
         if final.path.exists():
             shutil.rmtree(final.path)
+        faults.point("run.rename", final.path)
         os.replace(work.path, final.path)
         return metrics, info
     except Exception as err:  # a failed run must not stop unrelated runs
+        if is_disk_full(err):  # keep the work folder: the rerun resumes from its state
+            raise RunFailed(f"{type(err).__name__}: {err}") from err
         failed = final.failed()
         work.error.write_text(traceback.format_exc())
         if failed.path.exists():
             shutil.rmtree(failed.path)
         os.replace(work.path, failed.path)
         raise RunFailed(f"{type(err).__name__}: {err} (log: {failed.error})") from err
+
+
+def damaged_folder(folder: RunFolder) -> CorruptFileError | None:
+    """What is wrong with a finished run folder, or None: every file of its manifest with
+    its size, the small ones (predictions, run.json) with their hash, the checkpoints in it
+    by size (hashed when loaded)."""
+    try:
+        verify_manifest(folder.path, max_hash_bytes=REUSE_HASH_BYTES)
+        for sub in _OWN_MANIFEST:
+            if (folder.path / sub).is_dir():
+                verify_manifest(folder.path / sub, max_hash_bytes=0)
+    except CorruptFileError as err:
+        return err
+    return None
 
 
 def _follow_run(run: PlannedRun, out_dir: Path, data_dir: Path | None,
@@ -241,7 +377,19 @@ def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
         return [], {**run_intermediate(contract, data_dir, work_dir, encoder_source=source),
                     **vocabulary}
     if contract.parent:  # a phase-2 checkpoint: trimmed already when the study is
-        source = str(RunFolder.of(out_dir, contract.parent).encoder)
+        parent = RunFolder.of(out_dir, contract.parent)
+        encoder = parent.encoder
+        try:
+            verify_manifest(encoder)  # hashed: it is about to be loaded
+        except CorruptFileError as err:  # set aside: the next attempt redoes the parent
+            aside = parent.path.with_name(parent.path.name + ".corrupt")
+            if aside.exists():
+                shutil.rmtree(aside)
+            os.replace(parent.path, aside)
+            raise CorruptFileError(err.path, f"{err.args[0].split(': ', 1)[1]} (the phase-2 "
+                                   f"encoder of run {contract.parent}: its folder is moved to "
+                                   f"{aside.name}; run again to redo it)") from err
+        source = str(encoder)
     metrics, info = run_target(contract, source, data_dir, work_dir,
                                keep_checkpoint=run.keep_checkpoint)
     return metrics, {**info, **vocabulary}
@@ -260,10 +408,24 @@ def _work_dir(final: RunFolder) -> RunFolder:
 
     An interrupted attempt (Ctrl-C, kill -9, power loss) leaves it behind; if it holds a
     resumable training state the next attempt continues from it, otherwise it starts clean.
+    A resumable state that fails its checksums is reported and dropped (the run starts
+    clean and gives the same result), never loaded.
     """
     work = final.work()
+    if work.path.exists() and (work.resume / "state.json").is_file():
+        try:
+            verify_manifest(work.resume)
+        except CorruptFileError as err:
+            logger.warning("resumable state damaged: %s; the run starts again", err)
+            shutil.rmtree(work.path)
     if work.path.exists() and not (work.resume / "state.json").is_file():
         shutil.rmtree(work.path)
+    if work.path.exists():  # temporary folders of writes a kill interrupted
+        for leftover in work.path.glob(".*.tmp-*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
     work.path.mkdir(parents=True, exist_ok=True)
     return work
 

@@ -25,7 +25,7 @@ from xstilts.yaml_lines import line_of as _line_of
 # Per-phase overrides: every TrainingOptions field, all optional, unknown keys refused.
 TrainingOverrides = create_model(  # type: ignore[call-overload]
     "TrainingOverrides",
-    __config__=ConfigDict(extra="forbid"),
+    __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
     **{name: (info.annotation | None, None) for name, info in TrainingOptions.model_fields.items()},
 )
 
@@ -40,7 +40,7 @@ def resolve_training(base: TrainingOptions, *overrides: BaseModel | None) -> Tra
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class MixMember(_Strict):

@@ -1,11 +1,16 @@
 """The results store: runs, their status and per-language metrics in SQLite under OUT.
 
 SQLite gives transactional writes for free: a run's metrics and its 'done' status are written
-in one transaction, so an interrupted study never shows half a result.
+in one transaction, so an interrupted study never shows half a result. Two processes may share
+the file (WAL, a busy timeout, write transactions taken up front with ``BEGIN IMMEDIATE``).
+SQLite checks its structure but not the values in it, so each run's metric rows are recorded
+with a sha256 (table ``checksums``, same transaction) and :meth:`ResultStore.check` verifies
+both: a damaged store is reported with its path, never read silently.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -13,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from xstilts import faults
+from xstilts.integrity import CorruptFileError
 from xstilts.results import Score
 from xstilts.studies.planner import PlannedRun
 
@@ -31,7 +38,23 @@ CREATE TABLE IF NOT EXISTS metrics (
     metric TEXT NOT NULL, value REAL NOT NULL, ci_low REAL, ci_high REAL, n INTEGER,
     PRIMARY KEY (run_id, task, language, split, metric)
 );
+CREATE TABLE IF NOT EXISTS checksums (run_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL);
 """
+STORE_FILE = "xstilts.sqlite"
+
+
+def _digest(rows: Iterable[tuple]) -> str:
+    """sha256 of a run's metric rows (task, language, split, metric, value, ci_low, ci_high,
+    n), order-free, in the types SQLite gives back (REAL, INTEGER); floats by repr, which
+    round-trips exactly."""
+    def canonical(row: tuple) -> str:
+        *names, value, low, high, n = row
+        return repr((*map(str, names), *(None if v is None else float(v)
+                                         for v in (value, low, high)),
+                     None if n is None else int(n)))
+
+    text = json.dumps(sorted(canonical(tuple(r)) for r in rows))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class ResultStore:
@@ -39,11 +62,37 @@ class ResultStore:
 
     def __init__(self, out_dir: Path):
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.path = out_dir / "xstilts.sqlite"
+        self.path = out_dir / STORE_FILE
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:  # "file is not a database", "malformed"
+            self._db.close()
+            raise CorruptFileError(self.path, f"not a readable SQLite store ({err})") from err
+
+    def check(self) -> None:
+        """Raise :class:`CorruptFileError` naming the store if SQLite finds its structure
+        damaged or a run's metric rows no longer match the checksum written with them."""
+        try:
+            problems = [r[0] for r in self._db.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise CorruptFileError(self.path, "SQLite integrity check failed: "
+                                                  + "; ".join(problems[:3]))
+            recorded = dict(self._db.execute("SELECT run_id, sha256 FROM checksums"))
+            rows: dict[str, list[tuple]] = {run_id: [] for run_id in recorded}
+            for r in self._db.execute(
+                    "SELECT run_id, task, language, split, metric, value, ci_low, ci_high, n "
+                    "FROM metrics"):
+                if r[0] in rows:
+                    rows[r[0]].append(tuple(r)[1:])
+        except sqlite3.DatabaseError as err:
+            raise CorruptFileError(self.path, f"unreadable SQLite store ({err})") from err
+        for run_id, digest in recorded.items():
+            if _digest(rows[run_id]) != digest:
+                raise CorruptFileError(self.path, f"the metrics of run {run_id} differ from "
+                                                  "the checksum written with them")
 
     def close(self) -> None:
         self._db.close()
@@ -53,7 +102,7 @@ class ResultStore:
         file leave the study (their results stay in the store and are reused if the runs come
         back), so a report of the study never mixes in results of settings it no longer has."""
         with self._db:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM study_runs WHERE study = ?", (study,))
             for run in runs:
                 self._db.execute(
@@ -63,6 +112,7 @@ class ResultStore:
                      run.parent, json.dumps(run.settings, sort_keys=True)),
                 )
                 self._db.execute("INSERT OR IGNORE INTO study_runs VALUES (?, ?)", (study, run.id))
+            faults.point("store.register", self.path)
 
     def status(self, run_id: str) -> str | None:
         row = self._db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -87,14 +137,16 @@ class ResultStore:
     def mark_done(self, run_id: str, metrics: list[Score], info: dict[str, Any]) -> None:
         """Metrics (placed scores: task, language, split) and 'done' in one transaction: all
         of it lands or none of it does."""
+        rows = [(m.task, m.language, m.split, m.metric, m.value, m.ci_low, m.ci_high, m.n)
+                for m in metrics]
         with self._db:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
-            self._db.executemany(
-                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, m.task, m.language, m.split, m.metric, m.value, m.ci_low, m.ci_high,
-                  m.n) for m in metrics],
-            )
+            self._db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [(run_id, *row) for row in rows])
+            self._db.execute("INSERT OR REPLACE INTO checksums VALUES (?, ?)",
+                             (run_id, _digest(rows)))
+            faults.point("store.write", self.path)
             self._db.execute(
                 "UPDATE runs SET status = 'done', finished = ?, wall_seconds = ?, error = NULL, "
                 "info = ? WHERE id = ?",

@@ -13,7 +13,10 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import math
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -26,6 +29,10 @@ logger = logging.getLogger("xstilts.tasks")
 
 # How many skipped problems the warning quotes; the count is always complete.
 _QUOTED_PROBLEMS = 5
+
+# The csv module refuses fields over 128 KiB by default; a row here is one line already read
+# into memory, so a long document in one field is data, not an attack to fend off.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 # The counters of the active ``recording_skipped_rows`` blocks (innermost last).
@@ -105,6 +112,20 @@ def read_text(path: Path, hint: str) -> str:
         raise _encoding_error(path, raw, err) from err
 
 
+# A plain decimal number as data files write it. Why not bare float(): it also takes "1_0"
+# (10.0), full-width and other Unicode digits, "nan" and "infinity", none of them a score.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def parse_decimal(text: str) -> float:
+    """The finite number a field spells (surrounding spaces allowed); ValueError otherwise."""
+    stripped = text.strip()
+    value = float(stripped) if _DECIMAL.fullmatch(stripped) else math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"{stripped!r:.40} is not a finite decimal number")
+    return value
+
+
 def _encoding_error(path: Path, raw: bytes, err: UnicodeDecodeError) -> DataFormatError:
     line = raw[: err.start].count(b"\n") + 1
     return DataFormatError(
@@ -153,6 +174,25 @@ def _iter_lines_lenient(raw: bytes, problems: RowProblems) -> Iterator[tuple[int
             yield number, chunk.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError:
             problems.bad(number, "not valid UTF-8; line skipped")
+
+
+def unique_ids(numbered: Iterable[tuple[int, Any]], problems: RowProblems) -> list:
+    """The examples of ``(line, example)`` pairs, each id kept once: a later row with an id
+    already read is a bad row naming the first one's line.
+
+    Why: predictions, gold answers and paired tests are keyed by example id, so two rows with
+    one id would silently merge (for readers that take ids from the file).
+    """
+    first: dict[str, int] = {}
+    kept = []
+    for number, example in numbered:
+        if example.id in first:
+            problems.bad(number, f"duplicate id {example.id!r:.60} (first on line "
+                         f"{first[example.id]})")
+            continue
+        first[example.id] = number
+        kept.append(example)
+    return kept
 
 
 def require_examples(path: Path, examples: list, problems: RowProblems | None = None) -> list:
@@ -288,6 +328,23 @@ def first_existing(*candidates: Path) -> Path:
     return candidates[0]
 
 
+def parse_json(text: str, path: Path, line: int | None = None) -> Any:
+    """``json.loads`` whose failures are :class:`DataFormatError` naming the file and line.
+
+    Why not bare ``json.loads``: besides broken syntax, a document nested deeper than Python's
+    recursion limit raises RecursionError, which must not escape as a traceback. ``line`` is
+    the line the text starts on (JSON lines); None for a whole document (the error's own).
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        where = err.lineno if line is None else line
+        raise DataFormatError(path, where, f"broken JSON: {err.msg} (column {err.colno})"
+                              ) from err
+    except RecursionError:
+        raise DataFormatError(path, line, "JSON nested too deeply to read") from None
+
+
 def iter_json_rows(
     path: Path, hint: str, problems: RowProblems
 ) -> list[tuple[int, dict[str, Any]]]:
@@ -298,9 +355,9 @@ def iter_json_rows(
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            problems.bad(number, f"broken JSON: {err.msg} (column {err.colno})")
+            row = parse_json(line, path, number)
+        except DataFormatError as err:
+            problems.add(err)
             continue
         if not isinstance(row, dict):
             problems.bad(number, "expected one JSON object per line")
@@ -326,7 +383,16 @@ def iter_header_rows(
     for number, line in iter_lines(path, hint, problems):
         if not line.strip():
             continue
-        fields = line.split("\t") if delimiter == "\t" else next(csv.reader([line]))
+        if delimiter == "\t":
+            fields = line.split("\t")
+        else:
+            try:
+                fields = next(csv.reader([line]))
+            except csv.Error as err:  # a stray carriage return or NUL inside a field
+                if header is None:
+                    raise DataFormatError(path, number, f"broken CSV header: {err}") from err
+                problems.bad(number, f"broken CSV: {err}")
+                continue
         if header is None:
             header = [f.strip() for f in fields]
             missing = [c for c in required if c not in header]

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from xstilts.errors import DataFormatError, XstiltsError
+from xstilts.integrity import atomic_write_text
 from xstilts.languages import get_language
 from xstilts.tasks.base import Example, Reader, Task, TaskType
 from xstilts.tasks.files import FileFormat, FileRequest, file_task
@@ -56,7 +57,7 @@ class TaskFileError(XstiltsError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ColumnsSpec(_Strict):
@@ -231,7 +232,8 @@ def save_definitions(out_dir: Path, definitions: Iterable[UserTaskDefinition]) -
     for definition in definitions:
         (out_dir / SAVED_TASKS).mkdir(parents=True, exist_ok=True)
         path = out_dir / SAVED_TASKS / f"{definition.name}.json"
-        path.write_text(json.dumps(asdict(definition), indent=2), encoding="utf-8")
+        # Atomic replace: a symlink planted at the path is replaced, never written through.
+        atomic_write_text(path, json.dumps(asdict(definition), indent=2))
 
 
 def load_saved_definitions(out_dir: Path) -> list[Task]:

@@ -1,7 +1,8 @@
 """Rows of a user task (:mod:`xstilts.tasks.user`) and their conversion to examples.
 
 Every per-row problem (wrong field count, a line that is not a JSON object, a missing or empty
-field, an unknown label, a class index out of range, a label that is not a number) goes to a
+field, a JSON object or list where text belongs, an unknown label, a class index out of range,
+a label that is not a finite number, an id an earlier row has) goes to a
 :class:`~xstilts.tasks.readers.RowProblems`: raised at once as a
 :class:`~xstilts.errors.DataFormatError` naming file and line, or, with ``skip_bad_rows``,
 dropped and counted in one warning per file. File-level problems (missing file, not UTF-8, a
@@ -10,6 +11,7 @@ column missing from a TSV/CSV header) are always errors: no row could be read.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -18,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 from xstilts.errors import XstiltsError
 from xstilts.languages import get_language
 from xstilts.tasks.base import Example, TaskType
-from xstilts.tasks.readers import RowProblems, iter_header_rows, iter_json_rows
+from xstilts.tasks.readers import (
+    RowProblems,
+    iter_header_rows,
+    iter_json_rows,
+    parse_decimal,
+    unique_ids,
+)
 
 if TYPE_CHECKING:
     from xstilts.tasks.user import UserTaskSpec
@@ -68,7 +76,13 @@ def of_language(rows: Iterable[Row], column: str | None, language: str,
 
 
 def _canonical_or_self(value: Any) -> str:
-    code = str(value).strip()
+    return _canonical_code(str(value).strip())
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical_code(code: str) -> str:
+    """Cached: a language column repeats a few values over many rows, and an unknown value
+    costs a fuzzy "did you mean" search each time."""
     try:
         return get_language(code).code
     except XstiltsError:
@@ -82,12 +96,13 @@ def _canonical_or_self(value: Any) -> str:
 def examples_of(rows: Iterable[Row], convert: Converter, problems: RowProblems, split: str,
                 language: str) -> list[Example]:
     """Convert every row; a bad row goes to ``problems`` (raised, or skipped and logged)."""
-    examples: list[Example] = []
+    numbered: list[tuple[int, Example]] = []
     for number, row in rows:
         try:
-            examples.append(convert(number, row, split, language))
+            numbered.append((number, convert(number, row, split, language)))
         except BadRow as err:
             problems.bad(number, str(err))
+    examples: list[Example] = unique_ids(numbered, problems)  # an id column may repeat
     problems.finish()
     return examples
 
@@ -107,10 +122,12 @@ def converter(spec: UserTaskSpec) -> Converter:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None  # an unlabeled row: never scored by accident
         if spec.type is TaskType.REGRESSION:
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise BadRow(f"label {value!r:.40} is not a number")
             try:
-                return float(value)
-            except (TypeError, ValueError):
-                raise BadRow(f"label {value!r} is not a number") from None
+                return parse_decimal(str(value))
+            except ValueError:
+                raise BadRow(f"label {value!r:.40} is not a finite number") from None
         key = str(value).strip()
         if key in label_index:
             return label_index[key]
@@ -119,9 +136,10 @@ def converter(spec: UserTaskSpec) -> Converter:
         if index is None:
             also = (f" or a class index 0-{last}" if indices
                     else " (the label names are integers, so integers are names, not indices)")
-            raise BadRow(f"unknown label {key!r}; expected one of {', '.join(spec.labels)}{also}")
+            raise BadRow(f"unknown label {key!r:.40}; expected one of "
+                         f"{', '.join(spec.labels)}{also}")
         if not 0 <= index <= last:
-            raise BadRow(f"label {key!r} is neither a label name nor a class index 0-{last}")
+            raise BadRow(f"label {key!r:.40} is neither a label name nor a class index 0-{last}")
         return index  # a class index: an HF ClassLabel column, a TSV of 0/1
 
     def convert(number: int, row: Mapping[str, Any], split: str, language: str) -> Example:
@@ -150,6 +168,8 @@ def _integer(value: Any) -> int | None:
 
 def _filled(row: Mapping[str, Any], column: str) -> str:
     value = row[column]
+    if isinstance(value, dict | list):  # JSON lines: str() would make "[...]" a "text"
+        raise BadRow(f"column {column!r} holds a JSON {type(value).__name__}, expected text")
     if value is None or not str(value).strip():
         raise BadRow(f"column {column!r} is empty")
     return str(value)

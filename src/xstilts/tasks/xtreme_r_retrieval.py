@@ -35,7 +35,14 @@ from xstilts.languages import BENCHMARK_LANGUAGES
 from xstilts.tasks.base import RetrievalKind, TaskType
 from xstilts.tasks.files import FileLayout, FileRequest, file_task
 from xstilts.tasks.formats.squad import read_squad
-from xstilts.tasks.readers import RowProblems, iter_json_rows, read_text, require_examples
+from xstilts.tasks.readers import (
+    RowProblems,
+    iter_json_rows,
+    parse_json,
+    read_text,
+    require_examples,
+    unique_ids,
+)
 from xstilts.tasks.registry import register_task
 
 _HINT = (
@@ -98,7 +105,7 @@ def read_mewslix_mentions(path: Path, *, language: str, hint: str,
                           skip_bad_rows: bool = False) -> list[RetrievalItem]:
     """The queries of ``language`` in a Mewsli-X mentions (or Wikipedia pairs) JSONL file."""
     problems = RowProblems(path, skip_bad_rows)
-    queries: list[RetrievalItem] = []
+    numbered: list[tuple[int, RetrievalItem]] = []
     for number, row in iter_json_rows(path, hint, problems):
         try:
             query = _mention_query(row)
@@ -106,15 +113,15 @@ def read_mewslix_mentions(path: Path, *, language: str, hint: str,
             problems.bad(number, str(err))
             continue
         if query.language == language:
-            queries.append(query)
-    return require_examples(path, queries, problems)
+            numbered.append((number, query))
+    return require_examples(path, unique_ids(numbered, problems), problems)
 
 
 def read_mewslix_candidates(path: Path, *, hint: str,
                             skip_bad_rows: bool = False) -> list[RetrievalItem]:
     """Mewsli-X's candidate entities; text = ``title`` + ``description`` (English pages)."""
     problems = RowProblems(path, skip_bad_rows)
-    candidates: list[RetrievalItem] = []
+    candidates: list[tuple[int, RetrievalItem]] = []
     for number, row in iter_json_rows(path, hint, problems):
         try:
             entity_id = _field(row, "entity_id", str, "")
@@ -122,11 +129,11 @@ def read_mewslix_candidates(path: Path, *, hint: str,
         except ValueError as err:
             problems.bad(number, str(err))
             continue
-        candidates.append(RetrievalItem(
+        candidates.append((number, RetrievalItem(
             id=entity_id, text=text.strip(), side="candidate",
             language=str(row.get("description_language", "en")),
-        ))
-    return require_examples(path, candidates, problems)
+        )))
+    return require_examples(path, unique_ids(candidates, problems), problems)
 
 
 def read_mewslix(request: FileRequest) -> list[RetrievalItem]:
@@ -158,16 +165,21 @@ lareqa_path = FileLayout("lareqa/xquad-r/{language}.json")
 
 def _paragraphs(path: Path, hint: str) -> list[tuple[str, dict[str, Any]]]:
     """(where, paragraph) for each paragraph of an XQuAD-R file; shape errors are file-level."""
-    import json
-
-    try:
-        document = json.loads(read_text(path, hint))
-    except json.JSONDecodeError as err:
-        raise DataFormatError(path, err.lineno, f"broken JSON: {err.msg}") from err
+    document = parse_json(read_text(path, hint), path)
     found = []
-    for a, article in enumerate(document.get("data", []) if isinstance(document, dict) else []):
-        for p, paragraph in enumerate(article.get("paragraphs", [])):
-            found.append((f"data[{a}].paragraphs[{p}]", paragraph))
+    articles = document.get("data", []) if isinstance(document, dict) else []
+    for a, article in enumerate(articles if isinstance(articles, list) else []):
+        paragraphs = article.get("paragraphs", []) if isinstance(article, dict) else None
+        if not isinstance(paragraphs, list):
+            raise DataFormatError(path, None, f"data[{a}]: expected an object with a "
+                                  "'paragraphs' list")
+        for p, paragraph in enumerate(paragraphs):
+            where = f"data[{a}].paragraphs[{p}]"
+            if not isinstance(paragraph, dict) or not isinstance(paragraph.get("context"), str) \
+                    or not isinstance(paragraph.get("qas", []), list):
+                raise DataFormatError(path, None, f"{where}: expected an object with a "
+                                      "'context' string and a 'qas' list")
+            found.append((where, paragraph))
     if not found:
         raise DataFormatError(path, None, "expected SQuAD JSON with data[].paragraphs[]")
     return found
@@ -202,8 +214,15 @@ def read_xquad_r(path: Path, *, language: str, hint: str
                                      language=language) for sid, (s, e) in zip(ids, spans,
                                                                                 strict=True)]
         for qa in paragraph.get("qas", []):
-            for answer in qa.get("answers", []):
+            raw = qa.get("answers", []) if isinstance(qa, dict) else None
+            if not isinstance(raw, list) or not all(isinstance(a, dict) for a in raw):
+                raise DataFormatError(path, None, f"{where}: each of 'qas' must be an object "
+                                      "whose 'answers' is a list of objects")
+            for answer in raw:
                 start = answer.get("answer_start", -1)
+                if not isinstance(start, int) or isinstance(start, bool):
+                    raise DataFormatError(path, None, f"{where}: question {qa.get('id')!r:.40}: "
+                                          f"answer_start {start!r:.40} is not an integer")
                 hit = [sid for sid, (s, e) in zip(ids, spans, strict=True) if s <= start < e]
                 if not hit:
                     raise DataFormatError(path, None, f"{where}: question {qa.get('id')}: "

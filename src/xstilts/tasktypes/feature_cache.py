@@ -35,6 +35,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
+from xstilts import faults
 from xstilts.data.feature_options import FeatureOptions
 from xstilts.models.bundled import cache_root
 from xstilts.tasks.base import Task
@@ -61,6 +62,7 @@ def cached_featurize(handler: TaskTypeHandler, task: Task, examples: Sequence[An
                      training: bool) -> Features:
     """``handler.featurize(...)``, read from the cache when the same featurisation was done
     before (by any run or study on this machine), else computed and stored."""
+    faults.point("tokenize")
     folder = feature_cache_dir()
     tokenizer_digest = _tokenizer_digest(tokenizer)
     if folder is None or tokenizer_digest is None or not handler.CACHEABLE_FEATURES:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
+from xstilts import faults
 from xstilts.data.feature_options import FeatureOptions
 from xstilts.evaluation.generalized import SPLIT_SUFFIX, generalized_task
 from xstilts.evaluation.settings import EvaluationOptions
@@ -92,6 +93,7 @@ def evaluate_languages(
             for ex, pred in zip(examples, predicted, strict=True):
                 out.write(json.dumps({"id": ex.id, "gold": handler.gold(task, ex),
                                       "prediction": pred}, ensure_ascii=False) + "\n")
+                faults.point("eval.predictions", out.name)
         for score in handler.score(task, examples, predicted,
                                    resamples=settings.bootstrap_resamples,
                                    confidence=settings.confidence, seed=settings.seed):

@@ -1,7 +1,9 @@
 """Checkpoints as Hugging Face folders in safetensors, written atomically.
 
 A checkpoint is first written to a hidden temporary folder beside its target and renamed into
-place only when complete, so a crash never leaves a half-written model that later loads.
+place only when complete, so a crash never leaves a half-written model that later loads. A
+checksum manifest (:mod:`xstilts.integrity`) is written before the completion marker, and
+loading verifies it, so a checkpoint damaged later is refused with its path.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerBase
 
+from xstilts import faults
+from xstilts.integrity import verify_manifest, write_manifest
 from xstilts.models.heads import TaskModel
 from xstilts.tasks.base import Task
 from xstilts.training.run_folder import COMPLETE_MARKER, TARGET_MODEL_DIR  # noqa: F401
@@ -42,6 +46,8 @@ def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: P
                 "heads": {name: type(head).__name__ for name, head in model.heads.items()},
                 **(head_info or {}),
             }, indent=2))
+        faults.point("checkpoint.encoder", tmp)
+        write_manifest(tmp)
         (tmp / COMPLETE_MARKER).write_text("ok\n")
         if target.exists():
             shutil.rmtree(target)
@@ -54,6 +60,13 @@ def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: P
 
 def is_complete(folder: Path) -> bool:
     return (folder / COMPLETE_MARKER).is_file()
+
+
+def verify_checkpoint(folder: Path) -> Path:
+    """``folder`` if its files match the checksums written with them (hashing every file:
+    call it when about to load); else :class:`~xstilts.integrity.CorruptFileError`."""
+    verify_manifest(folder)
+    return folder
 
 
 def save_task_model(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: Path, *,
@@ -78,6 +91,7 @@ def load_task_model(folder: str | Path) -> tuple[TaskModel, PreTrainedTokenizerB
         raise ModelLoadError(f"{folder} is not a complete xstilts task model (expected "
                              f"{COMPLETE_MARKER} and heads.json, written with "
                              "retention.keep_target_checkpoints)")
+    verify_checkpoint(folder)
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if "task" not in meta:
         raise ModelLoadError(f"{meta_path}: no 'task' entry; only target models written by "

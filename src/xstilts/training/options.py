@@ -15,7 +15,7 @@ _FEATURES = FeatureOptions()
 class AdversarialOptions(BaseModel):
     """Adversarial training in the embedding space (PGD or FreeLB), arXiv 2104.08645."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     method: Literal["pgd", "freelb"] = "pgd"
     steps: int = Field(2, ge=1, description="ascent steps per update")
@@ -26,7 +26,7 @@ class AdversarialOptions(BaseModel):
 class SmoothingOptions(BaseModel):
     """Randomized smoothing: Gaussian noise on embeddings and/or dictionary substitution."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     noise_sigma: float | None = Field(None, gt=0, description="std of Gaussian embedding noise")
     substitution_dictionary: str | None = Field(
@@ -44,7 +44,7 @@ class TrainingOptions(BaseModel):
     lr 1e-5, effective batch 32, warm-up 10 %, model selection on English dev.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     learning_rate: float = Field(5e-5, gt=0)
     batch_size: int = Field(32, ge=1)
@@ -79,6 +79,10 @@ class TrainingOptions(BaseModel):
     checkpoint_every_steps: int | None = Field(
         None, ge=1, description="save resumable state this often (default: at an epoch "
         "end, once 60 s or more have passed since the last save)")
+    threads: int | None = Field(
+        None, ge=1, description="intra-op threads the run trains and evaluates with (the count "
+        "changes float sums, hence results); null: the study process's default (torch's: "
+        "OMP_NUM_THREADS, else the physical cores), which Ray workers take too")
 
     def feature_options(self) -> FeatureOptions:
         """The featurisation part: the only way these options reach a tokenizer."""
@@ -94,7 +98,7 @@ class MixOptions(BaseModel):
     given T (T = 2 is a common middle ground).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     sampler: Literal["proportional", "temperature", "uniform"] = "proportional"
     temperature: float = Field(2.0, gt=0)

@@ -5,7 +5,8 @@ RNG states (torch on the CPU and the GPU, per process; the task chooser), fp16's
 stream's data cursor, and the model-selection bookkeeping. A run resumed from it gives the
 same final weights and metrics as one that was never interrupted. Tensors go to safetensors;
 optimizer and scheduler state are written with ``torch.save`` and read back with
-``weights_only=True`` (no arbitrary unpickling).
+``weights_only=True`` (no arbitrary unpickling). A checksum manifest is written with the files
+(:mod:`xstilts.integrity`) and verified on load: a damaged state is refused, naming the file.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from xstilts import faults
 from xstilts.data.batching import shuffled_batches
+from xstilts.integrity import verify_manifest, write_manifest
 
 
 @dataclass
@@ -114,27 +117,36 @@ def save_state(folder: Path, *, trainable: dict[str, torch.Tensor],
     """
     tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:6]}"
     tmp.mkdir(parents=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in trainable.items()},
-              str(tmp / "trainable.safetensors"))
-    if best_state is not None:
-        save_file({k: v.contiguous().cpu() for k, v in best_state.items()},
-                  str(tmp / "best.safetensors"))
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "rng": rng, **({"scaler": scaler.state_dict()} if scaler is not None else {})},
-               tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps({
-        "progress": asdict(progress), "cursors": [c.state() for c in cursors],
-        "chooser": chooser.bit_generator.state,
-    }))
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in trainable.items()},
+                  str(tmp / "trainable.safetensors"))
+        if best_state is not None:
+            save_file({k: v.contiguous().cpu() for k, v in best_state.items()},
+                      str(tmp / "best.safetensors"))
+        faults.point("checkpoint.state", tmp / "optimizer.pt")
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": rng, **({"scaler": scaler.state_dict()} if scaler is not None else {})},
+                   tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps({
+            "progress": asdict(progress), "cursors": [c.state() for c in cursors],
+            "chooser": chooser.bit_generator.state,
+        }))
+        write_manifest(tmp)
+        if folder.exists():
+            shutil.rmtree(folder)
+        faults.point("checkpoint.state.swap", folder)
+        os.replace(tmp, folder)
+    finally:  # a failed write (a full disk) leaves the previous state, not a half-written one
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_state(folder: Path) -> dict[str, Any] | None:
-    """The saved state, or None when there is none (or it is incomplete)."""
+    """The saved state, or None when there is none (or it is incomplete). A state whose
+    files do not match their checksums raises :class:`~xstilts.integrity.CorruptFileError`."""
     if not (folder / "state.json").is_file():
         return None
+    verify_manifest(folder)
     state = json.loads((folder / "state.json").read_text())
     state["trainable"] = load_file(str(folder / "trainable.safetensors"))
     best = folder / "best.safetensors"

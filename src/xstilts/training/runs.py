@@ -39,9 +39,10 @@ NO_INTERMEDIATE = "none"
 # Training fields that change how a run is logged or checkpointed, never its results: ids
 # hash them at their defaults, so asking for more frequent checkpoints keeps finished runs.
 BOOKKEEPING_FIELDS = ("log_every", "checkpoint_every_steps")
-# Training fields added after run ids were first published: hashed only when set, so runs
-# finished before a field existed keep their ids. Append every new TrainingOptions field here.
-FIELDS_ADDED_LATER: tuple[str, ...] = ()
+# Training fields added after run ids were first published: stored and hashed only when set,
+# so runs finished before a field existed keep their ids and their settings' keys. Append every
+# new TrainingOptions field here.
+FIELDS_ADDED_LATER: tuple[str, ...] = ("threads",)
 # Evaluation keys added after run ids were first published: left out of a run's settings
 # while unset. ``retrieval`` is never stored as given: a retrieval target holds the protocol
 # it resolves to (:attr:`TargetRun.retrieval`).
@@ -56,6 +57,14 @@ def training_identity(dumped: dict[str, Any]) -> dict[str, Any]:
         if identity.get(key) == defaults[key]:
             identity.pop(key, None)
     return identity
+
+
+def training_settings(options: TrainingOptions) -> dict[str, Any]:
+    """A run's training options as its settings hold them: fields added later only when set,
+    so ``run.json`` and the store keep the keys they always had."""
+    dumped, defaults = options.model_dump(), TrainingOptions().model_dump()
+    return {k: v for k, v in dumped.items()
+            if k not in FIELDS_ADDED_LATER or v != defaults[k]}
 
 
 def concrete_training(options: TrainingOptions) -> TrainingOptions:
@@ -121,7 +130,7 @@ class IntermediateRun:
             "tasks": [{"task": t.task, "language": t.language, "train_split": t.train_split,
                        "dev_split": t.dev_split} for t in self.tasks],
             "mix": self.mix.model_dump() if self.mix else ({} if len(self.tasks) > 1 else None),
-            "training": self.training.model_dump(),
+            "training": training_settings(self.training),
             "seed": self.seed,
         }
         if self.mlm_probability is not None:
@@ -180,7 +189,7 @@ class TargetRun:
             "dev_language": self.dev_language,
             "eval_split": self.eval_split,
             "languages": list(self.languages),
-            "training": self.training.model_dump(),
+            "training": training_settings(self.training),
             "evaluation": evaluation_settings(self.evaluation),
             "seed": self.seed,
         }

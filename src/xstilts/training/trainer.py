@@ -33,6 +33,7 @@ from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import DistributedDataParallelKwargs, gather_object, set_seed
 from transformers import get_linear_schedule_with_warmup
 
+from xstilts import faults
 from xstilts.distributed import launched_processes, process_state
 from xstilts.errors import TrainingError
 from xstilts.models.heads import TaskModel
@@ -268,6 +269,8 @@ class TrainingLoop:
         loss = self._train_on(stream, batch_idx)
         self._count(stream, len(batch_idx), loss)
         updated = self.accelerator.sync_gradients
+        if updated:
+            faults.point("train.step")
         epoch_end = self.progress.micro % self.batches_per_epoch == 0
         if epoch_end or (updated and self.progress.step >= self.total_steps):
             self.select()

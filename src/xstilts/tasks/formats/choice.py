@@ -26,6 +26,7 @@ from xstilts.tasks.readers import (
     iter_lines,
     logger,
     require_examples,
+    unique_ids,
 )
 
 COPA_QUESTIONS = {
@@ -44,10 +45,11 @@ def _text(row: dict[str, Any], key: str) -> str:
 
 def _copa_example(row: dict[str, Any], language: str, fallback_id: str) -> ChoiceExample:
     question = row.get("question")
-    if question not in COPA_QUESTIONS:
+    if not isinstance(question, str) or question not in COPA_QUESTIONS:
         raise ValueError(f"'question' must be 'cause' or 'effect', got {question!r:.40}")
     label = row.get("label")
-    if label is not None and (label not in (0, 1) or isinstance(label, bool)):
+    # type(...) is int: not True/False, and not 1.0 (a float label is a broken file).
+    if label is not None and (type(label) is not int or label not in (0, 1)):
         raise ValueError(f"unknown label {label!r:.40}; expected 0 or 1")
     raw_id = row.get("idx", fallback_id)
     return ChoiceExample(
@@ -70,15 +72,15 @@ def read_copa(
 ) -> list[ChoiceExample]:
     """Read COPA/XCOPA JSONL; rows without ``label`` are unlabeled. See the module docstring."""
     problems = RowProblems(path, skip_bad_rows)
-    examples: list[ChoiceExample] = []
+    numbered: list[tuple[int, ChoiceExample]] = []
     for number, row in iter_json_rows(path, hint, problems):
         try:
-            example = _copa_example(row, language, str(len(examples)))
+            example = _copa_example(row, language, str(len(numbered)))
         except ValueError as err:
             problems.bad(number, str(err))
             continue
-        examples.append(example)
-    examples = [_with_id(e, id_prefix) for e in examples]
+        numbered.append((number, _with_id(example, id_prefix)))
+    examples: list[ChoiceExample] = unique_ids(numbered, problems)
     require_examples(path, examples, problems)
     _check_labeled_consistently(path, examples)
     if placeholder_labels_possible and _is_placeholder(examples):

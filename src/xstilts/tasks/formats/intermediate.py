@@ -24,6 +24,7 @@ from xstilts.tasks.readers import (
     logger,
     read_text,
     require_examples,
+    unique_ids,
 )
 
 EN = ("en",)
@@ -69,7 +70,7 @@ def _pair_rows(
     test files), and a file may not mix labeled and unlabeled rows.
     """
     first, second, label_key = keys
-    examples: list[Example] = []
+    numbered: list[tuple[int, Example]] = []
     no_consensus = 0
     for number, row in rows:
         raw_label = row.get(label_key)
@@ -83,8 +84,10 @@ def _pair_rows(
             problems.bad(number, str(err))
             continue
         raw_id = row.get(id_key) if id_key else None
-        examples.append(Example(id=f"{id_prefix}{raw_id if raw_id is not None else number - 1}",
-                                texts=texts, label=label, language="en"))
+        numbered.append((number, Example(
+            id=f"{id_prefix}{raw_id if raw_id is not None else number - 1}", texts=texts,
+            label=label, language="en")))
+    examples = unique_ids(numbered, problems)
     if no_consensus:
         logger.info("%s: skipped %d row(s) with gold label %r (no annotator consensus)",
                     path, no_consensus, NO_CONSENSUS)
@@ -172,13 +175,15 @@ def _choice_rows(
     path: Path, rows: Iterator[tuple[int, Any]] | list[tuple[int, dict[str, Any]]],
     problems: RowProblems, parse: Callable[[dict[str, Any], int], ChoiceExample],
 ) -> list[ChoiceExample]:
-    """Apply ``parse`` to each row; a ValueError makes the row bad (file + line)."""
-    examples: list[ChoiceExample] = []
+    """Apply ``parse`` to each row; a ValueError makes the row bad (file + line), and so does
+    an id an earlier row has."""
+    numbered: list[tuple[int, ChoiceExample]] = []
     for number, row in rows:
         try:
-            examples.append(parse(row, number))
+            numbered.append((number, parse(row, number)))
         except ValueError as err:
             problems.bad(number, str(err))
+    examples: list[ChoiceExample] = unique_ids(numbered, problems)
     require_examples(path, examples, problems)
     _check_consistent_labels(path, [e.label for e in examples])
     return examples

@@ -16,13 +16,18 @@ integers): a repeated id gets a ``#n`` suffix so example ids stay unique.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from xstilts.errors import DataFormatError
 from xstilts.tasks.base import Answer, QAExample
-from xstilts.tasks.readers import RowProblems, logger, read_text, require_examples
+from xstilts.tasks.readers import (
+    RowProblems,
+    logger,
+    parse_json,
+    read_text,
+    require_examples,
+)
 
 # XTREME's stand-in for a withheld answer (``remove_qa_test_annotations``).
 PLACEHOLDER_ANSWER = {"answer_start": 0, "text": ""}
@@ -58,13 +63,7 @@ def read_squad(
 
 
 def _load_json(path: Path, hint: str) -> Any:
-    text = read_text(path, hint)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataFormatError(
-            path, err.lineno, f"broken JSON: {err.msg} (column {err.colno})"
-        ) from err
+    return parse_json(read_text(path, hint), path)
 
 
 def _guard(problems: RowProblems, parse: Any) -> Any:

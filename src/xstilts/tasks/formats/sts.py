@@ -14,20 +14,25 @@ as SemEval added to discourage hand labelling. ``extra_input_ok`` accepts that, 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from xstilts.errors import DataFormatError
 from xstilts.tasks.base import Example
-from xstilts.tasks.readers import RowProblems, iter_lines, logger, require_examples
+from xstilts.tasks.readers import (
+    RowProblems,
+    iter_lines,
+    logger,
+    parse_decimal,
+    require_examples,
+)
 
 MAX_SCORE = 5.0
 
 
 def parse_score(raw: str) -> float:
     """A similarity score in [0, 5]; ValueError otherwise."""
-    score = float(raw.strip())
-    if math.isnan(score) or not 0.0 <= score <= MAX_SCORE:
+    score = parse_decimal(raw)
+    if not 0.0 <= score <= MAX_SCORE:
         raise ValueError(f"score {raw.strip()!r} is outside 0-{MAX_SCORE:g}")
     return score
 
