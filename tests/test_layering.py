@@ -18,6 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "xstilts"
 # Top to bottom: a package may import from its own and from those below it, never above.
 LAYERS: list[tuple[str, ...]] = [
     ("cli",),
+    ("transfer_prediction",),
     ("report", "scoring"),
     ("studies",),
     ("training",),

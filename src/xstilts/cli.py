@@ -417,6 +417,105 @@ def export_predictions(
                  highlight=False)
 
 
+OutDirs = Annotated[list[Path], typer.Argument(help="Output folders of `xstilts run`.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+TOO_FEW_EXIT = 1  # too few runs to learn from: an answer, not an error (exit 2) or a crash
+
+
+def _figure(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _too_few(result: dict, as_json: bool) -> None:
+    """Print the result and exit TOO_FEW_EXIT when its runs are too few to learn from."""
+    if result["too_few_runs"] is None:
+        return
+    if as_json:
+        _print_json(result)
+    else:
+        console.print(result["too_few_runs"], highlight=False, markup=False)
+    raise typer.Exit(code=TOO_FEW_EXIT)
+
+
+@app.command()
+def predict(out: OutDirs, as_json: AsJson = False) -> None:
+    """Fit a model of the zero-shot gain of each intermediate configuration over the baseline
+    on the finished runs in OUT, and print its held-out quality (leave one language out, leave
+    one target task out) next to two baselines."""
+    from xstilts.transfer_prediction.commands import predict as run_predict
+
+    try:
+        result = run_predict(out)
+    except XstiltsError as err:
+        _fail(err)
+        return
+    _too_few(result, as_json)
+    if as_json:
+        _print_json(result)
+        return
+    stdout.print(f"{result['n_gains']} gains from {result['n_runs']} runs: "
+                 f"{len(result['configurations'])} intermediate configurations × "
+                 f"{len(result['targets'])} target tasks × {len(result['languages'])} zero-shot "
+                 "languages", highlight=False)
+    evaluation = result["evaluation"]
+    rankers = {"model": evaluation, **{k.replace("_", " "): v
+                                       for k, v in evaluation["baselines"].items()}}
+    for protocol in ("leave_one_language_out", "leave_one_target_task_out"):
+        held = protocol.removeprefix("leave_one_").removesuffix("_out").replace("_", " ")
+        table = Table(title=f"held out: one {held} at a time (means over queries)")
+        for col in ("ranker", "Spearman", "NDCG@3", "Regret@1", "queries", "coverage"):
+            table.add_column(col, no_wrap=True)
+        for name, protocols in rankers.items():
+            figures = protocols[protocol]
+            if figures is None:
+                table.add_row(name, "-", "-", "-", "0", "-")
+                continue
+            table.add_row(name, _figure(figures["spearman"]), _figure(figures["ndcg@3"]),
+                          _figure(figures["regret@1"], 2), str(figures["queries"]),
+                          _figure(figures.get("interval_coverage"), 2))
+        stdout.print(table)
+    stdout.print("Regret@1 in points. Baselines: best on average = the configuration with "
+                 "the highest mean gain in training; nearest language = its gains on the "
+                 "typologically nearest seen language. Coverage: share of held-out gains "
+                 "inside the model's interval (nominal 80 %).", highlight=False)
+    for note in result["notes"]:
+        console.print(f"note: {note}", highlight=False, markup=False)
+
+
+@app.command()
+def recommend(
+    out: OutDirs,
+    target: Annotated[str, typer.Option("--target", help="Target task, e.g. udpos.")],
+    language: Annotated[str, typer.Option("--language", help="Language code, e.g. sw.")],
+    top: Annotated[int, typer.Option("--top", min=1, help="How many configurations.")] = 3,
+    as_json: AsJson = False,
+) -> None:
+    """Rank the intermediate configurations in OUT for TARGET in LANGUAGE (typically one with
+    no results yet) by predicted zero-shot gain over the baseline, with an interval."""
+    from xstilts.transfer_prediction.commands import recommend as run_recommend
+
+    try:
+        result = run_recommend(out, target, language, top)
+    except XstiltsError as err:
+        _fail(err)
+        return
+    _too_few(result, as_json)
+    if as_json:
+        _print_json(result)
+        return
+    table = Table(title=f"intermediate configurations for {target} in {language} "
+                        f"(predicted gain, points; interval: {result['interval']})")
+    for col in ("rank", "intermediate", "predicted gain", "low", "high"):
+        table.add_column(col)
+    for rank, rec in enumerate(result["recommendations"], 1):
+        table.add_row(str(rank), rec["intermediate"], f"{rec['predicted_gain']:+.2f}",
+                      f"{rec['low']:+.2f}", f"{rec['high']:+.2f}")
+    stdout.print(table)
+    if not result["uses_baseline_score"]:
+        stdout.print(f"{language} has no baseline result on {target}: the model is fitted "
+                     "without the baseline score.", highlight=False)
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()

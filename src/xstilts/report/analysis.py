@@ -443,3 +443,12 @@ def analyse(out_dir: Path, study: str | None = None, **options: Any) -> dict[str
                           references=load_references(out_dir, rows), **options)
     result["study"] = study
     return result
+
+
+def seed_tables(rows: list[dict[str, Any]]) -> list[SeedTable]:
+    """The report's blocks of ``rows`` (one per model, target task, primary metric, split;
+    values in points, ``score`` the mean over seeds), for other readers of the same gains
+    (:mod:`xstilts.transfer_prediction`), so they pair configurations with the baseline as
+    the report does. Each has ``model``, ``task``, ``metric``, ``languages``, ``zero_shot``
+    and ``configs``."""
+    return [_Block(key, block_rows) for key, block_rows in _blocks(_unique(rows)).items()]
