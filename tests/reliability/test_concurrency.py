@@ -18,8 +18,6 @@ from reliability_helpers import (
     predictions,
     same_results,
     store_metrics,
-    write_study,
-    xstilts_run,
 )
 
 ENV = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", COLUMNS="1000")
@@ -34,15 +32,6 @@ def start(study: Path, out: Path, log: Path) -> subprocess.Popen:
 
 def started_runs(text: str) -> list[str]:
     return re.findall(r"\((?:seed \d+, )?([0-9a-f]{16})\): running", text)
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("uninterrupted")
-    study = write_study(root)
-    result = xstilts_run(study, root / "out")
-    assert result.returncode == 0, result.output
-    return study, root / "out"
 
 
 @pytest.mark.slow

@@ -9,22 +9,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from reliability_helpers import same_results, write_study, xstilts_run
+from reliability_helpers import same_results, xstilts_run
 
 
 def flip_bit(path: Path, offset: int = -40) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0x04
     path.write_bytes(bytes(data))
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("uninterrupted")
-    study = write_study(root)
-    result = xstilts_run(study, root / "out")
-    assert result.returncode == 0, result.output
-    return study, root / "out"
 
 
 def finished_copy(reference: tuple[Path, Path], tmp_path: Path) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reliability_helpers import same_results, store_metrics, write_study, xstilts_run
+from reliability_helpers import same_results, store_metrics, xstilts_run
 
 from xstilts.studies.executor import damaged_folder
 from xstilts.training.run_folder import RunFolder
@@ -20,15 +20,6 @@ FULL = {
     "store.write": ("store.write:2:enospc", "xstilts.sqlite"),
     "report.write": ("report.write:1:enospc", "report/results.csv"),
 }
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("uninterrupted")
-    study = write_study(root)
-    result = xstilts_run(study, root / "out")
-    assert result.returncode == 0, result.output
-    return study, root / "out"
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_helpers import same_results, write_study, xstilts_run
+from reliability_helpers import same_results, xstilts_run
 
 from xstilts.faults import POINTS
 
@@ -36,15 +36,6 @@ KILLS = {
 
 def test_every_fault_point_has_a_kill_test() -> None:
     assert set(KILLS) == set(POINTS)
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("uninterrupted")
-    study = write_study(root)
-    result = xstilts_run(study, root / "out")
-    assert result.returncode == 0, result.output
-    return study, root / "out"
 
 
 def test_kill_while_saving_resumable_state_then_rerun_equals_uninterrupted(
