@@ -62,13 +62,6 @@ def is_complete(folder: Path) -> bool:
     return (folder / COMPLETE_MARKER).is_file()
 
 
-def verify_checkpoint(folder: Path) -> Path:
-    """``folder`` if its files match the checksums written with them (hashing every file:
-    call it when about to load); else :class:`~xstilts.integrity.CorruptFileError`."""
-    verify_manifest(folder)
-    return folder
-
-
 def save_task_model(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: Path, *,
                     task: Task, pair_encoding: str) -> Path:
     """A fine-tuned target model, self-contained: the task's labels are stored with it (some
@@ -91,7 +84,7 @@ def load_task_model(folder: str | Path) -> tuple[TaskModel, PreTrainedTokenizerB
         raise ModelLoadError(f"{folder} is not a complete xstilts task model (expected "
                              f"{COMPLETE_MARKER} and heads.json, written with "
                              "retention.keep_target_checkpoints)")
-    verify_checkpoint(folder)
+    verify_manifest(folder)  # every file hashed: it is about to be loaded
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if "task" not in meta:
         raise ModelLoadError(f"{meta_path}: no 'task' entry; only target models written by "
