@@ -15,6 +15,7 @@ import errno
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -85,9 +86,13 @@ def atomic_write_bytes(path: Path, data: bytes, fault: str | None = None) -> Non
     """Write ``path`` through a temporary sibling and a rename: a reader sees the old file or
     the whole new one. A full disk raises :class:`DiskFullError` naming ``path`` and leaves
     no temporary file behind. ``fault``: the :mod:`xstilts.faults` point before the rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # mkstemp: a fresh name opened with O_EXCL, so nothing planted at a predictable name (a
+    # symlink) is written through.
+    tmp: Path | None = None
     try:
-        with tmp.open("wb") as f:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+        tmp = Path(name)
+        with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -95,7 +100,8 @@ def atomic_write_bytes(path: Path, data: bytes, fault: str | None = None) -> Non
             faults.point(fault, path)
         os.replace(tmp, path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         if err.errno in _DISK_FULL:
             raise DiskFullError(path) from err
         raise
