@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "xstilts"
 LAYERS: list[tuple[str, ...]] = [
     ("cli",),
     ("transfer_prediction",),
-    ("report", "scoring"),
+    ("report", "scoring", "export"),
     ("studies",),
     ("training",),
     ("alignment",),

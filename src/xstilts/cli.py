@@ -56,6 +56,10 @@ def run(
         "--executor", help="inprocess (default) or ray (one Ray task per run).")] = "inprocess",
     address: Annotated[str | None, typer.Option(
         "--address", help="Ray cluster address (default: start a local Ray).")] = None,
+    track: Annotated[str | None, typer.Option(
+        "--track", help="Experiment trackers each run logs to, added to the study's "
+        "'tracking' (comma-separated: tensorboard,mlflow,wandb; pip install "
+        "'xstilts[tracking]').")] = None,
 ) -> None:
     """Run a study: phase 2, phase 3 and zero-shot evaluation; then write the report."""
     from xstilts.report.summary import write_report
@@ -65,12 +69,16 @@ def run(
 
     try:
         spec = load_study(study)
+        if track is not None:
+            from xstilts.training.tracking import with_track_option
+
+            spec = spec.model_copy(update={"tracking": with_track_option(spec.tracking, track)})
         if dry_run:
             check_study(spec, study, data_dir)
             from xstilts.studies.dryrun import describe_plan
 
             for line in describe_plan(plan_study(spec), out, data_dir):
-                stdout.print(line, highlight=False)
+                stdout.print(line, highlight=False, markup=False)
             return
         log = lambda m: console.print(m, highlight=False, markup=False)  # noqa: E731
         if executor == "ray":
@@ -415,6 +423,33 @@ def export_predictions(
                      f"{run['run_id']} ({run['split']} split)", highlight=False)
     stdout.print(f"Score with: xstilts score {dest / 'predictions'} --labels {dest / 'labels'}",
                  highlight=False)
+
+
+@app.command("export-model")
+def export_model(
+    out: Annotated[Path, typer.Argument(help="Output folder of `xstilts run`.")],
+    run_id: Annotated[str, typer.Argument(help="A finished run: a target run with a kept "
+                                          "model, or a phase-2 (intermediate) run.")],
+    dest: Annotated[Path, typer.Argument(help="New folder for the Hugging Face model.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace DEST's contents.")] = False,
+    push_to_hub: Annotated[str | None, typer.Option(
+        "--push-to-hub", help="Also upload DEST to this Hub repo (needs network).")] = None,
+    license: Annotated[str, typer.Option(
+        "--license", help="License id for the model card (default: other).")] = "other",
+) -> None:
+    """Write a kept model as a Hugging Face folder (transformers loads it) with a model card."""
+    from xstilts.export import export_model as write_export
+
+    try:
+        result = write_export(out, run_id, dest, force=force, push_to_hub=push_to_hub,
+                              license=license)
+    except XstiltsError as err:
+        _fail(err)
+        return
+    stdout.print(f"{dest}: run {result.run_id} as {result.auto_class} (card: "
+                 f"{dest / 'README.md'})", highlight=False, markup=False)
+    if result.pushed:
+        stdout.print(f"pushed: {result.pushed}", highlight=False, markup=False)
 
 
 OutDirs = Annotated[list[Path], typer.Argument(help="Output folders of `xstilts run`.")]

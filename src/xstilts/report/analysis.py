@@ -73,7 +73,7 @@ from xstilts.report.language_info import (
 )
 from xstilts.report.matrix import generalized_matrices, is_generalized
 from xstilts.report.results import collect_results
-from xstilts.training.runs import NO_INTERMEDIATE
+from xstilts.training.runs import NO_INTERMEDIATE, split_setting
 
 BASELINE = NO_INTERMEDIATE  # the arm without phase 2, as the planner labels it
 ALPHA = 0.05
@@ -82,7 +82,9 @@ CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 
 
 def n_intermediate_tasks(label: str) -> int:
-    """0 for the baseline, k for ``mix(a+b+...)`` with k members, 1 for a single task."""
+    """0 for the baseline, k for ``mix(a+b+...)`` with k members, 1 for a single task
+    (whatever translate setting the arm runs: ``none [translate-test]`` has 0)."""
+    label = split_setting(label)[0]
     if label == BASELINE:
         return 0
     if label.startswith("mix(") and label.endswith(")"):

@@ -7,6 +7,7 @@ from typing import Any
 
 from xstilts.report.analysis import BASELINE, CORRECTION_NAMES
 from xstilts.report.language_info import label
+from xstilts.training.runs import ZERO_SHOT, split_setting
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,9 @@ def _interval(d: dict[str, Any], confidence: float) -> str:
 def headline_text(d: dict[str, Any], correction: str, confidence: float) -> str:
     """E.g. "Best intermediate for xnli: mix(a+b), +1.2 points zero-shot avg [95 % CI −0.5,
     +2.9], p = 0.21 (Holm) — not significant"."""
-    lead = "Best intermediate" if d["delta"] > 0 else "No intermediate beats the baseline"
+    # A translate-setting arm ("none [translate-test]") is a configuration, not an intermediate.
+    noun = "intermediate" if split_setting(d["config"])[1] == ZERO_SHOT else "configuration"
+    lead = f"Best {noun}" if d["delta"] > 0 else f"No {noun} beats the baseline"
     lead = f"{lead} for {d['task']}" + (":" if d["delta"] > 0 else "; best is")
     verdict = ("no test (no per-example scores)" if d["significant"] is None
                else "significant" if d["significant"] else "not significant")

@@ -27,6 +27,7 @@ from typing import Any
 
 from xstilts.language_distances import DISTANCE_TYPES, distances
 from xstilts.languages import UNCLASSIFIED, Language, get_language, is_known
+from xstilts.training.runs import split_setting
 
 ATTRIBUTES = ("family", "genus", "script", "resource_level")
 ZERO_SHOT_RULE = (
@@ -133,7 +134,9 @@ _SUFFIX = re.compile(r"\s+\([^()]*\)$")  # "mix(a+b) (mlm)": a label's trailing 
 
 def intermediate_languages(label: str) -> list[str]:
     """The training languages of an intermediate configuration's task(s), from its label
-    (``xnli``: en; ``xnli@de``: de; ``mix(a+b@fr)``: en, fr); empty for the baseline."""
+    (``xnli``: en; ``xnli@de``: de; ``mix(a+b@fr)``: en, fr); empty for the baseline. A
+    translate setting in brackets (``none [translate-test]``) is no intermediate task."""
+    label = split_setting(label)[0]
     while _SUFFIX.search(label):
         label = _SUFFIX.sub("", label)
     if label == NO_INTERMEDIATE:

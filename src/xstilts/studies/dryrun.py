@@ -13,8 +13,16 @@ from pathlib import Path
 
 from xstilts.studies.planner import PhaseTask, PlannedRun, StudyPlan, TargetRun
 from xstilts.studies.store import ResultStore
-from xstilts.tasks import TaskType, get_task
+from xstilts.tasks import Task, TaskType, get_task
+from xstilts.tasks.translations import TRANSLATE_TRAIN, translated_view
 from xstilts.tasks.xtreme_r_retrieval import RetrievalItem
+
+
+def _target_view(contract: TargetRun) -> Task:
+    """The task as the run reads it (a translate setting reads translated files)."""
+    return translated_view(get_task(contract.task), contract.setting,
+                           train_split=contract.train_split, eval_split=contract.eval_split,
+                           languages=contract.languages)
 
 
 def _training_passes(run: PlannedRun, data_dir: Path | None) -> int:
@@ -29,8 +37,9 @@ def _training_passes(run: PlannedRun, data_dir: Path | None) -> int:
     training = contract.training
     total = 0
     for m in members:
-        n = len(get_task(m.task).load(m.train_split, m.language, data_dir,
-                                      skip_bad_rows=contract.skip_bad_rows))
+        task = _target_view(contract) if isinstance(contract, TargetRun) else get_task(m.task)
+        n = len(task.load(m.train_split, m.language, data_dir,
+                          skip_bad_rows=contract.skip_bad_rows))
         cap = training.max_train_examples
         total += min(n, cap) if cap else n
     return total * training.epochs
@@ -47,7 +56,7 @@ def _evaluation_examples(run: PlannedRun, data_dir: Path | None) -> int:
     contract = run.run
     if not isinstance(contract, TargetRun):
         return 0
-    task = get_task(contract.task)
+    task = _target_view(contract)
     cap = contract.evaluation.max_examples
     counts: list[int] = []
     pool: set[str] = set()
@@ -104,7 +113,10 @@ def describe_plan(plan: StudyPlan, out: Path, data_dir: Path | None) -> list[str
         after = f"after {r.parent}" if r.parent else f"on {r.encoder}"
         shared = f"  shared by {children[r.id]} target runs" if r.kind == "intermediate" else ""
         state = "done" if r.id in done else "pending"
-        lines.append(f"  {r.id}  {r.kind:<12} {r.intermediate} → {r.task}  seed {r.seed}  "
+        task = r.task
+        if isinstance(r.run, TargetRun) and r.run.setting == TRANSLATE_TRAIN:
+            task += f"@{r.run.train_language}"  # one translate-train run per language
+        lines.append(f"  {r.id}  {r.kind:<12} {r.intermediate} → {task}  seed {r.seed}  "
                      f"{after}  {state}{shared}")
     estimate = f"estimated work: {passes:,} training example passes and {evaluated:,} " \
                "evaluation examples"

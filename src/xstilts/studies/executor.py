@@ -28,10 +28,11 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from xstilts import distributed, faults
+from xstilts.errors import StudyConfigError
 from xstilts.integrity import (
     CorruptFileError,
     DiskFullError,
@@ -50,11 +51,17 @@ from xstilts.studies.planner import (
     plan_study,
 )
 from xstilts.studies.run_lock import RunLock, holder, lock_path, try_lock, wait_lock
-from xstilts.studies.spec import StudySpec
+from xstilts.studies.spec import StudySpec, study_line
 from xstilts.studies.store import STORE_FILE, ResultStore
 from xstilts.tasks.user import save_definitions
 from xstilts.training.run_folder import COMPLETE_MARKER, TARGET_MODEL_DIR, RunFolder, runs_dir
 from xstilts.training.threads import apply_threads
+from xstilts.training.tracking import (
+    RunTracker,
+    open_run_tracker,
+    prepare_tracking,
+    tracking_problems,
+)
 from xstilts.training.vocabulary import trimmed_encoder
 
 Log = Callable[[str], None]
@@ -83,16 +90,33 @@ def prepare_study(spec: StudySpec, out_dir: Path, data_dir: Path | None,
                   study_path: Path | None, log: Log = print) -> tuple[StudyPlan, ResultStore]:
     """Validate, plan, record the study and its runs; shared by every executor."""
     check_study(spec, study_path, data_dir)
-    plan = plan_study(spec)
+    plan = with_tracking(plan_study(spec), spec, study_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "studies").mkdir(exist_ok=True)
     atomic_write_text(out_dir / "studies" / f"{spec.name}.json", spec.model_dump_json(indent=2))
     save_definitions(out_dir, (task for run in plan.runs for task in run.user_tasks))
+    if spec.tracking is not None:
+        prepare_tracking(spec.tracking.for_study(spec.name), out_dir)
     prepare_vocabularies(plan, data_dir)
     store = open_store(out_dir, log)
     store.register(spec.name, plan.runs)
     _clean_leftovers(runs_dir(out_dir))
     return plan, store
+
+
+def with_tracking(plan: StudyPlan, spec: StudySpec, study_path: Path | None) -> StudyPlan:
+    """The plan with the study's trackers on every run (out of the ids; a Ray worker gets
+    them with the run); a requested backend whose library is missing stops the study here,
+    before any training."""
+    if spec.tracking is None:
+        return plan
+    problems = tracking_problems(spec.tracking)
+    if problems:
+        line = study_line(study_path, ("tracking",)) if study_path else None
+        where = f"line {line}, " if line else ""
+        raise StudyConfigError(study_path, [f"{where}{p}" for p in problems])
+    tracking = spec.tracking.for_study(spec.name)
+    return StudyPlan(plan.study, [replace(run, tracking=tracking) for run in plan.runs])
 
 
 def open_store(out_dir: Path, log: Log = print) -> ResultStore:
@@ -294,9 +318,10 @@ def execute_run(run: PlannedRun, out_dir: Path,
     work = _work_dir(final)
     distributed.barrier()  # the work folder (and any resumable state in it) is settled
     start = time.perf_counter()
+    tracker = _open_tracker(run, out_dir)
     try:
         try:
-            metrics, info = _run_phase(run, out_dir, data_dir, work.path)
+            metrics, info = _run_phase(run, out_dir, data_dir, work.path, tracker)
         finally:
             distributed.barrier()  # the followers are done with this run
         info["wall_seconds"] = round(time.perf_counter() - start, 2)
@@ -311,8 +336,13 @@ def execute_run(run: PlannedRun, out_dir: Path,
             shutil.rmtree(final.path)
         faults.point("run.rename", final.path)
         os.replace(work.path, final.path)
+        if tracker is not None:  # the run is complete: its final metrics, then close
+            tracker.log_results(metrics, info)
+            tracker.finish()
         return metrics, info
     except Exception as err:  # a failed run must not stop unrelated runs
+        if tracker is not None:
+            tracker.finish(failed=True)
         if is_disk_full(err):  # keep the work folder: the rerun resumes from its state
             raise RunFailed(f"{type(err).__name__}: {err}") from err
         failed = final.failed()
@@ -363,8 +393,20 @@ def record_failure(run: PlannedRun, tag: str, message: str, store: ResultStore,
     log(f"{tag}: FAILED: {message}")
 
 
+def _open_tracker(run: PlannedRun, out_dir: Path) -> RunTracker | None:
+    """The run's experiment trackers (main process), its settings logged; None without."""
+    if run.tracking is None:
+        return None
+    name = (f"{run.intermediate} -> {run.task} (seed {run.seed})" if run.kind == "target"
+            else f"phase 2 {run.intermediate} (seed {run.seed})")
+    tags = {"kind": run.kind, "task": run.task, "intermediate": run.intermediate,
+            "seed": str(run.seed), "encoder": run.encoder, "parent": run.parent or ""}
+    return open_run_tracker(run.tracking, out_dir, run_id=run.id, name=name, tags=tags,
+                            settings=run.settings)
+
+
 def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
-               work_dir: Path) -> tuple[list[Score], dict]:
+               work_dir: Path, tracker: RunTracker | None = None) -> tuple[list[Score], dict]:
     # Imported here so that planning and `--dry-run` never pay for torch/transformers imports.
     from xstilts.training.phases import run_intermediate, run_target
 
@@ -374,7 +416,8 @@ def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
         trimmed = trimmed_encoder(contract.encoder, contract.vocabulary, data_dir)
         source, vocabulary = str(trimmed.folder), {"vocabulary": trimmed.report}
     if isinstance(contract, IntermediateRun):
-        return [], {**run_intermediate(contract, data_dir, work_dir, encoder_source=source),
+        return [], {**run_intermediate(contract, data_dir, work_dir, encoder_source=source,
+                                       tracker=tracker),
                     **vocabulary}
     if contract.parent:  # a phase-2 checkpoint: trimmed already when the study is
         parent = RunFolder.of(out_dir, contract.parent)
@@ -391,7 +434,7 @@ def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
                                    f"{aside.name}; run again to redo it)") from err
         source = str(encoder)
     metrics, info = run_target(contract, source, data_dir, work_dir,
-                               keep_checkpoint=run.keep_checkpoint)
+                               keep_checkpoint=run.keep_checkpoint, tracker=tracker)
     return metrics, {**info, **vocabulary}
 
 

@@ -8,7 +8,7 @@ folder; changing any setting that matters gives a new id, never a stale result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from xstilts.errors import StudyConfigError
@@ -26,6 +26,7 @@ from xstilts.studies.validation import (  # noqa: F401  (check_study: the planne
 )
 from xstilts.tasks import Task, TaskType, get_task
 from xstilts.tasks.base import RetrievalKind
+from xstilts.tasks.translations import TRANSLATE_TRAIN
 from xstilts.tasks.user import UserTaskDefinition, definition_of
 from xstilts.training.runs import (  # noqa: F401  (run_id: the id of a stored settings dict)
     NO_INTERMEDIATE,
@@ -34,7 +35,9 @@ from xstilts.training.runs import (  # noqa: F401  (run_id: the id of a stored s
     Run,
     TargetRun,
     run_id,
+    setting_label,
 )
+from xstilts.training.tracking import TrackingOptions
 from xstilts.training.vocabulary import SourceKey, study_text_sources
 
 # Per base encoder, the text sources its trimmed vocabulary covers (``vocabulary: trimmed``).
@@ -59,6 +62,9 @@ class PlannedRun:
     # (a Ray worker) registers them first. Filled from the registry when the run is planned;
     # where a task is declared is not a result-changing setting, so it stays out of the id.
     user_tasks: tuple[UserTaskDefinition, ...] = field(default=(), repr=False, compare=False)
+    # The study's experiment trackers (set by the executor); logging never changes results,
+    # so it stays out of the id. Travels with the run to the process that executes it.
+    tracking: TrackingOptions | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "id", self.run.id)
@@ -173,8 +179,33 @@ def intermediate_run(spec: StudySpec, inter: IntermediateSpec, encoder: str,
 def target_run(spec: StudySpec, target: TargetSpec, encoder: str, seed: int,
                parent: str | None, protocols: dict[str, dict[str, Any]],
                vocabulary: tuple[SourceKey, ...] | None = None) -> TargetRun:
-    """Phase 3 (or, for retrieval, the pooled evaluation) of one target after ``parent``;
-    ``protocols`` caches each base encoder's resolved retrieval protocol."""
+    """Phase 3 (or, for retrieval, the pooled evaluation) of one target after ``parent``,
+    zero-shot; ``protocols`` caches each base encoder's resolved retrieval protocol."""
+    return _zero_shot_run(spec, target, encoder, seed, parent, protocols, vocabulary)
+
+
+def target_runs(spec: StudySpec, target: TargetSpec, encoder: str, seed: int,
+                parent: str | None, protocols: dict[str, dict[str, Any]],
+                vocabulary: tuple[SourceKey, ...] | None = None
+                ) -> list[tuple[str, TargetRun]]:
+    """The runs of one target after ``parent``, with their settings: per setting one run
+    (zero-shot, translate-train-all, translate-test), or for translate-train one run per
+    evaluated language other than the training language (trained on its translation)."""
+    zero_shot = _zero_shot_run(spec, target, encoder, seed, parent, protocols, vocabulary)
+    runs: list[tuple[str, TargetRun]] = []
+    for setting in target.settings:
+        if setting == TRANSLATE_TRAIN:
+            runs += [(setting, replace(zero_shot, setting=setting, train_language=lang,
+                                       languages=(lang,)))
+                     for lang in zero_shot.languages if lang != zero_shot.train_language]
+        else:
+            runs.append((setting, replace(zero_shot, setting=setting)))
+    return runs
+
+
+def _zero_shot_run(spec: StudySpec, target: TargetSpec, encoder: str, seed: int,
+                   parent: str | None, protocols: dict[str, dict[str, Any]],
+                   vocabulary: tuple[SourceKey, ...] | None = None) -> TargetRun:
     task = get_task(target.task)
     retrieval = task.type == TaskType.RETRIEVAL
     protocol = None
@@ -226,8 +257,9 @@ def _plan_runs(spec: StudySpec, vocabularies: Vocabularies) -> list[PlannedRun]:
                     if parent.id not in {r.id for r in runs}:
                         runs.append(parent)
                 for target in spec.targets:
-                    run = target_run(spec, target, encoder, seed,
-                                     parent.id if parent else None, protocols,
-                                     vocabularies.get(encoder))
-                    runs.append(PlannedRun(run, label, spec.retention.keep_target_checkpoints))
+                    for setting, run in target_runs(spec, target, encoder, seed,
+                                                    parent.id if parent else None, protocols,
+                                                    vocabularies.get(encoder)):
+                        runs.append(PlannedRun(run, setting_label(label, setting),
+                                               spec.retention.keep_target_checkpoints))
     return runs

@@ -19,6 +19,7 @@ from xstilts.evaluation.settings import (  # noqa: F401  (re-exported: the study
 )
 from xstilts.models.bundled import DEFAULT_ENCODER
 from xstilts.training.options import MixOptions, TrainingOptions
+from xstilts.training.tracking import TrackingOptions
 from xstilts.yaml_lines import describe_validation_error, file_line, read_yaml_mapping
 from xstilts.yaml_lines import line_of as _line_of
 
@@ -109,6 +110,10 @@ class IntermediateSpec(_Strict):
         return f"{label} (mlm)" if self.mlm else label
 
 
+# How a target uses machine translation (xstilts.tasks.translations.SETTINGS).
+Setting = Literal["zero-shot", "translate-train", "translate-train-all", "translate-test"]
+
+
 class TargetSpec(_Strict):
     """Phase 3 on a target task, then zero-shot evaluation on its languages."""
 
@@ -121,6 +126,36 @@ class TargetSpec(_Strict):
         "a target language gives the few-shot protocol")
     eval_split: str | None = None
     training: TrainingOverrides | None = None  # type: ignore[valid-type]
+    setting: Setting | list[Setting] = Field(
+        "zero-shot", description="zero-shot (default), translate-train (one run per language, "
+        "trained on its translated training set), translate-train-all (one run on English "
+        "plus every translation), translate-test (trained on English, evaluated on the test "
+        "sets translated into English); a list runs several (docs/translate.md)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_shorthand(cls, data: Any) -> Any:
+        """Accept ``settings: [...]`` for ``setting``."""
+        if isinstance(data, dict) and "settings" in data:
+            if "setting" in data:
+                raise ValueError("give either 'setting' or 'settings', not both")
+            data = dict(data)
+            data["setting"] = data.pop("settings")
+        return data
+
+    @model_validator(mode="after")
+    def _distinct_settings(self) -> TargetSpec:
+        if isinstance(self.setting, list):
+            if not self.setting:
+                raise ValueError("'setting' lists no setting; give at least one")
+            if len(set(self.setting)) != len(self.setting):
+                raise ValueError(f"'setting' lists a setting twice: {self.setting}")
+        return self
+
+    @property
+    def settings(self) -> list[str]:
+        """The settings this target runs, in the order given."""
+        return list(self.setting) if isinstance(self.setting, list) else [self.setting]
 
 
 class DataOptions(_Strict):
@@ -170,6 +205,9 @@ class StudySpec(_Strict):
     data: DataOptions = Field(default_factory=DataOptions)
     resources: ResourceOptions = Field(default_factory=ResourceOptions)
     retention: RetentionOptions = Field(default_factory=RetentionOptions)
+    tracking: TrackingOptions | None = Field(
+        None, description="experiment trackers (tensorboard, mlflow, wandb) each run logs "
+        "to; never part of a run id (README: Experiment trackers)")
     vocabulary: Literal["full", "trimmed"] = Field(
         "full", description="trimmed: before any run, trim the encoder's vocabulary to the "
         "tokens of every text the study reads (same predictions, a smaller and faster model; "

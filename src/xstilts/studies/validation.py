@@ -21,6 +21,15 @@ from xstilts.studies.spec import (
     study_line,
 )
 from xstilts.tasks import Task, TaskType, get_task
+from xstilts.tasks.registry import list_tasks
+from xstilts.tasks.translations import (
+    TRANSLATE_TEST,
+    TRANSLATE_TRAIN,
+    ZERO_SHOT,
+    files_of,
+    has_translations,
+    translation_file,
+)
 
 Location = tuple[Any, ...]
 
@@ -147,6 +156,8 @@ class StudyValidator:
             self.add((*loc, "languages"), f"task {task.name!r} has no language(s) "
                      f"{', '.join(unknown)}; it has {', '.join(task.languages)}")
             return
+        if not self.check_settings(i, target, task):
+            return
         if not retrieval:
             self.check_target_training_data(i, target, task)
         self.check_evaluation_data(i, target, task)
@@ -158,10 +169,45 @@ class StudyValidator:
                        (("target_training",), self.spec.target_training),
                        ((*loc, "training"), target.training)], loc)
 
+    def check_settings(self, i: int, target: TargetSpec, task: Task) -> bool:
+        """The translate settings the task has files for, and every translated file the runs
+        read (missing ones named with the path looked for); False when a setting cannot
+        run at all."""
+        loc = ("targets", i, "setting")
+        translated = [s for s in target.settings if s != ZERO_SHOT]
+        if translated and task.type == TaskType.RETRIEVAL:
+            self.add(loc, f"task {task.name!r} is a retrieval task (no fine-tuning, nothing "
+                     f"translated to train or test on): it runs zero-shot only")
+            return False
+        missing = [s for s in translated if not has_translations(task, s)]
+        if missing:
+            having = [t.name for t in list_tasks() if t.translations]
+            self.add(loc, f"task {task.name!r} has no {' / '.join(missing)} files (tasks with "
+                     f"translated files: {', '.join(having) or 'none'}; a task file may name "
+                     "its own, docs/translate.md)")
+            return False
+        train_split = target.train_split or task.train_split
+        eval_split = target.eval_split or task.test_split
+        for setting in translated:
+            split = eval_split if setting == TRANSLATE_TEST else train_split
+            role = "translate-test evaluation" if setting == TRANSLATE_TEST \
+                else f"{setting} training"
+            for lang in target_languages(target, task):
+                if lang == task.train_language:
+                    continue  # English reads its own files
+                file = translation_file(task, setting, split, lang, self.data_dir)
+                if not (task.translations[files_of(setting)].needs_data_dir
+                        and self.data_dir is None) and not file.is_file():
+                    problem = f"{self.where(loc)}: {role} data for {lang!r} not found: {file}"
+                    if problem not in self.problems:
+                        self.problems.append(problem)
+        return True
+
     def check_target_training_data(self, i: int, target: TargetSpec, task: Task) -> None:
         loc = ("targets", i)
-        self.need(task, target.train_split or task.train_split, task.train_language, loc,
-                  "training")
+        if set(target.settings) != {TRANSLATE_TRAIN}:  # the other settings train on English
+            self.need(task, target.train_split or task.train_split, task.train_language, loc,
+                      "training")
         dev_language = task_language(target.dev_language or task.train_language, task)
         if dev_language not in task.languages:
             self.add((*loc, "dev_language"), f"task {task.name!r} has no language "
@@ -212,6 +258,12 @@ def trimmed_vocabulary_problems(spec: StudySpec, where: Any) -> list[str]:
     for i, target in enumerate(spec.targets):
         training = resolve_training(spec.training, spec.target_training, target.training)
         problems += _substitution_problem(training, where(("targets", i)))
+        translated = [s for s in target.settings if s != ZERO_SHOT]
+        if translated:
+            problems.append(f"{where(('targets', i, 'setting'))}: vocabulary: trimmed cannot be "
+                            f"combined with {', '.join(translated)}: the trimmed vocabulary "
+                            "covers the task's own files, not its translated ones; use "
+                            "vocabulary: full")
     return list(dict.fromkeys(problems))
 
 

@@ -7,7 +7,7 @@ never a fake label, so it can never be scored by accident.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -141,6 +141,21 @@ class Reader(Protocol):
 Locator = Callable[[str, str, Path], Path]
 
 
+@dataclass(frozen=True, eq=False)
+class Translation:
+    """Where a task's machine-translated files lie, for one translate setting (XTREME's
+    translate-train / translate-test; :mod:`xstilts.tasks.translations` reads them).
+
+    ``locate`` names the file of (split, language) like a task's own locator; ``read`` is a
+    file format (:data:`xstilts.tasks.files.FileFormat`), None for the task's own. Example ids
+    follow the task's own template, so a translated test example keeps its original's id.
+    """
+
+    locate: Locator
+    read: Callable[..., list] | None = None
+    needs_data_dir: bool = True
+
+
 @dataclass(frozen=True)
 class Task:
     """A task definition: everything the engine needs except the data itself.
@@ -184,6 +199,9 @@ class Task:
     # Whether one language's examples are read from every language's file (LAReQA's candidate
     # pool is the sentences of all its languages), so all must be present to evaluate any.
     reads_every_language: bool = False
+    # Machine-translated files per setting ("translate-train", "translate-test"), if any.
+    translations: Mapping[str, Translation] = field(default_factory=dict, repr=False,
+                                                   compare=False)
 
     @property
     def num_labels(self) -> int:

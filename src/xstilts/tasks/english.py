@@ -34,7 +34,8 @@ SQUAD = register_task(file_task(
     "MLQA's training data and an X-STILTs intermediate task.",
 ))
 SQUAD2 = register_task(file_task(
-    "squad2", TaskType.EXTRACTIVE_QA, EN, layout=FileLayout("squad/{split}-v2.0.json"),
+    "squad2", TaskType.EXTRACTIVE_QA, EN,
+    layout=FileLayout(("squad/{split}-v2.0.json", "xstilts-samples/squad/{split}-v2.0.json")),
     read=squad, data_hint=_SQUAD_HINT, metric="f1", splits=("train", "dev"), test_split="dev",
     has_unanswerable=True,
     description="SQuAD v2.0 (Rajpurkar et al. 2018): adds unanswerable questions "

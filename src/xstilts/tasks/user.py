@@ -28,10 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from xstilts.errors import DataFormatError, XstiltsError
 from xstilts.integrity import atomic_write_text
 from xstilts.languages import get_language
-from xstilts.tasks.base import Example, Reader, Task, TaskType
+from xstilts.tasks.base import Example, Reader, Task, TaskType, Translation
 from xstilts.tasks.files import FileFormat, FileRequest, file_task
 from xstilts.tasks.readers import RowProblems
 from xstilts.tasks.registry import get_task, register_task
+from xstilts.tasks.translations import TRANSLATE_TEST, TRANSLATE_TRAIN
 from xstilts.tasks.user_rows import (
     converter,
     examples_of,
@@ -77,6 +78,22 @@ class FilesSpec(_Strict):
     language_column: str | None = None
 
 
+class TranslationsSpec(_Strict):
+    """Machine-translated files of a file task, read with the task's own format and columns
+    (docs/translate.md): path templates like ``files.path`` (``{split}``, ``{language}``,
+    ``{data_dir}/``). ``translate_train``: the training set translated into each language
+    (read for its training split); ``translate_test``: each language's test set translated
+    into English, one row per row of the original, in the same order (ids pair by row)."""
+
+    translate_train: str | None = None
+    translate_test: str | None = None
+
+    def templates(self) -> dict[str, str]:
+        """Setting -> path template, for the settings given."""
+        found = {TRANSLATE_TRAIN: self.translate_train, TRANSLATE_TEST: self.translate_test}
+        return {k: v for k, v in found.items() if v is not None}
+
+
 class HubSpec(_Strict):
     """A Hugging Face dataset: a hub name (or a folder written by ``save_to_disk``), a config
     (may contain ``{language}``), and our split name -> the dataset's split name."""
@@ -106,6 +123,7 @@ class UserTaskSpec(_Strict):
     test_split: str = "test"
     metric: str | None = None
     description: str = ""
+    translations: TranslationsSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> UserTaskSpec:
@@ -127,6 +145,16 @@ class UserTaskSpec(_Strict):
         if unknown:
             raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))} in "
                              f"{template!r}; use {{split}}, {{language}}, {{data_dir}}")
+        if self.translations is not None:
+            if self.files is None:
+                raise ValueError("'translations' name files: they need a task over files "
+                                 "(format tsv, csv or jsonl)")
+            for template in self.translations.templates().values():
+                unknown = placeholders(template) - {"split", "language", "data_dir"}
+                if unknown:
+                    raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))} "
+                                     f"in {template!r}; use {{split}}, {{language}}, "
+                                     "{data_dir}")
         canonical = self.task_languages()  # raises on a code no language has
         if _canonical(self.train_language) not in canonical:
             raise ValueError(f"train_language {self.train_language!r} is not in languages")
@@ -278,6 +306,11 @@ def build_task(spec: UserTaskSpec, base: Path) -> Task:
         dev_split=spec.dev_split, test_split=spec.test_split, splits=tuple(spec.splits),
         description=spec.description or f"user task ({spec.format}) declared in {base}")
     if spec.files is not None:
+        if spec.translations is not None:  # read with the task's own format (read=None)
+            fields["translations"] = {
+                setting: Translation(partial(_template_path, template, spec, base),
+                                     needs_data_dir=template.startswith(DATA_DIR_PREFIX))
+                for setting, template in spec.translations.templates().items()}
         return file_task(
             spec.name, spec.type, spec.task_languages(), layout=partial(_file_path, spec, base),
             read=_file_format(spec, base), data_hint=f"declared in a task file in {base}",
@@ -299,8 +332,14 @@ def _file_path(spec: UserTaskSpec, base: Path, split: str, language: str,
     """The task's :class:`~xstilts.tasks.files.FileLayout`-like locator: ``files.path`` under
     the task file's folder, or under the data folder (``{data_dir}/...``)."""
     assert spec.files is not None
-    raw = spec.files.path.format(split=split, language=spec.spelling(language),
-                                 data_dir="{data_dir}")
+    return _template_path(spec.files.path, spec, base, split, language, data_dir)
+
+
+def _template_path(template: str, spec: UserTaskSpec, base: Path, split: str, language: str,
+                   data_dir: Path) -> Path:
+    """A path template of the task file (``files.path``, a translated file's) resolved."""
+    raw = template.format(split=split, language=spec.spelling(language),
+                          data_dir="{data_dir}")
     if raw.startswith(DATA_DIR_PREFIX):
         return Path(data_dir) / raw.removeprefix(DATA_DIR_PREFIX)
     path = Path(raw)

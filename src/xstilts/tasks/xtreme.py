@@ -17,11 +17,12 @@ from pathlib import Path
 
 from xstilts.errors import MissingDataError
 from xstilts.languages import BENCHMARK_LANGUAGES
-from xstilts.tasks.base import MiningSentence, RetrievalKind, TaskType
+from xstilts.tasks.base import MiningSentence, RetrievalKind, TaskType, Translation
 from xstilts.tasks.file_formats import pair_tsv, squad, tagging
 from xstilts.tasks.files import FileLayout, FileRequest, file_task
 from xstilts.tasks.formats.retrieval import read_bucc
 from xstilts.tasks.registry import register_task
+from xstilts.tasks.translations import TRANSLATE_TEST, TRANSLATE_TRAIN, translated_pair_tsv
 
 _DOWNLOAD_HINT = (
     "Get the data with google-research/xtreme's scripts/download_data.sh (or point --data-dir "
@@ -33,6 +34,30 @@ XNLI_LANGUAGES = (
 )
 PAWSX_LANGUAGES = ("de", "en", "es", "fr", "ja", "ko", "zh")
 
+# Machine-translated files (translate-train / translate-test, :mod:`xstilts.tasks.translations`):
+# XTREME's download folder, and for XNLI also the XNLI-MT-1.0 release (header premise/hypo/label).
+_XNLI_ALIASES = {"contradictory": "contradiction"}
+XNLI_TRANSLATIONS = {
+    TRANSLATE_TRAIN: Translation(
+        FileLayout(("xnli/translate-train/en-{language}-translated.tsv",
+                    "XNLI-MT-1.0/multinli/multinli.train.{language}.tsv",
+                    "xnli/XNLI-MT-1.0/multinli/multinli.train.{language}.tsv")),
+        read=partial(translated_pair_tsv, aliases=_XNLI_ALIASES)),
+    TRANSLATE_TEST: Translation(
+        FileLayout("xnli/translate-test/{split}-{language}-en-translated.tsv"),
+        read=partial(translated_pair_tsv, aliases=_XNLI_ALIASES)),
+}
+PAWSX_TRANSLATIONS = {
+    TRANSLATE_TRAIN: Translation(FileLayout("pawsx/translate-train/en-{language}-translated.tsv"),
+                                 read=translated_pair_tsv),
+}
+# XQuAD's and MLQA's translate-train: SQuAD v1.1's training set translated (SQuAD JSON).
+SQUAD_TRANSLATIONS = {
+    TRANSLATE_TRAIN: Translation(
+        FileLayout("squad/translate-train/squad.translate.train.en-{language}.json"),
+        read=squad),
+}
+
 
 XNLI = register_task(file_task(
     "xnli", TaskType.PAIR_CLASSIFICATION, XNLI_LANGUAGES,
@@ -41,14 +66,14 @@ XNLI = register_task(file_task(
     read=partial(pair_tsv, aliases={"contradictory": "contradiction"}),
     labels=("contradiction", "entailment", "neutral"), metric="accuracy",
     description="Cross-lingual NLI (Conneau et al. 2018); English training data is MNLI.",
-    data_hint=_DOWNLOAD_HINT,
+    data_hint=_DOWNLOAD_HINT, translations=XNLI_TRANSLATIONS,
 ))
 PAWSX = register_task(file_task(
     "pawsx", TaskType.PAIR_CLASSIFICATION, PAWSX_LANGUAGES,
     layout=FileLayout("pawsx/{split}-{language}.tsv"), read=pair_tsv,
     labels=("0", "1"), metric="accuracy",
     description="Cross-lingual paraphrase identification (Yang et al. 2019); trained on PAWS.",
-    data_hint=_DOWNLOAD_HINT,
+    data_hint=_DOWNLOAD_HINT, translations=PAWSX_TRANSLATIONS,
 ))
 
 
@@ -122,14 +147,14 @@ _QA = {"read": squad, "metric": "f1", "data_hint": _DOWNLOAD_HINT}
 
 XQUAD = register_task(file_task(
     "xquad", TaskType.EXTRACTIVE_QA, BENCHMARK_LANGUAGES["xquad"], layout=_xquad_path, **_QA,
-    splits=("train", "dev", "test"), test_split="test",
+    splits=("train", "dev", "test"), test_split="test", translations=SQUAD_TRANSLATIONS,
     description="XQuAD (Artetxe et al. 2020): SQuAD v1.1 dev paragraphs translated into 11 "
     "languages; test only; English train/dev is SQuAD v1.1 (squad/{train,dev}-v1.1.json). "
     "Metric: F1/EM.",
 ))
 MLQA = register_task(file_task(
     "mlqa", TaskType.EXTRACTIVE_QA, BENCHMARK_LANGUAGES["mlqa"], layout=_mlqa_path, **_QA,
-    splits=("train", "dev", "test"), test_split="test",
+    splits=("train", "dev", "test"), test_split="test", translations=SQUAD_TRANSLATIONS,
     description="MLQA (Lewis et al. 2020), same-language context/question files; trained on "
     "English SQuAD v1.1. Metric: F1/EM with MLQA's per-language answer normalisation.",
 ))

@@ -20,11 +20,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from xstilts.languages import BENCHMARK_LANGUAGES, TATOEBA_SOURCE_CODES
-from xstilts.tasks.base import RetrievalKind, TaskType
+from xstilts.tasks.base import RetrievalKind, TaskType, Translation
 from xstilts.tasks.file_formats import bitext, copa
 from xstilts.tasks.files import FileLayout, file_task
 from xstilts.tasks.readers import first_existing
 from xstilts.tasks.registry import register_task
+from xstilts.tasks.translations import TRANSLATE_TEST
 
 _HINT = (
     "Get the data with google-research/xtreme's download script (XTREME-R branch) or the "
@@ -47,9 +48,17 @@ def xcopa_path(split: str, language: str, data_dir: Path) -> Path:
     return first_existing(base / "data" / language / f"{file_split}.{language}.jsonl", xtreme_r)
 
 
+def xcopa_translated_path(split: str, language: str, data_dir: Path) -> Path:
+    """XCOPA's test and validation sets machine-translated into English (Google MT, the
+    release's ``data-gmt`` folder): same ``idx`` and labels as ``data/LANG/...``."""
+    file_split = _FILE_SPLIT.get(split, split)
+    return data_dir / "xcopa" / "data-gmt" / language / f"{file_split}.{language}.jsonl"
+
+
 XCOPA = register_task(file_task(
     "xcopa", TaskType.MULTIPLE_CHOICE, XCOPA_LANGUAGES, layout=xcopa_path, read=copa,
     labels=("choice1", "choice2"), metric="accuracy",
+    translations={TRANSLATE_TEST: Translation(xcopa_translated_path, read=copa)},
     description="XCOPA causal commonsense reasoning (Ponti et al. 2020); en = English COPA, "
     "the training data (XTREME-R: SIQA, then COPA). Test labels only in the upstream files.",
     data_hint=_HINT,

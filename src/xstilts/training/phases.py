@@ -26,6 +26,7 @@ from xstilts.models.heads import TaskModel
 from xstilts.results import Score
 from xstilts.tasks import Task, TaskType, resolve_task
 from xstilts.tasks.readers import recording_skipped_rows
+from xstilts.tasks.translations import translated_view
 from xstilts.tasktypes import handler_for
 from xstilts.tasktypes.feature_cache import cached_featurize
 from xstilts.tasktypes.mlm import MlmHandler
@@ -35,6 +36,7 @@ from xstilts.training.options import TrainingOptions
 from xstilts.training.run_folder import RunFolder
 from xstilts.training.runs import IntermediateRun, PhaseTask, TargetRun
 from xstilts.training.substitution import substitute_examples
+from xstilts.training.tracking import RunTracker
 from xstilts.training.trainer import TrainingStream, train_model
 
 # Subsets are drawn with a fixed seed so that every run seed trains on the same examples:
@@ -72,20 +74,22 @@ def truncate_layers(encoder: Any, num_layers: int | None) -> None:
 def build_stream(member: PhaseTask, options: TrainingOptions,
                  tokenizer: PreTrainedTokenizerBase, data_dir: Path | None, *,
                  skip_bad_rows: bool = False, seed: int = 0,
-                 dev_language: str | None = None) -> TrainingStream:
+                 dev_language: str | None = None, task: Task | None = None) -> TrainingStream:
     """Read, subsample and featurise one task's training (and dev) data; ``seed`` (the run
-    seed) draws the substitution smoothing, if any."""
+    seed) draws the substitution smoothing, if any; ``task`` reads the data instead of the
+    registered task (a translate setting's view of it)."""
     return _build_stream(member, options, tokenizer, data_dir, skip_bad_rows=skip_bad_rows,
-                         seed=seed, dev_language=dev_language)[0]
+                         seed=seed, dev_language=dev_language, task=task)[0]
 
 
 def _build_stream(member: PhaseTask, options: TrainingOptions,
                   tokenizer: PreTrainedTokenizerBase, data_dir: Path | None, *,
                   skip_bad_rows: bool = False, seed: int = 0,
-                  dev_language: str | None = None) -> tuple[TrainingStream, list]:
+                  dev_language: str | None = None, task: Task | None = None
+                  ) -> tuple[TrainingStream, list]:
     """The stream plus its training examples (an MLM stream masks the very same texts);
     dev data is read in ``dev_language`` (default: the training language)."""
-    task = resolve_task(member.task, data_dir)
+    task = task or resolve_task(member.task, data_dir)
     handler = handler_for(task, options.pair_encoding)
     language, train_split, dev_split = member.language, member.train_split, member.dev_split
     train = select_examples(task.load(train_split, language, data_dir,
@@ -142,7 +146,8 @@ def _model_with_heads(encoder: Any, streams: list[TrainingStream], pooling: str,
 
 
 def run_intermediate(run: IntermediateRun, data_dir: Path | None, run_dir: Path, *,
-                     encoder_source: str | None = None) -> dict:
+                     encoder_source: str | None = None,
+                     tracker: RunTracker | None = None) -> dict:
     """Phase 2: train the encoder on one task or a mix; save the encoder without heads.
 
     ``encoder_source`` is what is loaded when it is not ``run.encoder`` itself (the study's
@@ -171,7 +176,7 @@ def run_intermediate(run: IntermediateRun, data_dir: Path | None, run_dir: Path,
     result = train_model(model, streams, options, seed=run.seed,
                          pad_id=tokenizer.pad_token_id, mix=run.mix,
                          log_path=folder.log, resume_dir=folder.resume,
-                         description=f"phase 2 {names}")
+                         description=f"phase 2 {names}", tracker=tracker)
     if is_main_process():  # the other processes of a DDP launch only train
         save_encoder(model, tokenizer, folder.encoder)
         shutil.rmtree(folder.resume, ignore_errors=True)
@@ -230,8 +235,10 @@ def run_retrieval(run: TargetRun, encoder_source: str, data_dir: Path | None,
 
 
 def run_target(run: TargetRun, encoder_source: str, data_dir: Path | None,
-               run_dir: Path, *, keep_checkpoint: bool = False) -> tuple[list[Score], dict]:
-    """Phase 3: fine-tune on the target's English data, then evaluate every language.
+               run_dir: Path, *, keep_checkpoint: bool = False,
+               tracker: RunTracker | None = None) -> tuple[list[Score], dict]:
+    """Phase 3: fine-tune on the target's English data, then evaluate every language (the
+    translate settings: on translated training data, or on translated test sets).
 
     Retrieval targets have no phase 3: the encoder itself is pooled and evaluated. With
     ``keep_checkpoint`` the fine-tuned model (encoder + head) is kept in ``run_dir/model``.
@@ -242,25 +249,29 @@ def run_target(run: TargetRun, encoder_source: str, data_dir: Path | None,
             if is_main_process() else ([], {})
     with recording_skipped_rows() as skipped:
         rows, info = train_and_evaluate(task, run, encoder_source, data_dir, run_dir,
-                                        keep_checkpoint=keep_checkpoint)
+                                        keep_checkpoint=keep_checkpoint, tracker=tracker)
     return rows, {**info, **skipped}
 
 
 def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
-                       data_dir: Path | None, run_dir: Path, *, keep_checkpoint: bool = False
-                       ) -> tuple[list[Score], dict]:
+                       data_dir: Path | None, run_dir: Path, *, keep_checkpoint: bool = False,
+                       tracker: RunTracker | None = None) -> tuple[list[Score], dict]:
     """Phase 3 of a trainable target: fine-tune, keep the model if asked, evaluate."""
     options, folder = run.training, RunFolder(run_dir)
     encoder, tokenizer = load_encoder(encoder_source)
     truncate_layers(encoder, options.num_layers)
+    # The translate settings read some of the data from translated files (a view of the task).
+    view = translated_view(task, run.setting, train_split=run.train_split,
+                           eval_split=run.eval_split, languages=run.languages)
     stream = build_stream(PhaseTask(task.name, run.train_language, run.train_split,
                                     run.dev_split),
                           options, tokenizer, data_dir, skip_bad_rows=run.skip_bad_rows,
-                          seed=run.seed, dev_language=run.dev_language)
+                          seed=run.seed, dev_language=run.dev_language, task=view)
     model = _model_with_heads(encoder, [stream], options.pooling, run.seed)
     result = train_model(model, [stream], options, seed=run.seed,
                          pad_id=tokenizer.pad_token_id, log_path=folder.log,
-                         resume_dir=folder.resume, description=f"phase 3 {task.name}")
+                         resume_dir=folder.resume, description=f"phase 3 {task.name}",
+                         tracker=tracker)
     if not is_main_process():  # DDP: the main process saves and evaluates
         return [], {"training": result.__dict__}
     if keep_checkpoint:
@@ -270,7 +281,7 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
         run.evaluation, options.feature_options(), handler=stream.handler, seed=run.seed,
         autocast_bf16=options.precision == "bf16", skip_bad_rows=run.skip_bad_rows)
     started = time.perf_counter()  # recorded so per-run overhead can be told from work
-    rows = evaluate_languages(model, tokenizer, task, list(run.languages), run.eval_split,
+    rows = evaluate_languages(model, tokenizer, view, list(run.languages), run.eval_split,
                               data_dir, folder.predictions(), how)
     extra_rows, summary = extra_evaluations(model, tokenizer, task, run, data_dir, folder, how)
     rows += extra_rows

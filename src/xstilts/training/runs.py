@@ -13,6 +13,7 @@ runs of older output folders keep their ids: :meth:`settings` writes that dict a
 * ``data`` options only when on, and never for retrieval targets (they read strictly);
 * ``vocabulary`` (the text sources of a trimmed study) only when trimmed;
 * phase 2's ``mlm`` only when on; a mix's ``mix`` is ``{}`` without sampling options;
+* a target's translate ``setting`` only when not ``zero-shot``;
 * a retrieval target's protocol only where it computes something else than xstilts computed
   before protocols were settings;
 * ``precision: auto`` never: a run holds the precision it resolves to on the machine that
@@ -35,6 +36,8 @@ from xstilts.training.precision import resolve_precision
 
 # The intermediate label of the arms without phase 2 (the baseline of every comparison).
 NO_INTERMEDIATE = "none"
+# A target's default setting (xstilts.tasks.translations.SETTINGS): zero-shot transfer.
+ZERO_SHOT = "zero-shot"
 
 # Training fields that change how a run is logged or checkpointed, never its results: ids
 # hash them at their defaults, so asking for more frequent checkpoints keeps finished runs.
@@ -168,6 +171,10 @@ class TargetRun:
     skip_bad_rows: bool = False
     retrieval: dict[str, Any] | None = None  # a retrieval target's resolved protocol
     vocabulary: tuple[tuple[str, ...], ...] | None = None  # as IntermediateRun.vocabulary
+    # translate-train: trains on ``train_language``'s translated training set;
+    # translate-train-all: on English plus the translations of ``languages``; translate-test:
+    # evaluates ``languages`` on their test sets translated into English.
+    setting: str = ZERO_SHOT
 
     kind = "target"
 
@@ -197,6 +204,8 @@ class TargetRun:
             settings["data"] = {"skip_bad_rows": True}
         if self.retrieval is not None:
             settings["retrieval"] = self.retrieval
+        if self.setting != ZERO_SHOT:  # zero-shot runs keep the ids they always had
+            settings["setting"] = self.setting
         return _with_vocabulary(settings, self.vocabulary)
 
     def identity(self) -> dict[str, Any]:
@@ -221,6 +230,22 @@ class TargetRun:
 
 
 Run = IntermediateRun | TargetRun
+
+
+def setting_label(label: str, setting: str) -> str:
+    """The arm label of a target run: its intermediate configuration's label, with the
+    translate setting in brackets when not zero-shot (``none [translate-test]``), so that
+    the report compares each setting with zero-shot like any other arm."""
+    return label if setting == ZERO_SHOT else f"{label} [{setting}]"
+
+
+def split_setting(label: str) -> tuple[str, str]:
+    """``(intermediate label, setting)`` of an arm label (:func:`setting_label`'s inverse)."""
+    if label.endswith("]") and " [" in label:
+        base, setting = label[:-1].rsplit(" [", 1)
+        if setting.startswith("translate-"):
+            return base, setting
+    return label, ZERO_SHOT
 
 
 def _with_vocabulary(settings: dict[str, Any],

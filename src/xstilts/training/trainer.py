@@ -62,6 +62,7 @@ from xstilts.training.row_sparse import (
     clip_gradients,
     row_sparse_applies,
 )
+from xstilts.training.tracking import RunTracker
 
 
 @dataclass
@@ -141,10 +142,13 @@ def train_model(
     log_path: Path | None = None,
     resume_dir: Path | None = None,
     description: str = "train",
+    tracker: RunTracker | None = None,
 ) -> TrainResult:
-    """Fine-tune the encoder and the streams' heads; select the epoch on the dev sets."""
+    """Fine-tune the encoder and the streams' heads; select the epoch on the dev sets.
+    ``tracker``: the run's experiment trackers, sent every log record (main process)."""
     return TrainingLoop(model, streams, options, seed=seed, pad_id=pad_id, mix=mix,
-                        log_path=log_path, resume_dir=resume_dir, description=description).run()
+                        log_path=log_path, resume_dir=resume_dir, description=description,
+                        tracker=tracker).run()
 
 
 class TrainingLoop:
@@ -159,11 +163,13 @@ class TrainingLoop:
     def __init__(self, model: TaskModel, streams: Sequence[TrainingStream],
                  options: TrainingOptions, *, seed: int, pad_id: int,
                  mix: MixOptions | None = None, log_path: Path | None = None,
-                 resume_dir: Path | None = None, description: str = "train") -> None:
+                 resume_dir: Path | None = None, description: str = "train",
+                 tracker: RunTracker | None = None) -> None:
         if not streams or any(len(s.train) == 0 for s in streams):
             raise TrainingError(f"{description}: no training examples")
         self.streams, self.options, self.pad_id = streams, options, pad_id
         self.log_path, self.resume_dir, self.description = log_path, resume_dir, description
+        self.tracker = tracker
         set_seed(seed)
         self.precision = resolve_precision(options.precision)  # runs hold it resolved already
         self.accelerator = _fresh_accelerator(options, self.precision)
@@ -399,6 +405,8 @@ class TrainingLoop:
     def _log(self, record: dict[str, Any]) -> None:
         if self.log_file:
             self.log_file.write(json.dumps(record) + "\n")
+        if self.tracker is not None and self.writer:  # the same records, to the trackers
+            self.tracker.log_training(record)
 
     def _result(self) -> TrainResult:
         progress, elapsed = self.progress, time.perf_counter() - self.start

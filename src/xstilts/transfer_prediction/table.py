@@ -19,6 +19,7 @@ from xstilts.report.analysis import BASELINE, seed_tables
 from xstilts.report.results import collect_results
 from xstilts.studies.store import ResultStore
 from xstilts.tasks.registry import get_task
+from xstilts.training.runs import ZERO_SHOT, split_setting
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def build_table(out_dirs: list[Path]) -> GainTable:
             baselines[(block.model, block.task, lang)] = base
             for config in block.configs:
                 score = block.score(config, lang)
-                if config == BASELINE or score is None:
+                # Translate-setting arms ("none [translate-test]") are no intermediate task.
+                if config == BASELINE or score is None or split_setting(config)[1] != ZERO_SHOT:
                     continue
                 key = (block.model, config)
                 if key not in described:
