@@ -173,6 +173,7 @@ def test_tagging_exports_token_classification_that_transformers_reproduces(
         assert theirs["labels"] == written_predictions(out, runs["panx"]["id"], language)
 
 
+@pytest.mark.slow  # a Ray start / a fresh-process reload: keeps the default suite < 15 min
 def test_qa_exports_question_answering_that_transformers_reproduces(
         study: tuple, tmp_path: Path) -> None:
     out, runs, data = study
@@ -190,6 +191,7 @@ def test_qa_exports_question_answering_that_transformers_reproduces(
         assert (hf.argmax(0) == mine[:len(hf)].argmax(0)).all()
 
 
+@pytest.mark.slow  # a Ray start / a fresh-process reload: keeps the default suite < 15 min
 def test_multiple_choice_exports_encoder_and_head(study: tuple, tmp_path: Path) -> None:
     out, runs, data = study
     folder = _export(out, runs["xcopa"]["id"], tmp_path / "xcopa")

@@ -300,6 +300,7 @@ def test_cli_track_adds_a_backend(tmp_path: Path) -> None:
     assert [p.step for p in events.Scalars("train/loss")] == [line["step"] for line in logged]
 
 
+@pytest.mark.slow  # a Ray start / a fresh-process reload: keeps the default suite < 15 min
 def test_ray_workers_log_to_the_trackers(tmp_path: Path) -> None:
     """The tracking options travel with each run to its Ray worker (PlannedRun.tracking)."""
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'xstilts[ray]')")
