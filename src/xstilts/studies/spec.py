@@ -18,6 +18,7 @@ from xstilts.evaluation.settings import (  # noqa: F401  (re-exported: the study
     RetrievalOptions,
 )
 from xstilts.models.bundled import DEFAULT_ENCODER
+from xstilts.tasks.translations import ZERO_SHOT
 from xstilts.training.options import MixOptions, TrainingOptions
 from xstilts.training.tracking import TrackingOptions
 from xstilts.yaml_lines import describe_validation_error, file_line, read_yaml_mapping
@@ -156,6 +157,11 @@ class TargetSpec(_Strict):
     def settings(self) -> list[str]:
         """The settings this target runs, in the order given."""
         return list(self.setting) if isinstance(self.setting, list) else [self.setting]
+
+    @property
+    def translate_settings(self) -> list[str]:
+        """The settings that read machine-translated files (all but zero-shot)."""
+        return [s for s in self.settings if s != ZERO_SHOT]
 
 
 class DataOptions(_Strict):

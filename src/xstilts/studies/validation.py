@@ -25,7 +25,6 @@ from xstilts.tasks.registry import list_tasks
 from xstilts.tasks.translations import (
     TRANSLATE_TEST,
     TRANSLATE_TRAIN,
-    ZERO_SHOT,
     files_of,
     has_translations,
     translation_file,
@@ -66,6 +65,12 @@ class StudyValidator:
 
     def add(self, loc: Location, message: str) -> None:
         self.problems.append(f"{self.where(loc)}: {message}")
+
+    def add_once(self, loc: Location, message: str) -> None:
+        """A problem several runs of one target share (a shared or translated file): once."""
+        problem = f"{self.where(loc)}: {message}"
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     # -- one task -------------------------------------------------------------------------
 
@@ -113,9 +118,7 @@ class StudyValidator:
         if file is not None and not file.is_file():
             self.add(loc, f"{role} data not found: {file}. {task.data_hint}")
         for shared in task.missing_shared_files(split, self.data_dir):
-            problem = f"{self.where(loc)}: {role} data not found: {shared}. {task.data_hint}"
-            if problem not in self.problems:  # one shared file, named once
-                self.problems.append(problem)
+            self.add_once(loc, f"{role} data not found: {shared}. {task.data_hint}")
 
     # -- the parts of a study -------------------------------------------------------------
 
@@ -174,7 +177,7 @@ class StudyValidator:
         read (missing ones named with the path looked for); False when a setting cannot
         run at all."""
         loc = ("targets", i, "setting")
-        translated = [s for s in target.settings if s != ZERO_SHOT]
+        translated = target.translate_settings
         if translated and task.type == TaskType.RETRIEVAL:
             self.add(loc, f"task {task.name!r} is a retrieval task (no fine-tuning, nothing "
                      f"translated to train or test on): it runs zero-shot only")
@@ -198,9 +201,7 @@ class StudyValidator:
                 file = translation_file(task, setting, split, lang, self.data_dir)
                 if not (task.translations[files_of(setting)].needs_data_dir
                         and self.data_dir is None) and not file.is_file():
-                    problem = f"{self.where(loc)}: {role} data for {lang!r} not found: {file}"
-                    if problem not in self.problems:
-                        self.problems.append(problem)
+                    self.add_once(loc, f"{role} data for {lang!r} not found: {file}")
         return True
 
     def check_target_training_data(self, i: int, target: TargetSpec, task: Task) -> None:
@@ -258,7 +259,7 @@ def trimmed_vocabulary_problems(spec: StudySpec, where: Any) -> list[str]:
     for i, target in enumerate(spec.targets):
         training = resolve_training(spec.training, spec.target_training, target.training)
         problems += _substitution_problem(training, where(("targets", i)))
-        translated = [s for s in target.settings if s != ZERO_SHOT]
+        translated = target.translate_settings
         if translated:
             problems.append(f"{where(('targets', i, 'setting'))}: vocabulary: trimmed cannot be "
                             f"combined with {', '.join(translated)}: the trimmed vocabulary "

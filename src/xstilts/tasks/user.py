@@ -140,21 +140,18 @@ class UserTaskSpec(_Strict):
             raise ValueError("format hf takes an 'hf' section; the file formats a 'files' one")
         if self.format != "hf" and self.files is None:
             raise ValueError(f"format {self.format} needs a 'files' section with a path")
-        template = self.files.path if self.files else (self.hf.config or "") if self.hf else ""
-        unknown = placeholders(template) - {"split", "language", "data_dir"}
-        if unknown:
-            raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))} in "
-                             f"{template!r}; use {{split}}, {{language}}, {{data_dir}}")
+        templates = [self.files.path if self.files else (self.hf.config or "") if self.hf
+                     else ""]
         if self.translations is not None:
             if self.files is None:
                 raise ValueError("'translations' name files: they need a task over files "
                                  "(format tsv, csv or jsonl)")
-            for template in self.translations.templates().values():
-                unknown = placeholders(template) - {"split", "language", "data_dir"}
-                if unknown:
-                    raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))} "
-                                     f"in {template!r}; use {{split}}, {{language}}, "
-                                     "{data_dir}")
+            templates += self.translations.templates().values()
+        for template in templates:
+            unknown = placeholders(template) - {"split", "language", "data_dir"}
+            if unknown:
+                raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))} in "
+                                 f"{template!r}; use {{split}}, {{language}}, {{data_dir}}")
         canonical = self.task_languages()  # raises on a code no language has
         if _canonical(self.train_language) not in canonical:
             raise ValueError(f"train_language {self.train_language!r} is not in languages")

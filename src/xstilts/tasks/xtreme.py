@@ -36,7 +36,7 @@ PAWSX_LANGUAGES = ("de", "en", "es", "fr", "ja", "ko", "zh")
 
 # Machine-translated files (translate-train / translate-test, :mod:`xstilts.tasks.translations`):
 # XTREME's download folder, and for XNLI also the XNLI-MT-1.0 release (header premise/hypo/label).
-_XNLI_ALIASES = {"contradictory": "contradiction"}
+_XNLI_ALIASES = {"contradictory": "contradiction"}  # XTREME's MNLI-derived files' spelling
 XNLI_TRANSLATIONS = {
     TRANSLATE_TRAIN: Translation(
         FileLayout(("xnli/translate-train/en-{language}-translated.tsv",
@@ -62,8 +62,7 @@ SQUAD_TRANSLATIONS = {
 XNLI = register_task(file_task(
     "xnli", TaskType.PAIR_CLASSIFICATION, XNLI_LANGUAGES,
     layout=FileLayout("xnli/{split}-{language}.tsv"),
-    # MNLI's translated training file spells it 'contradictory'.
-    read=partial(pair_tsv, aliases={"contradictory": "contradiction"}),
+    read=partial(pair_tsv, aliases=_XNLI_ALIASES),
     labels=("contradiction", "entailment", "neutral"), metric="accuracy",
     description="Cross-lingual NLI (Conneau et al. 2018); English training data is MNLI.",
     data_hint=_DOWNLOAD_HINT, translations=XNLI_TRANSLATIONS,

@@ -31,13 +31,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from xstilts.evaluation.settings import EvaluationOptions
+from xstilts.tasks.translations import ZERO_SHOT
 from xstilts.training.options import MixOptions, TrainingOptions
 from xstilts.training.precision import resolve_precision
 
 # The intermediate label of the arms without phase 2 (the baseline of every comparison).
 NO_INTERMEDIATE = "none"
-# A target's default setting (xstilts.tasks.translations.SETTINGS): zero-shot transfer.
-ZERO_SHOT = "zero-shot"
 
 # Training fields that change how a run is logged or checkpointed, never its results: ids
 # hash them at their defaults, so asking for more frequent checkpoints keeps finished runs.
