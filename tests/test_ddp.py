@@ -103,6 +103,7 @@ def _losses(log: Path) -> list[tuple[int, float]]:
             if "loss" in r]
 
 
+@pytest.mark.slow  # ~40 s: three two-process launches
 def test_a_killed_ddp_run_with_dropout_resumes_exactly(tmp_path: Path) -> None:
     """Each process draws its dropout masks from its own generator, and the generators drift
     apart; the resumable state keeps every process's, so the resumed run repeats the
@@ -138,6 +139,7 @@ def _results(out: Path) -> dict[tuple[str, ...], float]:
                 for r in csv.DictReader(f)}
 
 
+@pytest.mark.slow  # ~40 s: a whole study twice
 def test_study_launched_on_two_processes_gives_the_single_process_results(
         tmp_path: Path) -> None:
     (tmp_path / "study.yaml").write_text(STUDY, encoding="utf-8")

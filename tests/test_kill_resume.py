@@ -54,7 +54,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
     return study, root / "out", elapsed
 
 
-@pytest.mark.parametrize("kills", [1, 2])
+@pytest.mark.parametrize("kills", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_kill_9_then_rerun_gives_identical_results(
     uninterrupted: tuple[Path, Path, float], tmp_path: Path, kills: int
 ) -> None:
