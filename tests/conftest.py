@@ -16,6 +16,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # ids carry the concrete precision, and the pinned ids and numbers must not depend on the CPU
 # the suite runs on (bf16 training is tested where a test asks for it explicitly).
 os.environ.setdefault("XSTILTS_AUTO_PRECISION", "no")
+# Likewise ``dropout_masks: auto`` resolves to torch's masks (what the pinned ids and numbers
+# were recorded with); the fast masks are tested where a test asks for them.
+os.environ.setdefault("XSTILTS_AUTO_DROPOUT_MASKS", "torch")
 
 SHARED_DATA = Path(
     os.environ.get("XSTILTS_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared"

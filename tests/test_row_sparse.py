@@ -133,6 +133,7 @@ def test_a_resume_file_of_the_dense_step_is_taken_over_exactly() -> None:
         dense_optimizer.zero_grad()
         (sparse(ids) * target).sum().backward()
         rows.step()
+    rows.flush()  # the deferred decay of rows no batch looked up
     assert torch.equal(dense.weight, sparse.weight)
     assert not torch.equal(dense.weight[0], _embedding_and_optimizer()[0].weight[0])
 
@@ -160,3 +161,46 @@ def test_dense_path_where_row_sparse_would_not_be_exact(case: str, monkeypatch) 
         monkeypatch.setenv(row_sparse.ENV_SWITCH, "0")
     loop = TrainingLoop(model, [stream], options, seed=0, pad_id=tokenizer.pad_token_id)
     assert loop.embedding_rows is None
+
+
+@pytest.mark.parametrize("max_pending", [2, 64])
+def test_deferred_decay_gives_the_dense_steps_bits(max_pending: int, monkeypatch) -> None:
+    """Rows first looked up late (7 after three steps, 13 never), the padding row (looked up,
+    never a gradient) and rows looked up again: each lookup sees the dense step's row, and a
+    flush leaves the dense step's matrix, with and without the periodic flushes."""
+    monkeypatch.setattr(row_sparse, "MAX_PENDING", max_pending)
+    monkeypatch.setattr(row_sparse, "FLUSH_BLOCK_ROWS", 16)  # several blocks of 50 rows
+    torch.manual_seed(2)
+    batches = [[[2, 3, 1]], [[3, 5, 1]], [[2, 2, 9]], [[7, 1, 3]], [[7, 11, 2]],
+               [[40, 1, 1]], [[5, 7, 49]]]
+    targets = [torch.randn(1, 3, 32) for _ in batches]
+    dense, dense_optimizer = _embedding_and_optimizer()
+    sparse, sparse_optimizer = _embedding_and_optimizer()
+    rows = row_sparse.RowSparseEmbeddingAdamW(sparse, sparse_optimizer)
+    for ids, target in zip(map(torch.tensor, batches), targets, strict=True):
+        dense_out, sparse_out = dense(ids), sparse(ids)
+        assert torch.equal(dense_out, sparse_out)  # the looked-up rows are up to date
+        (dense_out * target).sum().backward()
+        dense_optimizer.step()
+        dense_optimizer.zero_grad()
+        (sparse_out * target).sum().backward()
+        rows.step()
+    assert len(rows.pending) == (1 if max_pending == 2 else 7)  # flushed every 2 steps or not
+    untouched = torch.ones(50, dtype=torch.bool)
+    untouched[[1, 2, 3, 5, 7, 9, 11, 40, 49]] = False
+    if rows.pending:  # the rows no batch looked up still lack their decay
+        assert not torch.equal(dense.weight[untouched], sparse.weight[untouched])
+    rows.flush()
+    assert rows.pending == []
+    assert torch.equal(dense.weight, sparse.weight)
+
+
+def test_checkpoints_do_not_change_the_weights(tmp_path, monkeypatch) -> None:
+    """Saving flushes the deferred decay: bit-identical to not saving (checkpoint frequency is
+    bookkeeping, outside the run id)."""
+    plain, _, _, _ = _train(UNCLIPPED, True, monkeypatch)
+    saving, _, _, _ = _train(UNCLIPPED.model_copy(update={"checkpoint_every_steps": 1}), True,
+                             monkeypatch, resume_dir=tmp_path / "resume")
+    assert (tmp_path / "resume" / "state.json").is_file()
+    plain_state, saving_state = _state(plain), _state(saving)
+    assert all(torch.equal(plain_state[k], saving_state[k]) for k in plain_state)

@@ -62,7 +62,7 @@ def test_training_fields_added_later_are_hashed_only_when_set(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from xstilts.training import options, runs
 
-    monkeypatch.setattr(runs, "FIELDS_ADDED_LATER", ("pooling",))
+    monkeypatch.setattr(runs, "FIELDS_ADDED_LATER", {"pooling": "mean"})
     default = options.TrainingOptions().model_dump()
     assert "pooling" not in runs.training_identity(default)
     assert runs.training_identity({**default, "pooling": "cls"})["pooling"] == "cls"

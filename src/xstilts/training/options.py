@@ -70,6 +70,11 @@ class TrainingOptions(BaseModel):
     precision: Literal["auto", "no", "bf16", "fp16"] = Field(
         "auto", description="auto: bf16 where the device runs it natively (CUDA GPU with bf16, "
         "CPU with avx512_bf16/amx), else no (fp32); runs store the concrete value")
+    dropout_masks: Literal["auto", "torch", "fast"] = Field(
+        "auto", description="how training draws dropout masks: torch (torch's dropout), fast "
+        "(16 random bits per element from the same generator, p rounded to 1/65536; a third "
+        "of torch's cost on a CPU); auto: fast on a CPU, torch on a GPU; runs store the "
+        "concrete value")
     early_stopping_patience: int | None = Field(
         None, ge=1, description="stop after this many epochs without dev improvement"
     )

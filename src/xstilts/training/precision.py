@@ -1,4 +1,5 @@
-"""Which precision a run trains in: ``auto`` resolved on the machine at hand, and checks.
+"""Which precision (and dropout masks) a run trains with: ``auto`` resolved on the machine at
+hand, and checks.
 
 accelerate accepts every precision everywhere and silently does something else or something
 slow: fp16 without a GPU trains in fp32, and bf16 on a CPU without native bf16 instructions
@@ -6,6 +7,10 @@ slow: fp16 without a GPU trains in fp32, and bf16 on a CPU without native bf16 i
 trained 11x slower in bf16 than in fp32 (benchmarks/training_throughput.py: 0.9 vs 10.4
 examples/s). So ``auto`` (the default) picks bf16 only where it runs natively and fp32 ("no")
 elsewhere; a run stores and hashes the concrete value, never ``auto``.
+
+``dropout_masks: auto`` likewise: fast masks (training/fast_dropout.py) on a CPU, where torch's
+per-element Bernoulli draws are 15-20 % of a step, torch's own on a GPU, where its dropout is
+a fused kernel.
 
 Light on purpose: the run contract resolves ``auto`` while planning, so torch is imported only
 for the CUDA check (and only when ``auto`` is asked for).
@@ -28,6 +33,10 @@ NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 # run ids carry the concrete precision), e.g. to reuse runs finished on an fp32-only machine;
 # the test suite sets "no" so pinned ids and numbers do not depend on the CPU it runs on.
 AUTO_OVERRIDE_ENV = "XSTILTS_AUTO_PRECISION"
+
+# What ``dropout_masks: auto`` resolves to when set ("torch" or "fast"); the test suite sets
+# "torch" for the same reason as above.
+AUTO_DROPOUT_OVERRIDE_ENV = "XSTILTS_AUTO_DROPOUT_MASKS"
 
 Concrete = Literal["no", "bf16", "fp16"]
 
@@ -86,6 +95,28 @@ def resolve_precision(requested: str) -> Concrete:
         raise TrainingError(f"training option precision: {requested!r} is not one of "
                             "auto, no, bf16, fp16")
     return requested  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1)
+def _auto_dropout_masks() -> str:
+    forced = os.environ.get(AUTO_DROPOUT_OVERRIDE_ENV)
+    if forced:
+        if forced not in ("torch", "fast"):
+            raise TrainingError(f"{AUTO_DROPOUT_OVERRIDE_ENV}={forced!r}: expected 'torch' or "
+                                "'fast'")
+        return forced
+    return "fast" if _cuda_bf16() is None else "torch"
+
+
+def resolve_dropout_masks(requested: str) -> str:
+    """The concrete dropout masks for ``requested``: ``auto`` is "fast" without a CUDA GPU,
+    "torch" with one; the others are returned as they are."""
+    if requested == "auto":
+        return _auto_dropout_masks()
+    if requested not in ("torch", "fast"):
+        raise TrainingError(f"training option dropout_masks: {requested!r} is not one of "
+                            "auto, torch, fast")
+    return requested
 
 
 def check_precision(precision: str) -> None:

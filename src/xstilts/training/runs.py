@@ -18,7 +18,8 @@ runs of older output folders keep their ids: :meth:`settings` writes that dict a
   before protocols were settings;
 * ``precision: auto`` never: a run holds the precision it resolves to on the machine that
   plans it (:func:`concrete_training`), so fp32-only machines keep every id and a bf16 machine's
-  runs get their own.
+  runs get their own; ``dropout_masks: auto`` likewise (fast masks on a CPU, torch's on a
+  GPU), and ``torch`` is what runs trained with before the field existed, so it is not hashed.
 
 Light on purpose (no torch): planning and ``--dry-run`` build these.
 """
@@ -33,7 +34,7 @@ from typing import Any
 from xstilts.evaluation.settings import EvaluationOptions
 from xstilts.tasks.translations import ZERO_SHOT
 from xstilts.training.options import MixOptions, TrainingOptions
-from xstilts.training.precision import resolve_precision
+from xstilts.training.precision import resolve_dropout_masks, resolve_precision
 
 # The intermediate label of the arms without phase 2 (the baseline of every comparison).
 NO_INTERMEDIATE = "none"
@@ -41,10 +42,10 @@ NO_INTERMEDIATE = "none"
 # Training fields that change how a run is logged or checkpointed, never its results: ids
 # hash them at their defaults, so asking for more frequent checkpoints keeps finished runs.
 BOOKKEEPING_FIELDS = ("log_every", "checkpoint_every_steps")
-# Training fields added after run ids were first published: stored and hashed only when set,
-# so runs finished before a field existed keep their ids and their settings' keys. Append every
-# new TrainingOptions field here.
-FIELDS_ADDED_LATER: tuple[str, ...] = ("threads",)
+# Training fields added after run ids were first published, with the value that runs finished
+# before the field existed trained with: stored and hashed only when another value is set, so
+# those runs keep their ids and their settings' keys. Add every new TrainingOptions field here.
+FIELDS_ADDED_LATER: dict[str, Any] = {"threads": None, "dropout_masks": "torch"}
 # Evaluation keys added after run ids were first published: left out of a run's settings
 # while unset. ``retrieval`` is never stored as given: a retrieval target holds the protocol
 # it resolves to (:attr:`TargetRun.retrieval`).
@@ -55,8 +56,8 @@ def training_identity(dumped: dict[str, Any]) -> dict[str, Any]:
     """The part of a dumped :class:`TrainingOptions` that identifies a run's results."""
     defaults = TrainingOptions().model_dump()
     identity = {**dumped, **{k: defaults[k] for k in BOOKKEEPING_FIELDS}}
-    for key in FIELDS_ADDED_LATER:
-        if identity.get(key) == defaults[key]:
+    for key, before in FIELDS_ADDED_LATER.items():
+        if identity.get(key) == before:
             identity.pop(key, None)
     return identity
 
@@ -64,17 +65,17 @@ def training_identity(dumped: dict[str, Any]) -> dict[str, Any]:
 def training_settings(options: TrainingOptions) -> dict[str, Any]:
     """A run's training options as its settings hold them: fields added later only when set,
     so ``run.json`` and the store keep the keys they always had."""
-    dumped, defaults = options.model_dump(), TrainingOptions().model_dump()
-    return {k: v for k, v in dumped.items()
-            if k not in FIELDS_ADDED_LATER or v != defaults[k]}
+    return {k: v for k, v in options.model_dump().items()
+            if k not in FIELDS_ADDED_LATER or v != FIELDS_ADDED_LATER[k]}
 
 
 def concrete_training(options: TrainingOptions) -> TrainingOptions:
-    """``options`` with ``precision: auto`` resolved (bf16 where native, else "no"): what a run
-    trains in, stores in ``run.json`` and hashes into its id."""
-    if options.precision != "auto":
-        return options
-    return options.model_copy(update={"precision": resolve_precision("auto")})
+    """``options`` with ``precision: auto`` (bf16 where native, else "no") and
+    ``dropout_masks: auto`` (fast on a CPU, torch on a GPU) resolved: what a run trains
+    with, stores in ``run.json`` and hashes into its id."""
+    return options.model_copy(update={
+        "precision": resolve_precision(options.precision),
+        "dropout_masks": resolve_dropout_masks(options.dropout_masks)})
 
 
 def evaluation_settings(options: EvaluationOptions) -> dict[str, Any]:

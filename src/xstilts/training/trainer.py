@@ -41,8 +41,13 @@ from xstilts.progress import progress_bar
 from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import Features, TaskTypeHandler
 from xstilts.tasktypes.predict import predict
+from xstilts.training.fast_dropout import use_dropout_masks
 from xstilts.training.options import MixOptions, TrainingOptions
-from xstilts.training.precision import check_precision, resolve_precision
+from xstilts.training.precision import (
+    check_precision,
+    resolve_dropout_masks,
+    resolve_precision,
+)
 from xstilts.training.resume import (
     BatchCursor,
     Progress,
@@ -172,6 +177,7 @@ class TrainingLoop:
         self.tracker = tracker
         set_seed(seed)
         self.precision = resolve_precision(options.precision)  # runs hold it resolved already
+        use_dropout_masks(model, resolve_dropout_masks(options.dropout_masks))
         self.accelerator = _fresh_accelerator(options, self.precision)
         self.writer = self.accelerator.is_main_process  # writes the log and the saved state
         self._setup_optimization(model)
@@ -338,6 +344,7 @@ class TrainingLoop:
     def select(self) -> None:
         """Score the dev sets; keep the best weights (mean primary metric over the streams);
         count the epochs without gain for early stopping."""
+        self._current_embeddings()
         scores = _dev_scores(self.unwrapped, self.streams, self.pad_id,
                              self.options.batch_size * 2, self.accelerator.device,
                              self.precision == "bf16")
@@ -365,6 +372,7 @@ class TrainingLoop:
         self.progress.elapsed = time.perf_counter() - self.start
         self.last_saved = time.perf_counter()
         if self.resume_dir is not None:
+            self._current_embeddings()
             rng = gather_object([rng_state(acc.device)])  # one process: its own, as a list
             if self.writer:
                 save_state(self.resume_dir, trainable=_trainable_state(self.unwrapped),
@@ -373,6 +381,12 @@ class TrainingLoop:
                            cursors=self.cursors, progress=self.progress, rng=rng,
                            scaler=acc.scaler)
         acc.wait_for_everyone()
+
+    def _current_embeddings(self) -> None:
+        """Before the weights are read whole: the row-sparse update's deferred decay applied
+        (bit-identical to the dense step's, whenever it is applied)."""
+        if self.embedding_rows is not None:
+            self.embedding_rows.flush()
 
     @contextmanager
     def _outputs(self) -> Iterator[None]:
