@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_trainer import OPTIONS, fresh, run, weights
+from test_trainer import OPTIONS, fresh, interrupt_at_update, run, weights
 from torch import nn
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from xstilts.errors import TrainingError
 from xstilts.training import precision
-from xstilts.training import trainer as trainer_module
 from xstilts.training.fast_dropout import (
     FastDropout,
     dropout_mask,
@@ -154,18 +153,7 @@ def test_interrupted_fast_training_resumes_exactly(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     options = FAST.model_copy(update={"checkpoint_every_steps": 2})
     reference, reference_result = run(options)
-    real_update, calls = trainer_module._update, {"n": 0}
-
-    def crashing_update(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 7:  # after the checkpoint at step 6
-            raise KeyboardInterrupt
-        return real_update(*args, **kwargs)
-
-    monkeypatch.setattr(trainer_module, "_update", crashing_update)
-    with pytest.raises(KeyboardInterrupt):
-        run(options, resume_dir=tmp_path / "resume")
-    monkeypatch.setattr(trainer_module, "_update", real_update)
+    interrupt_at_update(options, tmp_path / "resume", monkeypatch)  # after step 6's checkpoint
     resumed, result = run(options, resume_dir=tmp_path / "resume")
     assert result.resumed_from_step == 6
     assert all(torch.equal(a, b) for a, b in zip(weights(reference).values(),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_trainer import OPTIONS, fresh, run, weights
+from test_trainer import OPTIONS, fresh, interrupt_at_update, run, weights
 from tiny_study import tiny_study
 from transformers import AutoConfig, AutoModel
 
@@ -22,7 +22,6 @@ from xstilts.models.bundled import bundled_model_dir
 from xstilts.tasks import get_task
 from xstilts.tasktypes import FeatureOptions
 from xstilts.tasktypes.zero_shot import EvaluationSettings, evaluate_languages
-from xstilts.training import trainer as trainer_module
 from xstilts.training.trainer import train_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -52,19 +51,7 @@ def test_interrupted_gpu_training_resumes_exactly(precision: str, tmp_path: Path
     resumed run drops other units and ends with other weights."""
     options = OPTIONS.model_copy(update={"precision": precision, "checkpoint_every_steps": 2})
     model_ref, result_ref = run(options)
-    real_update = trainer_module._update
-    calls = {"n": 0}
-
-    def crashing_update(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise KeyboardInterrupt
-        return real_update(*args, **kwargs)
-
-    monkeypatch.setattr(trainer_module, "_update", crashing_update)
-    with pytest.raises(KeyboardInterrupt):
-        run(options, resume_dir=tmp_path / "resume")
-    monkeypatch.setattr(trainer_module, "_update", real_update)
+    interrupt_at_update(options, tmp_path / "resume", monkeypatch)
     saved = torch.load(tmp_path / "resume" / "optimizer.pt", weights_only=True)
     assert "cuda" in saved["rng"][0]
     assert ("scaler" in saved) == (precision == "fp16")

@@ -60,6 +60,24 @@ def run(options: TrainingOptions = OPTIONS, seed: int = 0, **kwargs):
     return model, result
 
 
+def interrupt_at_update(options: TrainingOptions, resume_dir: Path,
+                        monkeypatch: pytest.MonkeyPatch, at: int = 7) -> None:
+    """Train until the ``at``-th update raises KeyboardInterrupt (what a kill leaves: the
+    resumable state of the last checkpoint), then put the real update back."""
+    real_update, calls = trainer_module._update, {"n": 0}
+
+    def crashing_update(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise KeyboardInterrupt
+        return real_update(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "_update", crashing_update)
+    with pytest.raises(KeyboardInterrupt):
+        run(options, resume_dir=resume_dir)
+    monkeypatch.setattr(trainer_module, "_update", real_update)
+
+
 @pytest.fixture(scope="module")
 def reference():
     return run()
