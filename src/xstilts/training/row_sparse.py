@@ -125,8 +125,12 @@ class RowSparseEmbeddingAdamW:
     @torch.no_grad()
     def _catch_up(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         """Before a lookup: the looked-up rows get the decay factors they lack."""
-        if self.pending:
+        if not self.pending:
+            return
+        if args and isinstance(args[0], torch.Tensor):
             self._apply_pending(torch.unique(args[0]))
+        else:  # ids not seen (a keyword call): every row up to date
+            self.flush()
 
     def _apply_pending(self, rows: torch.Tensor) -> None:
         """Apply to ``rows`` the pending factors each lacks, in the order of the steps."""
