@@ -99,7 +99,8 @@ class RowSparseEmbeddingAdamW:
         # Deferred decay: the factors of the steps since the last flush, and per row how many
         # of them it has had (touched rows have them all: the fused step decays them).
         self.pending: list[float] = []
-        self.applied = torch.zeros(rows, dtype=torch.long, device=device)
+        # int16 (MAX_PENDING is far below its range): half a MB for 250k rows, not 2 MB.
+        self.applied = torch.zeros(rows, dtype=torch.int16, device=device)
         self._hooks = [embedding.register_forward_pre_hook(self._catch_up),
                        embedding.register_forward_hook(self._capture_output),
                        optimizer.register_state_dict_post_hook(self._save_into),
