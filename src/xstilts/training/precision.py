@@ -67,14 +67,21 @@ def _cuda_bf16() -> bool | None:
     return bool(torch.cuda.is_bf16_supported(including_emulation=False))
 
 
+def _forced_auto(option: str, env: str, allowed: tuple[str, str]) -> str | None:
+    """What ``env`` sets an ``auto`` option to (checked against ``allowed``), if set."""
+    forced = os.environ.get(env)
+    if forced:
+        if forced not in allowed:
+            raise TrainingError(f"{env}={forced!r}: expected {allowed[0]!r} or {allowed[1]!r}")
+        logger.info("%s auto: %s (set by %s)", option, forced, env)
+    return forced or None
+
+
 @lru_cache(maxsize=1)
 def _auto() -> Concrete:
     """What ``auto`` means here; computed once per process (devices do not change)."""
-    forced = os.environ.get(AUTO_OVERRIDE_ENV)
+    forced = _forced_auto("precision", AUTO_OVERRIDE_ENV, ("no", "bf16"))
     if forced:
-        if forced not in ("no", "bf16"):
-            raise TrainingError(f"{AUTO_OVERRIDE_ENV}={forced!r}: expected 'no' or 'bf16'")
-        logger.info("precision auto: %s (set by %s)", forced, AUTO_OVERRIDE_ENV)
         return forced  # type: ignore[return-value]
     on_gpu = _cuda_bf16()
     native = cpu_has_native_bf16() if on_gpu is None else on_gpu
@@ -99,13 +106,8 @@ def resolve_precision(requested: str) -> Concrete:
 
 @lru_cache(maxsize=1)
 def _auto_dropout_masks() -> str:
-    forced = os.environ.get(AUTO_DROPOUT_OVERRIDE_ENV)
-    if forced:
-        if forced not in ("torch", "fast"):
-            raise TrainingError(f"{AUTO_DROPOUT_OVERRIDE_ENV}={forced!r}: expected 'torch' or "
-                                "'fast'")
-        return forced
-    return "fast" if _cuda_bf16() is None else "torch"
+    forced = _forced_auto("dropout_masks", AUTO_DROPOUT_OVERRIDE_ENV, ("torch", "fast"))
+    return forced or ("fast" if _cuda_bf16() is None else "torch")
 
 
 def resolve_dropout_masks(requested: str) -> str:

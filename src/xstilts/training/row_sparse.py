@@ -136,7 +136,8 @@ class RowSparseEmbeddingAdamW:
     def _apply_pending(self, rows: torch.Tensor) -> None:
         """Apply to ``rows`` the pending factors each lacks, in the order of the steps."""
         done = self.applied[rows]
-        rows, done = rows[done < len(self.pending)], done[done < len(self.pending)]
+        lacking = done < len(self.pending)
+        rows, done = rows[lacking], done[lacking]
         for start in torch.unique(done).tolist():
             group = rows[done == start]
             block = self.weight.index_select(0, group)
