@@ -286,3 +286,43 @@ def test_epoch_ends_save_the_resumable_state_once_a_minute(tmp_path: Path,
     run(OPTIONS.model_copy(update={"checkpoint_every_steps": 3}), resume_dir=tmp_path / "steps")
     assert json.loads((tmp_path / "steps" / "state.json").read_text())["progress"]["step"] == 9
 
+
+
+def _mapped_file(tensor: torch.Tensor) -> str | None:
+    """The file whose mapping holds ``tensor``'s memory (/proc/self/maps), None if anonymous."""
+    address = tensor.data_ptr()
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        fields = line.split(maxsplit=5)
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        if start <= address < end:
+            return fields[5] if len(fields) == 6 and fields[5].startswith("/") else None
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="needs Linux /proc/self/maps")
+def test_trained_parameters_leave_the_copy_on_write_file_mapping(tmp_path):
+    """from_pretrained maps safetensors copy-on-write; the first write to each page would fault
+    and copy it (1.3 s for the bundled encoder's word embeddings). Training gives the trained
+    parameters memory of their own first and leaves frozen ones where they are."""
+    encoder, tokenizer = load_encoder("tiny:random")
+    encoder.save_pretrained(tmp_path / "encoder")
+    tokenizer.save_pretrained(tmp_path / "encoder")
+    encoder, tokenizer = load_encoder(str(tmp_path / "encoder"))
+    stream = make_stream(tokenizer)
+    model = _model_with_heads(encoder, [stream], "mean", 0)
+    words = encoder.get_input_embeddings().weight
+    query = encoder.encoder.layer[0].attention.self.query.weight
+    saved = str(tmp_path / "encoder" / "model.safetensors")
+    if _mapped_file(query) != saved:
+        pytest.skip("this transformers version copies weights on loading: nothing to check")
+    assert _mapped_file(words) == saved
+    loaded = query.detach().clone()
+
+    options = OPTIONS.model_copy(update={"max_steps": 1, "freeze_embeddings": True,
+                                         "learning_rate": 0.0})
+    train_model(model, [stream], options, seed=0, pad_id=tokenizer.pad_token_id)
+
+    assert _mapped_file(query) is None
+    assert torch.equal(query.detach(), loaded)  # same values (learning rate 0), new memory
+    assert encoder.encoder.layer[0].attention.self.query.weight is query  # same parameter
+    assert _mapped_file(words) == saved  # frozen: never written, left mapped
