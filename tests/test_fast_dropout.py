@@ -208,3 +208,39 @@ def test_torch_masks_keep_the_ids_of_runs_from_before_the_option(auto_dropout) -
     assert on_cpu.dropout_masks == "fast"
     assert training_identity(on_cpu.model_dump())["dropout_masks"] == "fast"
     assert training_settings(on_cpu)["dropout_masks"] == "fast"
+
+
+def test_a_bool_attention_mask_changed_in_place_is_read_again():
+    """The additive mask is built once per mask tensor; an in-place change (a new version of
+    the same tensor) must not reuse the old one."""
+    from xstilts.training.fast_dropout import _additive_mask
+
+    keep = torch.ones(2, 1, 3, 3, dtype=torch.bool)
+    first = _additive_mask(keep, torch.float32)
+    assert torch.equal(first, torch.zeros(2, 1, 3, 3))
+    assert _additive_mask(keep, torch.float32) is first  # built once
+    keep[0, 0, 0, 2] = False
+    second = _additive_mask(keep, torch.float32)
+    assert second[0, 0, 0, 2] == torch.finfo(torch.float32).min
+    assert second.sum() == torch.finfo(torch.float32).min
+    assert _additive_mask(keep, torch.bfloat16).dtype == torch.bfloat16
+
+
+def test_training_without_attention_dropout_takes_the_eager_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SDPA's CPU backward is ~5x the eager one: opted-in modules in training compute attention
+    eagerly even with dropout 0 (and then drop nothing); evaluation keeps SDPA."""
+    from xstilts.training import fast_dropout
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 2, 5, 4) for _ in range(3))
+    expected, _ = sdpa_attention_forward(_Attention().eval(), q, k, v, None, dropout=0.0)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("SDPA called in training")
+
+    monkeypatch.setattr(fast_dropout, "sdpa_attention_forward", refuse)
+    ours, _ = sdpa_or_fast_attention(_Attention().train(), q, k, v, None, dropout=0.0)
+    assert torch.allclose(ours, expected, atol=1e-6)
+    with pytest.raises(AssertionError, match="SDPA called"):
+        sdpa_or_fast_attention(_Attention().eval(), q, k, v, None, dropout=0.0)

@@ -19,8 +19,9 @@ Where: every ``nn.Dropout`` module of a model (its class swapped for :class:`Fas
 ``p``, ``isinstance`` checks and state dicts are unchanged), and the attention-probability
 dropout of models whose attention goes through transformers' ``sdpa`` function (BERT,
 XLM-R and most encoders): :func:`sdpa_or_fast_attention` replaces that function and computes
-attention eagerly with a fast mask only for modules that opted in, in training with dropout;
-everything else (evaluation, other models) still runs transformers' own function.
+attention eagerly with a fast mask only for modules that opted in, in training (with dropout 0
+too: SDPA's CPU backward is the slower one); everything else (evaluation, other models) still
+runs transformers' own function.
 """
 
 from __future__ import annotations
@@ -89,10 +90,12 @@ def use_dropout_masks(model: nn.Module, kind: str) -> int:
 def _fast_attention_applies(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
                             dropout: float, is_causal: bool | None,
                             kwargs: dict[str, Any]) -> bool:
-    """Training with dropout on an opted-in, bidirectional, multi-head (not grouped) module
-    without position bias or soft-capping: the cases the eager path below computes."""
+    """Training an opted-in, bidirectional, multi-head (not grouped) module without position
+    bias or soft-capping: the cases the eager path below computes. With dropout 0 too: SDPA's
+    CPU backward is slower than the eager one (forward and backward of one bundled-encoder
+    layer, 32 x 41 tokens, bf16, AMX Xeon: 27 ms against 5 ms)."""
     causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
-    return (dropout > 0 and module.training
+    return (module.training
             and isinstance(getattr(module, "dropout", None), FastDropout)
             and not causal and query.shape[1] == key.shape[1]
             and kwargs.get("position_bias") is None and kwargs.get("softcap") is None
@@ -104,8 +107,8 @@ def sdpa_or_fast_attention(module: nn.Module, query: torch.Tensor, key: torch.Te
                            dropout: float = 0.0, scaling: float | None = None,
                            is_causal: bool | None = None, **kwargs: Any
                            ) -> tuple[torch.Tensor, None]:
-    """transformers' ``sdpa`` attention, except for opted-in modules in training with
-    dropout: eager attention (as SDPA's own math path computes it on a CPU with dropout)
+    """transformers' ``sdpa`` attention, except for opted-in modules in training: eager
+    attention (as SDPA's own math path computes it on a CPU with dropout)
     with a fast mask on the probabilities. Same inputs and output layout (batch, length,
     heads, head size)."""
     if not _fast_attention_applies(module, query, key, dropout, is_causal, kwargs):
@@ -116,12 +119,30 @@ def sdpa_or_fast_attention(module: nn.Module, query: torch.Tensor, key: torch.Te
     scores = torch.matmul(query, key.transpose(-2, -1)) * scale
     if attention_mask is not None:
         if attention_mask.dtype == torch.bool:  # sdpa masks: True where a key is attended
-            scores = scores.masked_fill(attention_mask.logical_not(),
-                                        torch.finfo(scores.dtype).min)
-        else:
-            scores = scores + attention_mask
+            attention_mask = _additive_mask(attention_mask, scores.dtype)
+        scores = scores + attention_mask
     probs = fast_dropout(torch.softmax(scores, dim=-1), dropout)
     return torch.matmul(probs, value).transpose(1, 2).contiguous(), None
+
+
+_last_mask: tuple[torch.Tensor, int, torch.dtype, torch.Tensor] | None = None
+
+
+def _additive_mask(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """0 where a key is attended, ``dtype``'s minimum elsewhere.
+
+    Why: adding it gives the scores of ``masked_fill(~keep, min)`` bit for bit (a score plus
+    the minimum rounds to the minimum), but the add costs a fifth of the broadcast
+    ``masked_fill`` (0.08 vs 0.35 ms on 32 x 12 x 41 x 41 bf16 scores, AMX Xeon) and its
+    backward is free; built once per forward pass, as every layer gets the same mask tensor.
+    """
+    global _last_mask
+    last = _last_mask
+    if last is None or last[0] is not keep or last[1:3] != (keep._version, dtype):
+        additive = torch.zeros(keep.shape, dtype=dtype, device=keep.device)
+        _last_mask = (keep, keep._version, dtype,
+                      additive.masked_fill_(keep.logical_not(), torch.finfo(dtype).min))
+    return _last_mask[3]
 
 
 def install_attention() -> None:
