@@ -287,7 +287,6 @@ def test_epoch_ends_save_the_resumable_state_once_a_minute(tmp_path: Path,
     assert json.loads((tmp_path / "steps" / "state.json").read_text())["progress"]["step"] == 9
 
 
-
 def _mapped_file(tensor: torch.Tensor) -> str | None:
     """The file whose mapping holds ``tensor``'s memory (/proc/self/maps), None if anonymous."""
     address = tensor.data_ptr()

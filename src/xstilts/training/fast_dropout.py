@@ -88,8 +88,7 @@ def use_dropout_masks(model: nn.Module, kind: str) -> int:
 
 
 def _fast_attention_applies(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
-                            dropout: float, is_causal: bool | None,
-                            kwargs: dict[str, Any]) -> bool:
+                            is_causal: bool | None, kwargs: dict[str, Any]) -> bool:
     """Training an opted-in, bidirectional, multi-head (not grouped) module without position
     bias or soft-capping: the cases the eager path below computes. With dropout 0 too: SDPA's
     CPU backward is slower than the eager one (forward and backward of one bundled-encoder
@@ -111,7 +110,7 @@ def sdpa_or_fast_attention(module: nn.Module, query: torch.Tensor, key: torch.Te
     attention (as SDPA's own math path computes it on a CPU with dropout)
     with a fast mask on the probabilities. Same inputs and output layout (batch, length,
     heads, head size)."""
-    if not _fast_attention_applies(module, query, key, dropout, is_causal, kwargs):
+    if not _fast_attention_applies(module, query, key, is_causal, kwargs):
         return sdpa_attention_forward(module, query, key, value, attention_mask,
                                       dropout=dropout, scaling=scaling, is_causal=is_causal,
                                       **kwargs)

@@ -104,18 +104,18 @@ def freeze_word_embeddings(model: TaskModel) -> None:
 
 
 def own_memory(params: Sequence[torch.nn.Parameter]) -> None:
-    """Give CPU parameters that will be written memory of their own.
+    """Give parameters that will be written on the CPU memory of their own.
 
     Why: ``from_pretrained`` maps safetensors files copy-on-write, so the first write to each
     4 KB page of a loaded weight faults and copies that page. Measured on a 2-core Xeon
     (benchmarks/README.md): the first decay pass over the bundled encoder's 384 MB word
-    embeddings took 1.33 s, the next 0.08 s, and cloning them 0.075 s. Done before
-    ``accelerator.prepare`` (a GPU copies them anyway; DDP keeps views of its parameters).
+    embeddings took 1.33 s, the next 0.08 s, and cloning them 0.075 s. Called for CPU training
+    only (a GPU copies them anyway), before ``accelerator.prepare`` (DDP keeps views of its
+    parameters).
     """
     with torch.no_grad():
         for param in params:
-            if param.device.type == "cpu":
-                param.data = param.data.clone()
+            param.data = param.data.clone()
 
 
 def _trainable_state(model: TaskModel) -> dict[str, torch.Tensor]:
