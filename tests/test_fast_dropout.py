@@ -44,6 +44,24 @@ def test_masks_drop_p_of_the_elements_and_scale_the_rest_to_keep_the_mean(
     assert torch.all((lanes - dropped).abs() < 5 * math.sqrt(dropped * (1 - dropped) * 4 / n))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("p", [1e-7, 0.1, 0.5, 0.9, 0.99999])
+def test_the_mask_is_the_compare_of_the_16_bit_draws_against_the_drop_rate(
+        dtype: torch.dtype, p: float) -> None:
+    """Each element's 16 bits, drawn from the generator as four int16 per int64 word, decide:
+    kept (the scale, rounded to dtype, as torch's own CPU dropout rounds it) where the bits are
+    at least the dropped count above -32768, else 0. Fixes the masks runs trained with."""
+    shape = (64, 32, 48)  # 98,304 draws: an off-by-one threshold shows
+    torch.manual_seed(11)
+    words = torch.empty((math.prod(shape) + 3) // 4, dtype=torch.int64)
+    bits = words.random_(-(1 << 63), None).view(torch.int16)[:math.prod(shape)].view(shape)
+    dropped = round(p * 65536)
+    scale = torch.tensor(65536 / (65536 - dropped), dtype=dtype)
+    expected = torch.where(bits >= dropped - 32768, scale, torch.zeros((), dtype=dtype))
+    torch.manual_seed(11)
+    assert torch.equal(dropout_mask(shape, p, dtype, torch.device("cpu")), expected)
+
+
 def test_the_seed_fixes_the_masks_and_the_rng_state_resumes_them() -> None:
     x = torch.randn(64, 48)
     torch.manual_seed(3)
