@@ -53,7 +53,7 @@ def dropout_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dty
         # int16 each is uniform over [-32768, 32767].
         words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
         bits = words.random_(-(1 << 63), None).view(torch.int16)[:n].view(shape)
-        if dropped == 0:
+        if dropped == 0:  # after the draw: the generator advances as it always did
             return torch.ones(shape, dtype=dtype, device=device)
         # Kept where bits >= low. Not as ``where(bits >= low, scale, 0)``: CPU kernels that
         # read or write bool tensors are slow (compare + where 1.5 ms on a 32 x 12 x 60 x 60
