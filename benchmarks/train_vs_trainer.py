@@ -1,7 +1,7 @@
 """Phase-3 training speed of xstilts side by side with the Hugging Face ``Trainer``.
 
 Run: ``python benchmarks/train_vs_trainer.py [--examples 512] [--repeats 2]
-[--configs trainer,trainer_tuned,xstilts,xstilts_tuned,xstilts_dense,xstilts_separate_qkv]
+[--configs trainer,trainer_tuned,xstilts,xstilts_tuned,xstilts_dense]
 [--data-dir ../shared/data]``;
 ``--profile 20`` instead prints torch.profiler's top ops over 20 steps of ``xstilts``.
 
@@ -19,10 +19,7 @@ English pairs (batch 32, max length 128, one pass over ``--examples`` pairs):
 * ``xstilts_tuned``: ``freeze_embeddings: true`` and ``precision: auto``;
 * ``xstilts_dense``: the defaults with the word embeddings' row-sparse AdamW switched off
   (``XSTILTS_ROW_SPARSE_EMBEDDINGS=0``: torch's dense step over all 250k rows), the lever's
-  other side;
-* ``xstilts_separate_qkv``: the defaults with the query, key and value projections computed
-  separately (``XSTILTS_AUTO_QKV_PROJECTION=separate``; ``auto`` fuses them for bf16 on a
-  CPU), that lever's other side.
+  other side.
 
 Each configuration runs in its own subprocess (so each has its own peak RSS), repeats are
 interleaved (A B C D A B C D) so that drifts of a shared machine hit every side alike. Printed:
@@ -58,8 +55,7 @@ from machine import machine_facts
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 ENCODER = "multilingual-e5-small"
-CONFIGS = ("trainer", "trainer_tuned", "xstilts", "xstilts_tuned", "xstilts_dense",
-           "xstilts_separate_qkv")
+CONFIGS = ("trainer", "trainer_tuned", "xstilts", "xstilts_tuned", "xstilts_dense")
 BATCH, MAX_LEN = 32, 128
 
 
@@ -168,7 +164,6 @@ def _run_xstilts(tuned: bool, data_dir: Path, split: str, n: int) -> dict[str, A
     seconds = time.perf_counter() - start
     return {"train_seconds": seconds, "real_tokens": counter.real,
             "padded_tokens": counter.padded, "precision": options.precision,
-            "qkv_projection": options.qkv_projection,
             "own_examples_per_second": result.examples_per_second,
             "non_embedding_params": _non_embedding_params(model.encoder)}
 
@@ -180,10 +175,6 @@ def child(config: str, data_dir: Path, split: str, n: int) -> None:
         from xstilts.training.row_sparse import ENV_SWITCH
 
         os.environ[ENV_SWITCH] = "0"
-    if config == "xstilts_separate_qkv":
-        from xstilts.training.precision import AUTO_QKV_OVERRIDE_ENV
-
-        os.environ[AUTO_QKV_OVERRIDE_ENV] = "separate"
     out = run(config.endswith("_tuned"), data_dir, split, n)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out), flush=True)
@@ -242,8 +233,7 @@ def summarise(config: str, runs: list[dict], n: int, peaks: dict[str, float]) ->
         "real_to_padded_tokens": round(tokens / first["padded_tokens"], 3),
         "achieved_gflop_s": round(statistics.median(achieved), 1),
         "matmul_peak_fraction": round(statistics.median(achieved) / peaks[precision], 3),
-        **({"own_ex_s": [r["own_examples_per_second"] for r in runs],
-            "qkv_projection": first["qkv_projection"]}
+        **({"own_ex_s": [r["own_examples_per_second"] for r in runs]}
            if "own_examples_per_second" in first else {}),
     }
 
@@ -253,7 +243,7 @@ def ratios(summaries: dict[str, dict]) -> dict[str, Any]:
     out: dict[str, Any] = {"ratios": "numerator / denominator, training-call ex/s "
                            "(whole-call ex/s in whole_call)"}
     pairs = [(a, b) for a in ("xstilts", "xstilts_tuned") for b in ("trainer", "trainer_tuned")]
-    pairs += [("xstilts", "xstilts_dense"), ("xstilts", "xstilts_separate_qkv")]
+    pairs.append(("xstilts", "xstilts_dense"))
     for a, b in pairs:
         if a in summaries and b in summaries:
             key = f"{a}/{b}"

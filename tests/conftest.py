@@ -19,8 +19,6 @@ os.environ.setdefault("XSTILTS_AUTO_PRECISION", "no")
 # Likewise ``dropout_masks: auto`` resolves to torch's masks (what the pinned ids and numbers
 # were recorded with); the fast masks are tested where a test asks for them.
 os.environ.setdefault("XSTILTS_AUTO_DROPOUT_MASKS", "torch")
-# And ``qkv_projection: auto`` to separate projections (fused for bf16 on a CPU otherwise).
-os.environ.setdefault("XSTILTS_AUTO_QKV_PROJECTION", "separate")
 
 SHARED_DATA = Path(
     os.environ.get("XSTILTS_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared"

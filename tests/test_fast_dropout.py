@@ -214,8 +214,7 @@ def test_bad_override_is_refused(auto_dropout, monkeypatch: pytest.MonkeyPatch) 
 def test_torch_masks_keep_the_ids_of_runs_from_before_the_option(auto_dropout) -> None:
     """A run with torch's masks hashes and stores what it did before ``dropout_masks``
     existed; fast masks (the CPU default) are another computation, hence another id."""
-    before = {k: v for k, v in TrainingOptions().model_dump().items()
-              if k not in ("dropout_masks", "qkv_projection")}
+    before = {k: v for k, v in TrainingOptions().model_dump().items() if k != "dropout_masks"}
     auto_dropout(gpu=True)
     on_gpu = concrete_training(TrainingOptions())
     assert on_gpu.dropout_masks == "torch"

@@ -75,12 +75,6 @@ class TrainingOptions(BaseModel):
         "(16 random bits per element from the same generator, p rounded to 1/65536; a third "
         "of torch's cost on a CPU); auto: fast on a CPU, torch on a GPU; runs store the "
         "concrete value")
-    qkv_projection: Literal["auto", "separate", "fused"] = Field(
-        "auto", description="how training computes self-attention's query, key and value "
-        "projections: separate (three matmuls, as the model defines them) or fused (one "
-        "matmul over the three weights; same forward, input gradients differ at rounding "
-        "level); auto: fused when training in bf16 on a CPU, where it saves 3-5 % of a step, "
-        "separate elsewhere; runs store the concrete value")
     early_stopping_patience: int | None = Field(
         None, ge=1, description="stop after this many epochs without dev improvement"
     )

@@ -12,10 +12,6 @@ elsewhere; a run stores and hashes the concrete value, never ``auto``.
 per-element Bernoulli draws are 15-20 % of a step, torch's own on a GPU, where its dropout is
 a fused kernel.
 
-``qkv_projection: auto``: fused query/key/value projections (training/fused_projections.py)
-when training in bf16 on a CPU, the one setting where they were measured faster (3-5 % of a
-step; no gain in fp32), separate projections elsewhere.
-
 Light on purpose: the run contract resolves ``auto`` while planning, so torch is imported only
 for the CUDA check (and only when ``auto`` is asked for).
 """
@@ -41,10 +37,6 @@ AUTO_OVERRIDE_ENV = "XSTILTS_AUTO_PRECISION"
 # What ``dropout_masks: auto`` resolves to when set ("torch" or "fast"); the test suite sets
 # "torch" for the same reason as above.
 AUTO_DROPOUT_OVERRIDE_ENV = "XSTILTS_AUTO_DROPOUT_MASKS"
-
-# What ``qkv_projection: auto`` resolves to when set ("separate" or "fused"); the test suite
-# sets "separate" for the same reason as above.
-AUTO_QKV_OVERRIDE_ENV = "XSTILTS_AUTO_QKV_PROJECTION"
 
 Concrete = Literal["no", "bf16", "fp16"]
 
@@ -126,26 +118,6 @@ def resolve_dropout_masks(requested: str) -> str:
     if requested not in ("torch", "fast"):
         raise TrainingError(f"training option dropout_masks: {requested!r} is not one of "
                             "auto, torch, fast")
-    return requested
-
-
-@lru_cache(maxsize=4)
-def _auto_qkv_projection(precision: str) -> str:
-    forced = _forced_auto("qkv_projection", AUTO_QKV_OVERRIDE_ENV, ("separate", "fused"))
-    if forced:
-        return forced
-    return "fused" if precision == "bf16" and _cuda_bf16() is None else "separate"
-
-
-def resolve_qkv_projection(requested: str, precision: str) -> str:
-    """The concrete query/key/value projection for ``requested`` in a run that trains with
-    ``precision`` (concrete): ``auto`` is "fused" for bf16 without a CUDA GPU, "separate"
-    otherwise; the others are returned as they are."""
-    if requested == "auto":
-        return _auto_qkv_projection(resolve_precision(precision))
-    if requested not in ("separate", "fused"):
-        raise TrainingError(f"training option qkv_projection: {requested!r} is not one of "
-                            "auto, separate, fused")
     return requested
 
 

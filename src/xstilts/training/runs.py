@@ -19,9 +19,7 @@ runs of older output folders keep their ids: :meth:`settings` writes that dict a
 * ``precision: auto`` never: a run holds the precision it resolves to on the machine that
   plans it (:func:`concrete_training`), so fp32-only machines keep every id and a bf16 machine's
   runs get their own; ``dropout_masks: auto`` likewise (fast masks on a CPU, torch's on a
-  GPU), and ``torch`` is what runs trained with before the field existed, so it is not hashed;
-  ``qkv_projection: auto`` likewise (fused for bf16 on a CPU, else ``separate``, what runs
-  trained with before the field existed).
+  GPU), and ``torch`` is what runs trained with before the field existed, so it is not hashed.
 
 Light on purpose (no torch): planning and ``--dry-run`` build these.
 """
@@ -36,11 +34,7 @@ from typing import Any
 from xstilts.evaluation.settings import EvaluationOptions
 from xstilts.tasks.translations import ZERO_SHOT
 from xstilts.training.options import MixOptions, TrainingOptions
-from xstilts.training.precision import (
-    resolve_dropout_masks,
-    resolve_precision,
-    resolve_qkv_projection,
-)
+from xstilts.training.precision import resolve_dropout_masks, resolve_precision
 
 # The intermediate label of the arms without phase 2 (the baseline of every comparison).
 NO_INTERMEDIATE = "none"
@@ -51,8 +45,7 @@ BOOKKEEPING_FIELDS = ("log_every", "checkpoint_every_steps")
 # Training fields added after run ids were first published, with the value that runs finished
 # before the field existed trained with: stored and hashed only when another value is set, so
 # those runs keep their ids and their settings' keys. Add every new TrainingOptions field here.
-FIELDS_ADDED_LATER: dict[str, Any] = {"threads": None, "dropout_masks": "torch",
-                                      "qkv_projection": "separate"}
+FIELDS_ADDED_LATER: dict[str, Any] = {"threads": None, "dropout_masks": "torch"}
 # Evaluation keys added after run ids were first published: left out of a run's settings
 # while unset. ``retrieval`` is never stored as given: a retrieval target holds the protocol
 # it resolves to (:attr:`TargetRun.retrieval`).
@@ -78,14 +71,11 @@ def training_settings(options: TrainingOptions) -> dict[str, Any]:
 
 def concrete_training(options: TrainingOptions) -> TrainingOptions:
     """``options`` with ``precision: auto`` (bf16 where native, else "no") and
-    ``dropout_masks: auto`` (fast on a CPU, torch on a GPU) and ``qkv_projection: auto``
-    (fused for bf16 on a CPU, else separate) resolved: what a run trains with, stores in
-    ``run.json`` and hashes into its id."""
-    precision = resolve_precision(options.precision)
+    ``dropout_masks: auto`` (fast on a CPU, torch on a GPU) resolved: what a run trains
+    with, stores in ``run.json`` and hashes into its id."""
     return options.model_copy(update={
-        "precision": precision,
-        "dropout_masks": resolve_dropout_masks(options.dropout_masks),
-        "qkv_projection": resolve_qkv_projection(options.qkv_projection, precision)})
+        "precision": resolve_precision(options.precision),
+        "dropout_masks": resolve_dropout_masks(options.dropout_masks)})
 
 
 def evaluation_settings(options: EvaluationOptions) -> dict[str, Any]:

@@ -42,13 +42,11 @@ from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import Features, TaskTypeHandler
 from xstilts.tasktypes.predict import predict
 from xstilts.training.fast_dropout import use_dropout_masks
-from xstilts.training.fused_projections import use_qkv_projection
 from xstilts.training.options import MixOptions, TrainingOptions
 from xstilts.training.precision import (
     check_precision,
     resolve_dropout_masks,
     resolve_precision,
-    resolve_qkv_projection,
 )
 from xstilts.training.resume import (
     BatchCursor,
@@ -195,8 +193,6 @@ class TrainingLoop:
         set_seed(seed)
         self.precision = resolve_precision(options.precision)  # runs hold it resolved already
         use_dropout_masks(model, resolve_dropout_masks(options.dropout_masks))
-        use_qkv_projection(model, resolve_qkv_projection(options.qkv_projection,
-                                                         self.precision))
         self.accelerator = _fresh_accelerator(options, self.precision)
         self.writer = self.accelerator.is_main_process  # writes the log and the saved state
         self._setup_optimization(model)
