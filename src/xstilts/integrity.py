@@ -77,8 +77,9 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 # The sha256 of files this process hashed, by (device, inode), with the size and modification
 # and change times they had: a file written and hashed, then verified again before it is loaded
-# in the same process (a phase-2 encoder: 470 MB, ~0.4 s a hash; 17 such hashes were 6.9 s of
-# the quickstart's 19.5 s per-run overhead) is hashed once. Any write to a file, in place or by
+# in the same process (a phase-2 encoder: 470 MB, ~0.4 s a hash) is hashed once:
+# benchmarks/whole_study.py's two studies hashed the weights 9 times instead of 17 (3.2 s of
+# hashing instead of 6.6 s). Any write to a file, in place or by
 # replacing it, changes its change time (ns-grained on Linux 6.13+; on older kernels a write
 # in the same clock tick, a few ms, right after the hash would go unseen); a rename of its
 # folder does not.
