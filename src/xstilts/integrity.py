@@ -77,12 +77,12 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 # The sha256 of files this process hashed, by (device, inode), with the size and modification
 # and change times they had: a file written and hashed, then verified again before it is loaded
-# in the same process (a phase-2 encoder: 470 MB, ~0.4 s a hash) is hashed once:
-# benchmarks/whole_study.py's two studies hashed the weights 9 times instead of 17 (3.2 s of
-# hashing instead of 6.6 s). Any write to a file, in place or by
-# replacing it, changes its change time (ns-grained on Linux 6.13+; on older kernels a write
-# in the same clock tick, a few ms, right after the hash would go unseen); a rename of its
-# folder does not.
+# in the same process (a phase-2 encoder: 470 MB, ~0.4 s a hash; the converted bundled encoder
+# at each load) is hashed once: benchmarks/whole_study.py's two studies hashed the weights 9
+# times instead of 17 (3.2 s of hashing instead of 6.6 s). Any write to a file, in place or by
+# replacing it, changes its change time (ns-grained on Linux 6.13+; on older kernels a write in
+# the same clock tick, a few ms, right after the hash would go unseen); a rename of its folder
+# does not.
 _hashed: dict[tuple[int, int], tuple[tuple[int, int, int], str]] = {}
 
 
@@ -90,10 +90,9 @@ def _stamp(stat: os.stat_result) -> tuple[int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
-def _known_sha256(path: Path) -> str:
+def _known_sha256(path: Path, before: os.stat_result) -> str:
     """``sha256_file(path)``, hashed only if this process has not hashed the file since it
-    last changed."""
-    before = path.stat()
+    last changed; ``before`` is the caller's ``path.stat()``, whose size it checked."""
     key = (before.st_dev, before.st_ino)
     known = _hashed.get(key)
     if known is not None and known[0] == _stamp(before):
@@ -149,7 +148,8 @@ def write_manifest(folder: Path, skip: Iterable[str] = ()) -> dict[str, dict]:
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
         if path.is_file() and rel.parts[0] not in skipped:
-            files[rel.as_posix()] = {"size": path.stat().st_size, "sha256": _known_sha256(path)}
+            stat = path.stat()
+            files[rel.as_posix()] = {"size": stat.st_size, "sha256": _known_sha256(path, stat)}
     atomic_write_text(folder / MANIFEST, json.dumps({"files": files}, indent=1))
     return files
 
@@ -176,11 +176,12 @@ def verify_manifest(folder: Path, *, max_hash_bytes: int | None = None) -> None:
         path = folder / rel
         if not path.is_file():
             raise CorruptFileError(path, f"missing (listed in {manifest})")
-        size = path.stat().st_size
+        stat = path.stat()
+        size = stat.st_size
         if size != expected["size"]:
             raise CorruptFileError(path, f"{size} bytes, {expected['size']} were written "
                                          "(truncated or overwritten)")
         if (max_hash_bytes is None or size <= max_hash_bytes) and \
-                _known_sha256(path) != expected["sha256"]:
+                _known_sha256(path, stat) != expected["sha256"]:
             raise CorruptFileError(path, "sha256 differs from the one recorded when it was "
                                          f"written ({manifest}): the file is damaged")
