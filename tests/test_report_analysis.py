@@ -12,6 +12,7 @@ from types import SimpleNamespace as StoredRun
 
 import numpy as np
 import pytest
+from scipy.stats import t as student_t
 
 from xstilts.evaluation.significance import benjamini_hochberg, holm
 from xstilts.report.analysis import analyse, analyse_rows, group_averages, n_intermediate_tasks
@@ -122,7 +123,28 @@ def test_permutation_p_value_matches_an_independent_sign_flip(out: Path) -> None
                       for i in range(N)])
     signs = np.random.default_rng(123).choice([-1.0, 1.0], size=(20000, N))
     p = float((np.abs(signs @ diffs / N) >= abs(diffs.mean()) - 1e-12).mean())
-    assert d["p"] == pytest.approx(p, abs=0.03)
+    assert d["p_examples"] == pytest.approx(p, abs=0.03)
+
+
+def test_the_p_value_also_tests_the_seeds(out: Path) -> None:
+    """Two seeds a side: p is the larger of the sign-flip's and the paired t-test's over the
+    per-seed deltas, here recomputed from the prediction files with the t formula itself."""
+    analysis = analyse(out, "synth", resamples=200)
+    acc = _accuracies(out)
+    langs = [g for g in LANGUAGES if g != "en"]
+    for d in analysis["deltas"]:
+        if d["versus"] != "none" or d["scope"] not in ("zero-shot avg", "de"):
+            continue
+        scope = langs if d["scope"] == "zero-shot avg" else ["de"]
+        deltas = [statistics.fmean(statistics.fmean(acc[(d["config"], s, g)])
+                                   - statistics.fmean(acc[("none", s, g)]) for g in scope)
+                  for s in SEEDS]
+        t = statistics.fmean(deltas) / (statistics.stdev(deltas) / len(deltas) ** 0.5)
+        p = 2 * student_t.sf(abs(t), df=len(deltas) - 1)
+        assert d["seed_test"] == "paired t-test over seeds"
+        assert d["p_seeds"] == pytest.approx(p, rel=1e-9)
+        assert d["p"] == max(d["p_examples"], d["p_seeds"])
+        assert "paired t-test over seeds (2 seeds)" in d["method"]
 
 
 @pytest.mark.parametrize("method,adjust", [("holm", holm), ("bh", benjamini_hochberg)])

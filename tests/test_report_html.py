@@ -45,7 +45,9 @@ def test_all_formats_are_written(report: Path) -> None:
     assert "Per language family" in md and "(Holm)" in md and "Delta vs baseline" in md
     assert "Per language genus" in md and "Per language resource level" in md
     assert "- vs baseline: per family: 6 comparisons; paired sign-flip test" in md
-    assert "; p exact for 6; Holm over the 6 tested." in md
+    assert ("; p exact for 6; with it the paired t-test over seeds for 6, p the larger of the two;"
+            " Holm over the 6 tested." in md)
+    assert "Seeds: the tests above hold each configuration's trained models fixed" in md
 
 
 def test_page_is_self_contained_and_holds_the_headline(report: Path) -> None:

@@ -13,6 +13,7 @@ from types import SimpleNamespace as StoredRun
 
 import numpy as np
 import pytest
+from scipy.stats import t as student_t
 
 from xstilts.evaluation.tagging_metrics import score_entity_f1, score_span_f1, token_accuracy
 from xstilts.report.analysis import analyse
@@ -128,7 +129,8 @@ def test_bootstrap_interval_holds_the_delta_and_shrinks_with_more_sentences() ->
 
 def test_several_seeds_average_each_seeds_f1() -> None:
     """Two seeds: the delta is the mean over seeds of each seed's F1 (as the report's scores),
-    the interval also resamples seeds, and the test runs on the seeds' averaged counts."""
+    the interval also resamples seeds, the randomization test runs on the seeds' averaged
+    counts, and the seed-level test on each seed's own F1 (the larger p is the comparison's)."""
     rng = np.random.default_rng(4)
     gold = _gold(rng, 300)
     preds = {(c, s): _predict(rng, gold, q) for c, q in (("a", 0.8), ("none", 0.7))
@@ -138,12 +140,16 @@ def test_several_seeds_average_each_seeds_f1() -> None:
         for c in ("a", "none")}
     result = compare(scores, ("m", "a"), ("m", "none"), "t", "entity_f1", ["de"],
                      seed_values=([], []), resamples=500, permutations=2000)
-    expected = np.mean([score_entity_f1(gold, preds[("a", s)], resamples=1).value
-                        - score_entity_f1(gold, preds[("none", s)], resamples=1).value
-                        for s in (0, 1)])
+    per_seed = [score_entity_f1(gold, preds[("a", s)], resamples=1).value
+                - score_entity_f1(gold, preds[("none", s)], resamples=1).value for s in (0, 1)]
+    expected = np.mean(per_seed)
     assert result.delta == pytest.approx(expected, abs=1e-12)
     assert result.ci_low < expected < result.ci_high and result.n_seeds == 2
-    assert result.p_value < 0.01
+    assert result.p_examples < 0.01
+    # t of two paired deltas: mean / (|d0 - d1| / 2), one degree of freedom
+    t = expected / (abs(per_seed[0] - per_seed[1]) / 2)
+    assert result.p_seeds == pytest.approx(2 * student_t.sf(abs(t), df=1), rel=1e-9)
+    assert result.p_value == max(result.p_examples, result.p_seeds)
 
 
 def _naive_randomization(pairs: list[tuple[np.ndarray, np.ndarray]], draws: int) -> float:

@@ -17,12 +17,15 @@ Conventions (stated in every report):
   differences pooled over the compared languages, also for a language group (see
   :mod:`xstilts.report.comparisons`), or for a corpus-level ratio metric (entity F1) a paired
   bootstrap and approximate-randomization test over sentences
-  (:mod:`xstilts.report.ratio_metrics`); p-values are corrected per comparison family (vs baseline
-  on the zero-shot average; vs baseline per language; vs baseline per family, per genus, per
-  script, per resource level; between configurations) by Holm (family-wise error) or
-  Benjamini-Hochberg (false discovery rate). Each grouping is its own family: the four are
-  different partitions of the same languages, i.e. different questions, and one family over
-  all of them would multiply every group's p by the number of groups of all four.
+  (:mod:`xstilts.report.ratio_metrics`); with two or more seeds a side, p is the larger of that
+  test's and a t-test's over the per-seed averages (:mod:`xstilts.report.seed_test`), so
+  seed-to-seed variation is in the test as it is in the interval; p-values are corrected per
+  comparison family (vs baseline on the zero-shot average; vs baseline per language; vs
+  baseline per family, per genus, per script, per resource level; between configurations) by
+  Holm (family-wise error) or Benjamini-Hochberg (false discovery rate). Each grouping is its
+  own family: the four are different partitions of the same languages, i.e. different
+  questions, and one family over all of them would multiply every group's p by the number of
+  groups of all four.
 * Which languages gain: per configuration, the Spearman ρ of each zero-shot language's gain
   over the baseline with its resource level and its URIEL distances to English and to the
   intermediate task's language (:mod:`xstilts.language_distances`), with a percentile
@@ -216,6 +219,8 @@ def _delta(block: _Block, scores: ExampleScores, a: str, b: str, langs: list[str
     return {"model": block.model, "task": block.task, "metric": block.metric, "config": a,
             "versus": b, "delta": block.delta(a, b, langs), **pts, "p": result.p_value,
             "n_examples": result.n_examples,
+            "p_examples": result.p_examples, "p_seeds": result.p_seeds,
+            "seed_test": result.seed_test,
             "n_seeds": result.n_seeds, "method": result.method, "test": result.test,
             "permutations": result.permutations, "min_p": result.min_p,
             "test_name": result.test_name, "count_statistics": result.count_statistics}

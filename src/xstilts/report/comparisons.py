@@ -29,14 +29,18 @@ What is computed (the report states the same):
   over languages. A language group is therefore tested on all its examples, not on its 1-3
   language means (a sign-flip over 2 languages could never go below p = 0.5). The p-value is
   exact where the differences allow it, else Monte Carlo with its smallest reachable p stated;
-  see :mod:`xstilts.report.sign_flip`.
+  see :mod:`xstilts.report.sign_flip`. That test holds the trained models fixed, so with two
+  or more seeds on each side a seed-level t-test over the per-seed macro averages (paired when
+  both ran the same seeds) is run too and the comparison's p is the larger of the two
+  (:mod:`xstilts.report.seed_test`): a delta is significant only if it stands out against both
+  the examples and the seeds. Both p-values are kept (``p_examples``, ``p_seeds``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +48,9 @@ import numpy as np
 
 from xstilts.report.handlers import scorer
 from xstilts.report.ratio_metrics import TEST_NAME, bootstrap_delta, randomization_test
+from xstilts.report.seed_test import seed_level_test
 from xstilts.report.sign_flip import sign_flip_test
-from xstilts.tasktypes.per_example import ExampleStatistics
+from xstilts.tasktypes.per_example import ExampleStatistics, RatioForm
 from xstilts.training.run_folder import RunFolder, split_view
 
 _MAX_CELLS = 2_000_000
@@ -75,6 +80,9 @@ class Comparison:
     min_p: float | None = None  # smallest p the test could give: 1/(B+1), 0 if exact
     test_name: str | None = None  # SIGN_FLIP or ratio_metrics.TEST_NAME; None for no test
     count_statistics: tuple[str, ...] | None = None  # what a ratio metric's counts are
+    p_examples: float | None = None  # the example-level test's p (models held fixed)
+    p_seeds: float | None = None  # the seed-level test's p (None: no such test, see method)
+    seed_test: str | None = None  # seed_test.PAIRED or WELCH; None without a seed-level test
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
@@ -157,6 +165,38 @@ def _bootstrap(pairs: list[tuple[np.ndarray, np.ndarray]], paired_seeds: bool, r
     return np.concatenate(out)
 
 
+def _per_seed(matrices: list[tuple[list[int], np.ndarray]], ratio: RatioForm | None
+              ) -> dict[int, float]:
+    """Each seed's macro average over languages (``matrices``: one (seeds, matrix) per
+    language), for the seeds every language has: a mean of scores, or a ratio metric of that
+    seed's summed counts."""
+    by_language = []
+    for seeds, x in matrices:
+        values = x.mean(axis=1) if ratio is None else ratio.value(x.sum(axis=1))
+        by_language.append(dict(zip(seeds, values.tolist(), strict=True)))
+    common = set.intersection(*(set(v) for v in by_language))
+    return {s: float(np.mean([v[s] for v in by_language])) for s in sorted(common)}
+
+
+def _with_seed_test(result: Comparison, per_seed: tuple[dict[int, float], dict[int, float]]
+                    ) -> Comparison:
+    """``result`` (an example-level test) with its p replaced by the larger of its own and the
+    seed-level test's on ``per_seed`` (intersection-union test, see
+    :mod:`xstilts.report.seed_test`), and its method saying which tests gave it."""
+    seed_test = seed_level_test(*per_seed)
+    if seed_test is None:
+        why = ("fewer than two seeds on a side" if min(map(len, per_seed)) < 2
+               else "every seed gives the same delta")
+        return replace(result, p_examples=result.p_value,
+                       method=f"{result.method}; no seed-level test ({why}): the p-value holds "
+                              "the trained models fixed")
+    return replace(result, p_value=max(result.p_value or 0.0, seed_test.p_value),
+                   p_examples=result.p_value, p_seeds=seed_test.p_value,
+                   seed_test=seed_test.name,
+                   method=f"{result.method}; p is the larger of the example-level test's "
+                          f"(p = {result.p_value:.2g}) and the {seed_test.describe()}")
+
+
 def _seed_only(a_scores: list[float], b_scores: list[float], confidence: float,
                resamples: int, rng: np.random.Generator) -> Comparison:
     """Interval over seeds alone, for metrics without per-example scores."""
@@ -185,6 +225,7 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
     """
     rng = np.random.default_rng(seed)
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    rows: list[tuple[list[int], list[int]]] = []  # each language's seeds of A and of B
     seeds_a: set[int] = set()
     seeds_b: set[int] = set()
     forms = set()
@@ -200,6 +241,7 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
         if not ids:
             return _seed_only(*seed_values, confidence, resamples, rng)
         pairs.append((_matrix(by_a, ids), _matrix(by_b, ids)))
+        rows.append((sorted(by_a), sorted(by_b)))
         seeds_a |= set(by_a)
         seeds_b |= set(by_b)
     if not pairs or len(forms) != 1:  # no language, or scores and counts mixed
@@ -212,22 +254,25 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
     low, high = np.quantile(draws, [alpha, 1 - alpha])
     total = sum(x.shape[1] for x, _ in pairs)
     n_seeds = min(len(seeds_a), len(seeds_b))
+    per_seed = (_per_seed([(r[0], x) for r, (x, _) in zip(rows, pairs, strict=True)], ratio),
+                _per_seed([(r[1], y) for r, (_, y) in zip(rows, pairs, strict=True)], ratio))
     if ratio is not None:
         test = randomization_test(pairs, ratio, permutations=permutations, seed=seed)
         delta = float(np.mean([ratio.value(x.sum(axis=1)).mean() - ratio.value(y.sum(axis=1))
                                .mean() for x, y in pairs]))
-        return Comparison(delta, float(low), float(high), test.p_value, total, n_seeds,
-                          f"{TEST_NAME} (B = {test.permutations}) on {ratio.name} recomputed "
-                          f"from summed counts, {len(pairs)} language(s), seeds' counts "
-                          "averaged; paired bootstrap over seeds and sentences", "Monte Carlo",
-                          test.permutations, test.min_p, TEST_NAME, ratio.statistics)
+        return _with_seed_test(Comparison(
+            delta, float(low), float(high), test.p_value, total, n_seeds,
+            f"{TEST_NAME} (B = {test.permutations}) on {ratio.name} recomputed from summed "
+            f"counts, {len(pairs)} language(s), seeds' counts averaged; paired bootstrap over "
+            "seeds and sentences", "Monte Carlo", test.permutations, test.min_p, TEST_NAME,
+            ratio.statistics), per_seed)
     # Seed-averaged per-example differences, scaled so their plain mean is the macro average.
     diffs = np.concatenate([(x.mean(0) - y.mean(0)) * total / (len(pairs) * x.shape[1])
                             for x, y in pairs])
     test = sign_flip_test(diffs, permutations=permutations, seed=seed)
-    return Comparison(float(diffs.mean()), float(low), float(high), test.p_value, total,
-                      n_seeds,
-                      f"{test.name} on per-example differences pooled over {len(pairs)} "
-                      "language(s), seeds averaged; bootstrap over seeds and examples",
-                      "exact" if test.permutations is None else "Monte Carlo", test.permutations,
-                      test.min_p, SIGN_FLIP)
+    return _with_seed_test(Comparison(
+        float(diffs.mean()), float(low), float(high), test.p_value, total, n_seeds,
+        f"{test.name} on per-example differences pooled over {len(pairs)} language(s), seeds "
+        "averaged; bootstrap over seeds and examples",
+        "exact" if test.permutations is None else "Monte Carlo", test.permutations, test.min_p,
+        SIGN_FLIP), per_seed)

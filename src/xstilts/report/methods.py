@@ -52,6 +52,21 @@ def _how(members: list[dict[str, Any]], draws: str = "sign patterns") -> str:
     return ", ".join(parts)
 
 
+def _seed_how(members: list[dict[str, Any]]) -> str:
+    """How many of a family's tests also tested the seeds (see :mod:`xstilts.report.seed_test`)."""
+    tested = [d for d in members if d["p"] is not None]
+    kinds = defaultdict(int)
+    for d in tested:
+        if d.get("seed_test"):
+            kinds[d["seed_test"]] += 1
+    if not kinds:
+        return "; no seed-level test (fewer than two seeds a side, or no seed variation)"
+    which = ", ".join(f"{name} for {n}" for name, n in sorted(kinds.items()))
+    rest = len(tested) - sum(kinds.values())
+    return (f"; with it the {which}, p the larger of the two"
+            + (f" (example-level test alone for {rest})" if rest else ""))
+
+
 def family_lines(analysis: dict[str, Any]) -> list[str]:
     """One sentence per correction family: level, test unit, exact/Monte Carlo, size."""
     correction = CORRECTION_NAMES[analysis["correction"]]
@@ -73,7 +88,7 @@ def family_lines(analysis: dict[str, Any]) -> list[str]:
             tests.append(f"{TEST_NAME} ({metrics}) on "
                          f"{_SENTENCE_UNITS.get(name, _GROUP_SENTENCES)}; "
                          f"{_how(ratios, 'permutations')}")
-        lines.append(f"{name}: {size}; {'; '.join(tests)}; {corrected}.")
+        lines.append(f"{name}: {size}; {'; '.join(tests)}{_seed_how(members)}; {corrected}.")
     return lines
 
 
@@ -99,6 +114,23 @@ def _ratio_line(analysis: dict[str, Any]) -> list[str]:
         f"1/(B+1) = {1 / (b + 1):.1g}."]
 
 
+def _seed_line(tested: list[dict[str, Any]]) -> list[str]:
+    """Why and how the seeds are tested too, when any comparison had two seeds a side."""
+    if not any(d.get("seed_test") for d in tested):
+        return []
+    return [
+        "Seeds: the tests above hold each configuration's trained models fixed (per-example "
+        "scores averaged over seeds), so on many examples they find differences between two sets "
+        "of models that other seeds would not reproduce. With two or more seeds on each side, a "
+        "t-test over the per-seed macro averages is run as well (paired over the per-seed deltas "
+        "when both ran the same seeds, else Welch's), and a comparison's p is the larger of the "
+        "two (an intersection-union test): significant means the delta stands out against both "
+        "the examples and the seeds. Both p-values are in summary.json (p_examples, p_seeds). "
+        "The bootstrap interval resamples seeds too, but with few seeds it understates their "
+        "variation (a bootstrap over n seeds sees (n−1)/n of it, without t quantiles), so an "
+        "interval clear of zero can go with a seed-level p above the level."]
+
+
 def general_lines(analysis: dict[str, Any]) -> list[str]:
     """How the p-values (sign-flip, approximate randomization) are computed, and what the
     correction families are."""
@@ -119,6 +151,7 @@ def general_lines(analysis: dict[str, Any]) -> list[str]:
     return [
         *sign_flip,
         *_ratio_line(analysis),
+        *_seed_line(tested),
         *analysis.get("retrieval_protocols", []),
         f"Multiple comparisons: {correction} correction within each comparison family (vs "
         "baseline on the zero-shot average; per language; per family; per genus; per script; "

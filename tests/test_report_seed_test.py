@@ -1,0 +1,74 @@
+"""The seed-level half of a comparison's test: a delta that seeds do not reproduce is not
+significant however many examples agree (xstilts.report.seed_test via compare)."""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+import pytest
+from scipy.stats import t as student_t
+
+from xstilts.report.comparisons import compare
+from xstilts.tasktypes.per_example import ExampleStatistics
+
+N = 2000
+IDS = tuple(f"de-{i}" for i in range(N))
+
+
+def _scores(correct: dict[str, dict[int, int]]) -> dict:
+    """config -> {seed: k}: the first k of the N examples are correct, the rest wrong."""
+    return {("m", config, "t", "accuracy", "de", ""): {
+        seed: ExampleStatistics("accuracy", IDS, (np.arange(N) < k).astype(float))
+        for seed, k in by_seed.items()} for config, by_seed in correct.items()}
+
+
+def _compare(correct: dict[str, dict[int, int]]):
+    return compare(_scores(correct), ("m", "a"), ("m", "none"), "t", "accuracy", ["de"],
+                   seed_values=([], []), resamples=200, permutations=1000)
+
+
+def _paired_t_p(deltas: list[float]) -> float:
+    t = statistics.fmean(deltas) / (statistics.stdev(deltas) / len(deltas) ** 0.5)
+    return float(2 * student_t.sf(abs(t), df=len(deltas) - 1))
+
+
+def test_a_gain_one_seed_in_three_does_not_show_is_not_significant() -> None:
+    """Seed deltas +5, 0, +6 points: every changed example moves the same way, so the
+    example-level sign-flip p is astronomically small, but over seeds t(2) ≈ 2.0, p ≈ 0.19."""
+    result = _compare({"a": {0: 1100, 1: 1000, 2: 1120}, "none": dict.fromkeys((0, 1, 2), 1000)})
+    assert result.delta == pytest.approx((100 + 0 + 120) / 3 / N)
+    assert result.p_examples < 1e-30
+    assert result.seed_test == "paired t-test over seeds"
+    assert result.p_seeds == pytest.approx(_paired_t_p([0.05, 0.0, 0.06]), rel=1e-9)
+    assert 0.1 < result.p_value == result.p_seeds
+    assert "paired t-test over seeds (3 seeds)" in result.method
+
+
+def test_a_gain_every_seed_reproduces_stays_significant() -> None:
+    result = _compare({"a": {0: 1100, 1: 1105, 2: 1095}, "none": dict.fromkeys((0, 1, 2), 1000)})
+    assert result.p_seeds == pytest.approx(_paired_t_p([0.05, 0.0525, 0.0475]), rel=1e-9)
+    assert result.p_value == max(result.p_examples, result.p_seeds) < 0.01
+
+
+def test_different_seeds_get_welchs_test() -> None:
+    """Seeds 0-2 against seeds 3-4: nothing pairs them, so Welch's unequal-variance t-test."""
+    a, b = [0.55, 0.5525, 0.5475], [0.50, 0.51]
+    result = _compare({"a": {s: round(N * v) for s, v in zip((0, 1, 2), a, strict=True)},
+                       "none": {s: round(N * v) for s, v in zip((3, 4), b, strict=True)}})
+    va, vb = statistics.variance(a) / 3, statistics.variance(b) / 2
+    t = (statistics.fmean(a) - statistics.fmean(b)) / (va + vb) ** 0.5
+    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 1)
+    assert result.seed_test == "Welch's t-test over seeds"
+    assert result.p_seeds == pytest.approx(2 * student_t.sf(abs(t), df=df), rel=1e-9)
+    assert "Welch's t-test over seeds (3 vs 2 seeds)" in result.method
+
+
+def test_without_seed_variation_or_with_one_seed_the_example_test_decides() -> None:
+    same = _compare({"a": dict.fromkeys((0, 1, 2), 1100), "none": dict.fromkeys((0, 1, 2), 1000)})
+    assert same.p_seeds is None and same.p_value == same.p_examples
+    assert same.p_examples == pytest.approx(2 * 0.5 ** 100, rel=1e-9)  # 100 changed, all +
+    assert "every seed gives the same delta" in same.method
+    one = _compare({"a": {0: 1100}, "none": {0: 1000}})
+    assert one.p_seeds is None and one.seed_test is None and one.p_value == one.p_examples
+    assert "fewer than two seeds on a side" in one.method
