@@ -33,22 +33,35 @@ def _paired_t_p(deltas: list[float]) -> float:
     return float(2 * student_t.sf(abs(t), df=len(deltas) - 1))
 
 
-def test_a_gain_one_seed_in_three_does_not_show_is_not_significant() -> None:
-    """Seed deltas +5, 0, +6 points: every changed example moves the same way, so the
-    example-level sign-flip p is astronomically small, but over seeds t(2) ≈ 2.0, p ≈ 0.19."""
-    result = _compare({"a": {0: 1100, 1: 1000, 2: 1120}, "none": dict.fromkeys((0, 1, 2), 1000)})
-    assert result.delta == pytest.approx((100 + 0 + 120) / 3 / N)
+def _paired_t_interval(deltas: list[float]) -> tuple[float, float]:
+    half = (student_t.ppf(0.975, df=len(deltas) - 1) * statistics.stdev(deltas)
+            / len(deltas) ** 0.5)
+    return statistics.fmean(deltas) - half, statistics.fmean(deltas) + half
+
+
+def test_a_gain_one_seed_in_three_hardly_shows_is_not_significant() -> None:
+    """Seed deltas +5, +0.5, +6 points: every changed example moves the same way, so the
+    example-level sign-flip p is astronomically small, but over seeds t(2) ≈ 2.3, p ≈ 0.15."""
+    result = _compare({"a": {0: 1100, 1: 1010, 2: 1120}, "none": dict.fromkeys((0, 1, 2), 1000)})
+    assert result.delta == pytest.approx((100 + 10 + 120) / 3 / N)
     assert result.p_examples < 1e-30
     assert result.seed_test == "paired t-test over seeds"
-    assert result.p_seeds == pytest.approx(_paired_t_p([0.05, 0.0, 0.06]), rel=1e-9)
+    assert result.p_seeds == pytest.approx(_paired_t_p([0.05, 0.005, 0.06]), rel=1e-9)
     assert 0.1 < result.p_value == result.p_seeds
     assert "paired t-test over seeds (3 seeds)" in result.method
+    # the interval agrees: the bootstrap's alone clears zero, the t-interval over seeds does
+    # not, and the reported one is their hull
+    assert result.bootstrap_ci[0] > 0
+    assert result.seed_ci == pytest.approx(_paired_t_interval([0.05, 0.005, 0.06]), rel=1e-9)
+    assert result.ci_low == result.seed_ci[0] < 0 < result.ci_high
+    assert result.ci_high == max(result.bootstrap_ci[1], result.seed_ci[1])
 
 
 def test_a_gain_every_seed_reproduces_stays_significant() -> None:
     result = _compare({"a": {0: 1100, 1: 1105, 2: 1095}, "none": dict.fromkeys((0, 1, 2), 1000)})
     assert result.p_seeds == pytest.approx(_paired_t_p([0.05, 0.0525, 0.0475]), rel=1e-9)
     assert result.p_value == max(result.p_examples, result.p_seeds) < 0.01
+    assert 0 < result.ci_low <= result.bootstrap_ci[0] and result.ci_low <= result.seed_ci[0]
 
 
 def test_different_seeds_get_welchs_test() -> None:
@@ -72,3 +85,4 @@ def test_without_seed_variation_or_with_one_seed_the_example_test_decides() -> N
     one = _compare({"a": {0: 1100}, "none": {0: 1000}})
     assert one.p_seeds is None and one.seed_test is None and one.p_value == one.p_examples
     assert "fewer than two seeds on a side" in one.method
+    assert one.seed_ci is None and one.bootstrap_ci is None and one.ci_low > 0

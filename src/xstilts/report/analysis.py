@@ -18,8 +18,9 @@ Conventions (stated in every report):
   :mod:`xstilts.report.comparisons`), or for a corpus-level ratio metric (entity F1) a paired
   bootstrap and approximate-randomization test over sentences
   (:mod:`xstilts.report.ratio_metrics`); with two or more seeds a side, p is the larger of that
-  test's and a t-test's over the per-seed averages (:mod:`xstilts.report.seed_test`), so
-  seed-to-seed variation is in the test as it is in the interval; p-values are corrected per
+  test's and a t-test's over the per-seed averages (:mod:`xstilts.report.seed_test`) and the
+  interval the hull of the bootstrap's and that t-interval, so seed-to-seed variation is in
+  both as few seeds allow; p-values are corrected per
   comparison family (vs baseline on the zero-shot average; vs baseline per language; vs
   baseline per family, per genus, per script, per resource level; between configurations) by
   Holm (family-wise error) or Benjamini-Hochberg (false discovery rate). Each grouping is its
@@ -216,11 +217,13 @@ def _delta(block: _Block, scores: ExampleScores, a: str, b: str, langs: list[str
                      view=prediction_view(block.split), **options)
     pts = {k: None if v is None else 100 * v for k, v in
            (("ci_low", result.ci_low), ("ci_high", result.ci_high))}
+    ranges = {k: None if v is None else [100 * v[0], 100 * v[1]] for k, v in
+              (("seed_ci", result.seed_ci), ("bootstrap_ci", result.bootstrap_ci))}
     return {"model": block.model, "task": block.task, "metric": block.metric, "config": a,
             "versus": b, "delta": block.delta(a, b, langs), **pts, "p": result.p_value,
             "n_examples": result.n_examples,
             "p_examples": result.p_examples, "p_seeds": result.p_seeds,
-            "seed_test": result.seed_test,
+            "seed_test": result.seed_test, **ranges,
             "n_seeds": result.n_seeds, "method": result.method, "test": result.test,
             "permutations": result.permutations, "min_p": result.min_p,
             "test_name": result.test_name, "count_statistics": result.count_statistics}

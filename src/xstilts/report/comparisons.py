@@ -18,7 +18,8 @@ What is computed (the report states the same):
   test (:mod:`xstilts.report.ratio_metrics`). Other metrics (correlations), and tasks whose
   type this process does not know, get an interval over seeds only (two seeds or more) and no
   example-level test.
-* Interval: a two-level bootstrap over seeds AND examples. Each resample draws seeds with
+* Interval: a two-level bootstrap over seeds AND examples (with two or more seeds a side,
+  widened to its hull with the seed-level t-interval: see below). Each resample draws seeds with
   replacement (the same seed draw for both configurations when they ran the same seeds, since
   seed s of A and seed s of B share the target data order), then, per language, examples with
   replacement (the same examples for both: paired). The statistic is the macro average over
@@ -33,7 +34,9 @@ What is computed (the report states the same):
   or more seeds on each side a seed-level t-test over the per-seed macro averages (paired when
   both ran the same seeds) is run too and the comparison's p is the larger of the two
   (:mod:`xstilts.report.seed_test`): a delta is significant only if it stands out against both
-  the examples and the seeds. Both p-values are kept (``p_examples``, ``p_seeds``).
+  the examples and the seeds. Both p-values are kept (``p_examples``, ``p_seeds``), and the
+  interval is the hull of the bootstrap's and that t-interval (``bootstrap_ci``, ``seed_ci``):
+  with few seeds the bootstrap alone understates seed variation.
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class Comparison:
     p_examples: float | None = None  # the example-level test's p (models held fixed)
     p_seeds: float | None = None  # the seed-level test's p (None: no such test, see method)
     seed_test: str | None = None  # seed_test.PAIRED or WELCH; None without a seed-level test
+    seed_ci: tuple[float, float] | None = None  # the seed-level t-interval
+    bootstrap_ci: tuple[float, float] | None = None  # the bootstrap's, before the hull
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
@@ -178,23 +183,29 @@ def _per_seed(matrices: list[tuple[list[int], np.ndarray]], ratio: RatioForm | N
     return {s: float(np.mean([v[s] for v in by_language])) for s in sorted(common)}
 
 
-def _with_seed_test(result: Comparison, per_seed: tuple[dict[int, float], dict[int, float]]
-                    ) -> Comparison:
-    """``result`` (an example-level test) with its p replaced by the larger of its own and the
-    seed-level test's on ``per_seed`` (intersection-union test, see
-    :mod:`xstilts.report.seed_test`), and its method saying which tests gave it."""
-    seed_test = seed_level_test(*per_seed)
+def _with_seed_test(result: Comparison, per_seed: tuple[dict[int, float], dict[int, float]],
+                    confidence: float) -> Comparison:
+    """``result`` (an example-level test) with the seed-level test on ``per_seed`` added: p the
+    larger of the two (intersection-union test), the interval the hull of the bootstrap's and
+    the t-interval over seeds (see :mod:`xstilts.report.seed_test`), the method saying so."""
+    seed_test = seed_level_test(*per_seed, confidence)
     if seed_test is None:
         why = ("fewer than two seeds on a side" if min(map(len, per_seed)) < 2
                else "every seed gives the same delta")
         return replace(result, p_examples=result.p_value,
                        method=f"{result.method}; no seed-level test ({why}): the p-value holds "
                               "the trained models fixed")
+    low, high = result.ci_low, result.ci_high
     return replace(result, p_value=max(result.p_value or 0.0, seed_test.p_value),
+                   ci_low=min(low, seed_test.ci_low) if low is not None else None,
+                   ci_high=max(high, seed_test.ci_high) if high is not None else None,
                    p_examples=result.p_value, p_seeds=seed_test.p_value,
-                   seed_test=seed_test.name,
+                   seed_test=seed_test.name, seed_ci=(seed_test.ci_low, seed_test.ci_high),
+                   bootstrap_ci=(low, high),
                    method=f"{result.method}; p is the larger of the example-level test's "
-                          f"(p = {result.p_value:.2g}) and the {seed_test.describe()}")
+                          f"(p = {result.p_value:.2g}) and the {seed_test.describe()}; "
+                          "interval: the hull of the bootstrap's and the t-interval's over "
+                          "seeds")
 
 
 def _seed_only(a_scores: list[float], b_scores: list[float], confidence: float,
@@ -265,7 +276,7 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
             f"{TEST_NAME} (B = {test.permutations}) on {ratio.name} recomputed from summed "
             f"counts, {len(pairs)} language(s), seeds' counts averaged; paired bootstrap over "
             "seeds and sentences", "Monte Carlo", test.permutations, test.min_p, TEST_NAME,
-            ratio.statistics), per_seed)
+            ratio.statistics), per_seed, confidence)
     # Seed-averaged per-example differences, scaled so their plain mean is the macro average.
     diffs = np.concatenate([(x.mean(0) - y.mean(0)) * total / (len(pairs) * x.shape[1])
                             for x, y in pairs])
@@ -275,4 +286,4 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
         f"{test.name} on per-example differences pooled over {len(pairs)} language(s), seeds "
         "averaged; bootstrap over seeds and examples",
         "exact" if test.permutations is None else "Monte Carlo", test.permutations, test.min_p,
-        SIGN_FLIP), per_seed)
+        SIGN_FLIP), per_seed, confidence)

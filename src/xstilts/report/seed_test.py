@@ -17,6 +17,12 @@ p-value is the larger of this test's and the example-level test's (an intersecti
 Berger 1982): significant then means the delta stands out against both the sampling of
 examples and the choice of seeds, and it is still a valid level-α test.
 
+The interval follows: the two-level bootstrap's (seeds, then examples) is widened to the hull
+of itself and this test's t-interval. With few seeds the bootstrap understates their
+variation (resampling n seeds sees (n−1)/n of it, and percentiles are not t quantiles: with 3
+seeds the critical value is 4.30, not 1.96), so alone it could exclude zero where the seed
+test does not reject; the hull covers at least as often as either interval.
+
 No seed-level test with fewer than two seeds on a side (nothing to estimate the variation
 from: the report says the test is conditional on the trained model), nor when every seed gives
 the same delta (no seed-to-seed variation: the example-level test alone is then the right one).
@@ -25,6 +31,7 @@ the same delta (no seed-to-seed variation: the example-level test alone is then 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import ttest_ind, ttest_rel
@@ -35,9 +42,12 @@ WELCH = "Welch's t-test over seeds"
 
 @dataclass(frozen=True)
 class SeedTest:
-    """Two-sided p of equal mean over seeds, with the test's name and seed counts."""
+    """Two-sided p of equal mean over seeds, the t-interval of the delta, the test's name and
+    seed counts."""
 
     p_value: float
+    ci_low: float
+    ci_high: float
     name: str  # PAIRED or WELCH
     n_a: int
     n_b: int
@@ -52,11 +62,11 @@ def _constant(values: np.ndarray) -> bool:
     return bool(np.ptp(values) <= 1e-12 * max(1.0, float(np.abs(values).max())))
 
 
-def seed_level_test(per_seed_a: dict[int, float], per_seed_b: dict[int, float]
-                    ) -> SeedTest | None:
+def seed_level_test(per_seed_a: dict[int, float], per_seed_b: dict[int, float],
+                    confidence: float = 0.95) -> SeedTest | None:
     """Paired t-test over the per-seed deltas when both sides have the same seeds (two or
-    more), Welch's t-test otherwise; None below two seeds on a side or without any
-    seed-to-seed variation (see module doc)."""
+    more), Welch's t-test otherwise, with the t-interval at ``confidence``; None below two
+    seeds on a side or without any seed-to-seed variation (see module doc)."""
     if len(per_seed_a) < 2 or len(per_seed_b) < 2:
         return None
     if set(per_seed_a) == set(per_seed_b):
@@ -65,8 +75,15 @@ def seed_level_test(per_seed_a: dict[int, float], per_seed_b: dict[int, float]
         b = np.array([per_seed_b[s] for s in seeds])
         if _constant(a - b):
             return None
-        return SeedTest(float(ttest_rel(a, b).pvalue), PAIRED, len(seeds), len(seeds))
+        return _result(ttest_rel(a, b), confidence, PAIRED, len(seeds), len(seeds))
     a, b = np.array(list(per_seed_a.values())), np.array(list(per_seed_b.values()))
     if _constant(a) and _constant(b):
         return None
-    return SeedTest(float(ttest_ind(a, b, equal_var=False).pvalue), WELCH, a.size, b.size)
+    return _result(ttest_ind(a, b, equal_var=False), confidence, WELCH, a.size, b.size)
+
+
+def _result(test: Any, confidence: float, name: str, n_a: int, n_b: int) -> SeedTest:
+    """From scipy's ``TtestResult`` (its class is private: hence ``Any``)."""
+    interval = test.confidence_interval(confidence)
+    return SeedTest(float(test.pvalue), float(interval.low), float(interval.high), name, n_a,
+                    n_b)

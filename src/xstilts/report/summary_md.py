@@ -117,7 +117,10 @@ def analysis_markdown(analysis: dict[str, Any]) -> str:
     if statements:
         out += ["## Significance (zero-shot average)", "",
                 f"{round(100 * analysis['confidence'])} % intervals from a bootstrap over "
-                "seeds and examples.", ""]
+                "seeds and examples" + (", widened to the t-interval over seeds where that is "
+                                        "wider (see Seeds below)." if any(
+                                            d.get("seed_ci") for d in analysis["deltas"])
+                                        else "."), ""]
         for line in general_lines(analysis):
             out += [line, ""]
         out += statements + [""]
