@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from scipy.stats import t as student_t
 
+from xstilts.errors import XstiltsError
 from xstilts.evaluation.significance import benjamini_hochberg, holm
+from xstilts.integrity import write_manifest
 from xstilts.report.analysis import analyse, analyse_rows, group_averages, n_intermediate_tasks
 from xstilts.report.comparisons import load_example_scores
 from xstilts.report.headline import headline_text
@@ -112,6 +114,22 @@ def test_deltas_and_averages_match_the_prediction_files(out: Path) -> None:
     mean = [statistics.fmean(acc[("cldr-units", s, "de")]) - statistics.fmean(
         acc[("none", s, "de")]) for s in SEEDS]
     assert de["delta"] == pytest.approx(100 * statistics.fmean(mean))
+
+
+def test_a_damaged_prediction_file_stops_the_report(tmp_path: Path) -> None:
+    """Same size, one digit changed: only the checksum written with the run can tell, and the
+    report refuses rather than test on it (or silently drop it when its metric mismatches)."""
+    out = build_out(tmp_path / "out")
+    folders = sorted(p for p in (out / "runs").iterdir())
+    for folder in folders:
+        write_manifest(folder)
+    assert analyse(out, "synth", resamples=20)["deltas"]  # intact: reported
+    victim = folders[3] / "predictions" / "de.jsonl"
+    text = victim.read_text()
+    at = text.index('"prediction": ') + len('"prediction": ')
+    victim.write_text(text[:at] + str((int(text[at]) + 1) % 5) + text[at + 1:])
+    with pytest.raises(XstiltsError, match=r"de\.jsonl: sha256 differs.*xstilts run"):
+        analyse(out, "synth", resamples=20)
 
 
 def test_permutation_p_value_matches_an_independent_sign_flip(out: Path) -> None:

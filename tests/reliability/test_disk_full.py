@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from reliability_helpers import same_results, store_metrics, xstilts_run
 
-from xstilts.studies.executor import damaged_folder
 from xstilts.training.run_folder import RunFolder
 
 # (fault, what the error must name)
@@ -36,7 +35,7 @@ def test_disk_full_names_the_path_keeps_finished_work_and_rerun_completes(
     # what finished before is intact: its folder checks out and its numbers are the final ones
     finished = [p for p in (out / "runs").iterdir() if RunFolder(p).is_complete()]
     for folder in finished:
-        assert damaged_folder(RunFolder(folder)) is None
+        assert RunFolder(folder).damage() is None
     reference_rows = set(store_metrics(expected))
     assert set(store_metrics(out)) <= reference_rows
     rerun = xstilts_run(study, out)

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from xstilts.errors import XstiltsError
 from xstilts.report.handlers import scorer
 from xstilts.report.ratio_metrics import TEST_NAME, bootstrap_delta, randomization_test
 from xstilts.report.seed_test import seed_level_test
@@ -101,15 +102,31 @@ def prediction_view(split: str) -> str:
     return split_view(split)
 
 
+def _refuse_damaged(folder: RunFolder) -> None:
+    """A report on files that are no longer the ones written would compute its statistics
+    from damaged predictions (or quietly drop them when their metric no longer matches):
+    refuse, naming the file, and say how to redo the run."""
+    problem = folder.damage()
+    if problem is not None:
+        raise XstiltsError(f"{problem}. The report reads only run folders that match the "
+                           f"checksums written with them: run `xstilts run` on the study again, "
+                           f"which sets {folder.path.name} aside and redoes the run")
+
+
 def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> ExampleScores:
     """Per-example statistics of every result row whose metric they reproduce, from the
-    row's task-type handler (see module doc); rows of a task without one get none."""
+    row's task-type handler (see module doc); rows of a task without one get none. A run
+    folder that no longer matches its checksum manifest stops the report (XstiltsError)."""
     found: ExampleScores = {}
     records: dict[Path, list[dict[str, Any]]] = {}  # one read per file, many metrics
+    checked: set[str] = set()
     for row in rows:
         view = prediction_view(row["split"])
-        path = RunFolder.of(out_dir, row["run_id"]).prediction_file(row["language"],
-                                                                    row["split"])
+        folder = RunFolder.of(out_dir, row["run_id"])
+        if row["run_id"] not in checked:
+            _refuse_damaged(folder)
+            checked.add(row["run_id"])
+        path = folder.prediction_file(row["language"], row["split"])
         handled = scorer(row["target_task"])
         if handled is None or not path.is_file():
             continue

@@ -54,7 +54,13 @@ from xstilts.studies.run_lock import RunLock, holder, lock_path, try_lock, wait_
 from xstilts.studies.spec import StudySpec, study_line
 from xstilts.studies.store import STORE_FILE, ResultStore
 from xstilts.tasks.user import save_definitions
-from xstilts.training.run_folder import COMPLETE_MARKER, TARGET_MODEL_DIR, RunFolder, runs_dir
+from xstilts.training.run_folder import (
+    COMPLETE_MARKER,
+    OWN_MANIFEST,
+    TARGET_MODEL_DIR,
+    RunFolder,
+    runs_dir,
+)
 from xstilts.training.threads import apply_threads
 from xstilts.training.tracking import (
     RunTracker,
@@ -66,11 +72,6 @@ from xstilts.training.vocabulary import trimmed_encoder
 
 Log = Callable[[str], None]
 logger = logging.getLogger(__name__)
-# Files of a reused run folder up to this size are hashed (predictions, run.json, metrics);
-# bigger ones (weights) are checked by size, and hashed when a run loads them.
-REUSE_HASH_BYTES = 16 << 20
-# Subfolders with a manifest of their own (checkpoints), left out of the run folder's.
-_OWN_MANIFEST = ("encoder", TARGET_MODEL_DIR, "resume")
 
 
 @dataclass
@@ -267,14 +268,14 @@ def triage(run: PlannedRun, tag: str, out_dir: Path, store: ResultStore,
     (``runs/<id>.corrupt``), said so, and the run is redone.
     """
     final = RunFolder.of(out_dir, run.id)
-    if final.is_complete() and (problem := damaged_folder(final)) is not None:
+    if final.is_complete() and (problem := final.damage()) is not None:
         aside = final.path.with_name(final.path.name + ".corrupt")
         if aside.exists():
             shutil.rmtree(aside)
         os.replace(final.path, aside)
         log(f"{tag}: {problem}; folder moved to {aside.name}, the run is redone")
     work = final.work()
-    if not final.is_complete() and work.is_complete() and damaged_folder(work) is None:
+    if not final.is_complete() and work.is_complete() and work.damage() is None:
         if final.path.exists():  # killed between removing an old folder and the rename
             shutil.rmtree(final.path)
         os.replace(work.path, final.path)
@@ -330,7 +331,7 @@ def execute_run(run: PlannedRun, out_dir: Path,
                   "settings": run.settings, "info": info,
                   "metrics": [m.to_dict() for m in metrics]}
         work.record.write_text(json.dumps(record, indent=2))
-        write_manifest(work.path, skip=(COMPLETE_MARKER, *_OWN_MANIFEST))
+        write_manifest(work.path, skip=(COMPLETE_MARKER, *OWN_MANIFEST))
         atomic_write_text(work.complete_marker, "ok\n", fault="run.record")
         if final.path.exists():
             shutil.rmtree(final.path)
@@ -351,20 +352,6 @@ def execute_run(run: PlannedRun, out_dir: Path,
             shutil.rmtree(failed.path)
         os.replace(work.path, failed.path)
         raise RunFailed(f"{type(err).__name__}: {err} (log: {failed.error})") from err
-
-
-def damaged_folder(folder: RunFolder) -> CorruptFileError | None:
-    """What is wrong with a finished run folder, or None: every file of its manifest with
-    its size, the small ones (predictions, run.json) with their hash, the checkpoints in it
-    by size (hashed when loaded)."""
-    try:
-        verify_manifest(folder.path, max_hash_bytes=REUSE_HASH_BYTES)
-        for sub in _OWN_MANIFEST:
-            if (folder.path / sub).is_dir():
-                verify_manifest(folder.path / sub, max_hash_bytes=0)
-    except CorruptFileError as err:
-        return err
-    return None
 
 
 def _follow_run(run: PlannedRun, out_dir: Path, data_dir: Path | None,

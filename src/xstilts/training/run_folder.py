@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from xstilts.integrity import CorruptFileError, verify_manifest
 from xstilts.prediction_files import gold_pairs_file, language_file, mined_pairs_file
 
 RUNS_DIR = "runs"
@@ -29,6 +30,12 @@ FAILED_SUFFIX = ".failed"
 COMPLETE_MARKER = "XSTILTS_COMPLETE"
 # Where a target run keeps its fine-tuned model when the study asks for it.
 TARGET_MODEL_DIR = "model"
+# Files of a finished run folder up to this size are hashed when it is reused or reported on
+# (predictions, run.json, metrics); bigger ones (weights) are checked by size, and hashed when
+# a run loads them.
+CHECK_HASH_BYTES = 16 << 20
+# Subfolders with a manifest of their own (checkpoints), left out of the run folder's.
+OWN_MANIFEST = ("encoder", TARGET_MODEL_DIR, "resume")
 
 
 def split_view(split: str) -> str:
@@ -79,6 +86,20 @@ class RunFolder:
 
     def is_complete(self) -> bool:
         return self.complete_marker.is_file()
+
+    def damage(self) -> CorruptFileError | None:
+        """What is wrong with this finished folder, or None: every file of its manifest with
+        its size, the small ones (predictions, run.json) with their hash, the checkpoints in
+        it by size (hashed when loaded). A folder from before manifests has none: nothing to
+        check."""
+        try:
+            verify_manifest(self.path, max_hash_bytes=CHECK_HASH_BYTES)
+            for sub in OWN_MANIFEST:
+                if (self.path / sub).is_dir():
+                    verify_manifest(self.path / sub, max_hash_bytes=0)
+        except CorruptFileError as err:
+            return err
+        return None
 
     @property
     def metrics(self) -> Path:
