@@ -20,13 +20,12 @@ Conventions (stated in every report):
   (:mod:`xstilts.report.ratio_metrics`); with two or more seeds a side, p is the larger of that
   test's and a t-test's over the per-seed averages (:mod:`xstilts.report.seed_test`) and the
   interval the hull of the bootstrap's and that t-interval, so seed-to-seed variation is in
-  both as few seeds allow; p-values are corrected per
-  comparison family (vs baseline on the zero-shot average; vs baseline per language; vs
-  baseline per family, per genus, per script, per resource level; between configurations) by
-  Holm (family-wise error) or Benjamini-Hochberg (false discovery rate). Each grouping is its
-  own family: the four are different partitions of the same languages, i.e. different
-  questions, and one family over all of them would multiply every group's p by the number of
-  groups of all four.
+  both as few seeds allow; p-values are corrected per comparison family (vs baseline on the
+  zero-shot average; vs baseline per language; vs baseline per family, per genus, per script,
+  per resource level; between configurations) by Holm (family-wise error) or
+  Benjamini-Hochberg (false discovery rate). Each grouping is its own family: the four are
+  different partitions of the same languages, i.e. different questions, and one family over
+  all of them would multiply every group's p by the number of groups of all four.
 * Which languages gain: per configuration, the Spearman ρ of each zero-shot language's gain
   over the baseline with its resource level and its URIEL distances to English and to the
   intermediate task's language (:mod:`xstilts.language_distances`), with a percentile

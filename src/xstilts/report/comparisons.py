@@ -253,7 +253,9 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
     """
     rng = np.random.default_rng(seed)
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
-    rows: list[tuple[list[int], list[int]]] = []  # each language's seeds of A and of B
+    # per language, (its seeds, the matrix whose rows they are) of A and of B: the seed test's
+    seeded_a: list[tuple[list[int], np.ndarray]] = []
+    seeded_b: list[tuple[list[int], np.ndarray]] = []
     seeds_a: set[int] = set()
     seeds_b: set[int] = set()
     forms = set()
@@ -268,8 +270,10 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
         ids = sorted(set.intersection(*(set(s) for s in [*by_a.values(), *by_b.values()])))
         if not ids:
             return _seed_only(*seed_values, confidence, resamples, rng)
-        pairs.append((_matrix(by_a, ids), _matrix(by_b, ids)))
-        rows.append((sorted(by_a), sorted(by_b)))
+        x, y = _matrix(by_a, ids), _matrix(by_b, ids)
+        pairs.append((x, y))
+        seeded_a.append((sorted(by_a), x))
+        seeded_b.append((sorted(by_b), y))
         seeds_a |= set(by_a)
         seeds_b |= set(by_b)
     if not pairs or len(forms) != 1:  # no language, or scores and counts mixed
@@ -282,8 +286,7 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
     low, high = np.quantile(draws, [alpha, 1 - alpha])
     total = sum(x.shape[1] for x, _ in pairs)
     n_seeds = min(len(seeds_a), len(seeds_b))
-    per_seed = (_per_seed([(r[0], x) for r, (x, _) in zip(rows, pairs, strict=True)], ratio),
-                _per_seed([(r[1], y) for r, (_, y) in zip(rows, pairs, strict=True)], ratio))
+    per_seed = (_per_seed(seeded_a, ratio), _per_seed(seeded_b, ratio))
     if ratio is not None:
         test = randomization_test(pairs, ratio, permutations=permutations, seed=seed)
         delta = float(np.mean([ratio.value(x.sum(axis=1)).mean() - ratio.value(y.sum(axis=1))

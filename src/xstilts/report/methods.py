@@ -9,7 +9,7 @@ many comparisons Holm / Benjamini-Hochberg corrected it with.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from xstilts.report.analysis import CORRECTION_NAMES
@@ -55,10 +55,7 @@ def _how(members: list[dict[str, Any]], draws: str = "sign patterns") -> str:
 def _seed_how(members: list[dict[str, Any]]) -> str:
     """How many of a family's tests also tested the seeds (see :mod:`xstilts.report.seed_test`)."""
     tested = [d for d in members if d["p"] is not None]
-    kinds = defaultdict(int)
-    for d in tested:
-        if d.get("seed_test"):
-            kinds[d["seed_test"]] += 1
+    kinds = Counter(d["seed_test"] for d in tested if d.get("seed_test"))
     if not kinds:
         return "; no seed-level test (fewer than two seeds a side, or no seed variation)"
     which = ", ".join(f"{name} for {n}" for name, n in sorted(kinds.items()))

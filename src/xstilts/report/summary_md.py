@@ -115,12 +115,11 @@ def analysis_markdown(analysis: dict[str, Any]) -> str:
                 analysis["reference_legend"], ""] + [f"- {w}" for w in warnings] + [""]
     statements = _statements(analysis)
     if statements:
+        widened = any(d.get("seed_ci") for d in analysis["deltas"])
         out += ["## Significance (zero-shot average)", "",
                 f"{round(100 * analysis['confidence'])} % intervals from a bootstrap over "
                 "seeds and examples" + (", widened to the t-interval over seeds where that is "
-                                        "wider (see Seeds below)." if any(
-                                            d.get("seed_ci") for d in analysis["deltas"])
-                                        else "."), ""]
+                                        "wider (see Seeds below)." if widened else "."), ""]
         for line in general_lines(analysis):
             out += [line, ""]
         out += statements + [""]
