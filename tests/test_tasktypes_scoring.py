@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import pearsonr, spearmanr
 
 from xstilts.tasks import get_task
 from xstilts.tasks.base import Answer, ChoiceExample, Example, QAExample, TaggingExample
 from xstilts.tasktypes import encoder_handler_for, handler_for
-from xstilts.tasktypes.per_example import ENTITY_F1, SPAN_F1, ExampleStatistics, TaskScoring
+from xstilts.tasktypes.per_example import (
+    ENTITY_F1,
+    PEARSON,
+    SPAN_F1,
+    SPEARMAN,
+    ExampleStatistics,
+    TaskScoring,
+)
 
 PRIMARY = {  # task -> (primary metric, official metric)
     "xnli": ("accuracy", "accuracy"),            # pair classification
@@ -100,7 +108,7 @@ def test_accuracy_is_one_zero_per_example() -> None:
     # gold 0 1 2 1, predicted 0 2 2 1: correct 1 0 1 1, accuracy 3/4
     stats = _stats("xnli", "accuracy", _records([0, 1, 2, 1], [0, 2, 2, 1]))
     assert stats is not None and stats.values.tolist() == [1.0, 0.0, 1.0, 1.0]
-    assert stats.value == 0.75 and stats.ratio is None and stats.ids == ("e0", "e1", "e2", "e3")
+    assert stats.value == 0.75 and stats.form is None and stats.ids == ("e0", "e1", "e2", "e3")
     assert _stats("xnli", "accuracy", _records([0, None], [0, 1])) is None  # unlabeled
     assert _stats("xnli", "f1", _records([0], [0])) is None  # a metric it never stores
     assert _stats("xcopa", "accuracy", _records([1, 0], [1, 1])).values.tolist() == [1.0, 0.0]
@@ -132,7 +140,7 @@ def test_tagging_counts_and_token_weights() -> None:
     gold = [["DET", "NOUN", "NOUN", "VERB"], ["PRON"]]
     pred = [["DET", "NOUN", "ADJ", "VERB"], ["PRON"]]
     span = _stats("udpos", "span_f1", _records(gold, pred))
-    assert span.ratio is SPAN_F1 and span.values[0].tolist() == [2, 4, 3]
+    assert span.form is SPAN_F1 and span.values[0].tolist() == [2, 4, 3]
     # sentence 2: one PRON span, correct -> (1, 1, 1); corpus F1 = 2·3 / (5 + 4) = 2/3
     assert span.value == pytest.approx(2 / 3)
     # token accuracy over all 5 tokens = 4/5; per sentence: correct × 2 sentences / 5 tokens
@@ -142,14 +150,31 @@ def test_tagging_counts_and_token_weights() -> None:
     # PAN-X: gold {PER 0-1, LOC 3}, predicted {PER 0-1, ORG 3}: counts (1, 2, 2), F1 1/2
     ner = _stats("panx", "entity_f1", _records([["B-PER", "I-PER", "O", "B-LOC"]],
                                                 [["B-PER", "I-PER", "O", "B-ORG"]]))
-    assert ner.ratio is ENTITY_F1 and ner.values.tolist() == [[1, 2, 2]] and ner.value == 0.5
+    assert ner.form is ENTITY_F1 and ner.values.tolist() == [[1, 2, 2]] and ner.value == 0.5
     assert _stats("udpos", "span_f1", _records([None], [["PRON"]])) is None  # unlabeled
     assert _stats("udpos", "token_accuracy", _records([["PRON", "DET"]], [["PRON"]])) is None
 
 
-def test_correlations_and_unpaired_retrieval_metrics_do_not_decompose() -> None:
+def test_correlations_keep_gold_prediction_rows() -> None:
+    # gold 1 2 3 4 (ranks 1-4), predicted 1.1 2.9 2.5 2.9 (ranks 1, 3.5, 2, 3.5):
+    # Pearson of the ranks: covariance 0.75, variances 1.25 and 1.125 -> 0.6325
+    records = _records([1.0, 2.0, 3.0, 4.0], [1.1, 2.9, 2.5, 2.9])
+    rho = _stats("stsb", "spearman", records)
+    assert rho.form is SPEARMAN and rho.values.tolist() == [[1.0, 1.1], [2.0, 2.9], [3.0, 2.5],
+                                                             [4.0, 2.9]]
+    assert rho.value == pytest.approx(0.75 / np.sqrt(1.25 * 1.125), abs=1e-12)
+    assert rho.value == pytest.approx(spearmanr([1, 2, 3, 4], [1.1, 2.9, 2.5, 2.9]).statistic)
+    r = _stats("stsb", "pearson", records)
+    assert r.form is PEARSON
+    assert r.value == pytest.approx(pearsonr([1, 2, 3, 4], [1.1, 2.9, 2.5, 2.9]).statistic)
+    siamese = _handled("stsb", "siamese")
+    assert siamese[1].example_statistics(siamese[0], "spearman", "en", records).value == rho.value
+    assert _stats("stsb", "spearman", _records([1.0, None], [1.0, 2.0])) is None  # unlabeled
+    assert _stats("stsb", "mse", records) is None  # a metric it never stores
+
+
+def test_unpaired_retrieval_metrics_do_not_decompose() -> None:
     records = _records([1.0, 2.0, 3.0], [1.1, 2.5, 2.9])
-    assert _stats("stsb", "spearman", records) is None
     task = get_task("tatoeba")
     retrieval = encoder_handler_for(task)
     stats = retrieval.example_statistics(task, "accuracy", "de", _records([0, 1, 2], [0, 2, 2]))

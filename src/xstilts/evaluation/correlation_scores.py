@@ -24,24 +24,35 @@ _BLOCK = 256
 
 
 def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson's r of every row pair; NaN where a row has no variance (undefined)."""
-    xc = x - x.mean(axis=1, keepdims=True)
-    yc = y - y.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((xc * xc).sum(axis=1) * (yc * yc).sum(axis=1))
+    """Pearson's r along the last axis (shapes broadcast); NaN where a row has no variance
+    (undefined)."""
+    xc = x - x.mean(axis=-1, keepdims=True)
+    yc = y - y.mean(axis=-1, keepdims=True)
+    denominator = np.sqrt((xc * xc).sum(axis=-1) * (yc * yc).sum(axis=-1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = (xc * yc).sum(axis=1) / denominator
+        r = (xc * yc).sum(axis=-1) / denominator
     return np.where(denominator > 0, r, np.nan)
+
+
+def correlation_of_rows(metric: str, gold: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``metric`` ("spearman" or "pearson") of every row pair along the last axis (shapes
+    broadcast, e.g. one gold row against many prediction rows); NaN where a row is constant.
+
+    Spearman is Pearson on average ranks (ties share their mean rank), ranked inside each row,
+    which is what :func:`scipy.stats.spearmanr` does for one sample.
+    """
+    if metric == "spearman":
+        return _rowwise_pearson(stats.rankdata(gold, axis=-1), stats.rankdata(predicted, axis=-1))
+    if metric == "pearson":
+        return _rowwise_pearson(gold, predicted)
+    raise ValueError(f"unknown correlation {metric!r}; known: {sorted(CORRELATIONS)}")
 
 
 def bootstrap_correlations(
     gold: np.ndarray, predicted: np.ndarray, metrics: Sequence[str], *, resamples: int,
     seed: int,
 ) -> dict[str, np.ndarray]:
-    """Each metric on ``resamples`` resamples of the pairs (NaN for degenerate resamples).
-
-    Spearman is Pearson on average ranks (ties share their mean rank), ranked inside each
-    resample, which is what :func:`scipy.stats.spearmanr` does for one sample.
-    """
+    """Each metric on ``resamples`` resamples of the pairs (NaN for degenerate resamples)."""
     rng = np.random.default_rng(seed)
     n = gold.shape[0]
     values: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
@@ -49,11 +60,7 @@ def bootstrap_correlations(
         idx = rng.integers(0, n, size=(min(_BLOCK, resamples - start), n))
         g, p = gold[idx], predicted[idx]
         for metric in metrics:
-            if metric == "spearman":
-                values[metric].append(_rowwise_pearson(stats.rankdata(g, axis=1),
-                                                       stats.rankdata(p, axis=1)))
-            else:
-                values[metric].append(_rowwise_pearson(g, p))
+            values[metric].append(correlation_of_rows(metric, g, p))
     return {m: np.concatenate(v) for m, v in values.items()}
 
 

@@ -15,9 +15,12 @@ What is computed (the report states the same):
   reproduces the stored metric of every run it comes from. Corpus-level ratio metrics (entity F1,
   span F1) get per-sentence counts instead, used when the metric of their sums reproduces the
   stored value, with the same interval over recomputed metrics and an approximate-randomization
-  test (:mod:`xstilts.report.ratio_metrics`). Other metrics (correlations), and tasks whose
-  type this process does not know, get an interval over seeds only (two seeds or more) and no
-  example-level test.
+  test (:mod:`xstilts.report.ratio_metrics`). Correlations (STS Spearman, Pearson) get each
+  example's (gold, prediction) pair, used when the correlation of the pairs reproduces the
+  stored value: the same interval with the correlation recomputed per resample, and an
+  approximate-randomization test over examples (:mod:`xstilts.report.correlation_metrics`).
+  Tasks whose type this process does not know get an interval over seeds only (two seeds or
+  more) and no example-level test.
 * Interval: a two-level bootstrap over seeds AND examples (with two or more seeds a side,
   widened to its hull with the seed-level t-interval: see below). Each resample draws seeds with
   replacement (the same seed draw for both configurations when they ran the same seeds, since
@@ -50,11 +53,11 @@ from typing import Any
 import numpy as np
 
 from xstilts.errors import XstiltsError
+from xstilts.report import correlation_metrics, ratio_metrics
 from xstilts.report.handlers import scorer
-from xstilts.report.ratio_metrics import TEST_NAME, bootstrap_delta, randomization_test
 from xstilts.report.seed_test import seed_level_test
 from xstilts.report.sign_flip import sign_flip_test
-from xstilts.tasktypes.per_example import ExampleStatistics, RatioForm
+from xstilts.tasktypes.per_example import CorpusForm, CorrelationForm, ExampleStatistics
 from xstilts.training.run_folder import RunFolder, split_view
 
 _MAX_CELLS = 2_000_000
@@ -82,8 +85,8 @@ class Comparison:
     test: str | None = None
     permutations: int | None = None  # Monte-Carlo draws; None for an exact p or no test
     min_p: float | None = None  # smallest p the test could give: 1/(B+1), 0 if exact
-    test_name: str | None = None  # SIGN_FLIP or ratio_metrics.TEST_NAME; None for no test
-    count_statistics: tuple[str, ...] | None = None  # what a ratio metric's counts are
+    test_name: str | None = None  # SIGN_FLIP or a corpus form's TEST_NAME; None for no test
+    count_statistics: tuple[str, ...] | None = None  # what a corpus metric's rows hold
     p_examples: float | None = None  # the example-level test's p (models held fixed)
     p_seeds: float | None = None  # the seed-level test's p (None: no such test, see method)
     seed_test: str | None = None  # seed_test.PAIRED or WELCH; None without a seed-level test
@@ -187,14 +190,14 @@ def _bootstrap(pairs: list[tuple[np.ndarray, np.ndarray]], paired_seeds: bool, r
     return np.concatenate(out)
 
 
-def _per_seed(matrices: list[tuple[list[int], np.ndarray]], ratio: RatioForm | None
+def _per_seed(matrices: list[tuple[list[int], np.ndarray]], form: CorpusForm | None
               ) -> dict[int, float]:
     """Each seed's macro average over languages (``matrices``: one (seeds, matrix) per
-    language), for the seeds every language has: a mean of scores, or a ratio metric of that
-    seed's summed counts."""
+    language), for the seeds every language has: a mean of scores, or a corpus metric of that
+    seed's rows."""
     by_language = []
     for seeds, x in matrices:
-        values = x.mean(axis=1) if ratio is None else ratio.value(x.sum(axis=1))
+        values = x.mean(axis=1) if form is None else form.of_rows(x)
         by_language.append(dict(zip(seeds, values.tolist(), strict=True)))
     common = set.intersection(*(set(v) for v in by_language))
     return {s: float(np.mean([v[s] for v in by_language])) for s in sorted(common)}
@@ -264,7 +267,7 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
         stats_b = scores.get((*b, task, metric, lang, view))
         if not stats_a or not stats_b:
             return _seed_only(*seed_values, confidence, resamples, rng)
-        forms |= {s.ratio for s in [*stats_a.values(), *stats_b.values()]}
+        forms |= {s.form for s in [*stats_a.values(), *stats_b.values()]}
         by_a = {seed: s.by_id() for seed, s in stats_a.items()}
         by_b = {seed: s.by_id() for seed, s in stats_b.items()}
         ids = sorted(set.intersection(*(set(s) for s in [*by_a.values(), *by_b.values()])))
@@ -278,25 +281,32 @@ def compare(scores: ExampleScores, a: tuple[str, str], b: tuple[str, str], task:
         seeds_b |= set(by_b)
     if not pairs or len(forms) != 1:  # no language, or scores and counts mixed
         return _seed_only(*seed_values, confidence, resamples, rng)
-    ratio = forms.pop()
+    form = forms.pop()
+    correlation = isinstance(form, CorrelationForm)
+    if correlation and not correlation_metrics.shared_gold(pairs):  # not the same examples
+        return _seed_only(*seed_values, confidence, resamples, rng)
+    corpus = None if form is None else correlation_metrics if correlation else ratio_metrics
     paired_seeds = seeds_a == seeds_b
     draws = _bootstrap(pairs, paired_seeds, resamples, rng,
-                       _mean_delta if ratio is None else bootstrap_delta(ratio))
+                       _mean_delta if corpus is None else corpus.bootstrap_delta(form))
     alpha = (1 - confidence) / 2
-    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    low, high = np.nanquantile(draws, [alpha, 1 - alpha])  # NaN: a constant resample
     total = sum(x.shape[1] for x, _ in pairs)
     n_seeds = min(len(seeds_a), len(seeds_b))
-    per_seed = (_per_seed(seeded_a, ratio), _per_seed(seeded_b, ratio))
-    if ratio is not None:
-        test = randomization_test(pairs, ratio, permutations=permutations, seed=seed)
-        delta = float(np.mean([ratio.value(x.sum(axis=1)).mean() - ratio.value(y.sum(axis=1))
-                               .mean() for x, y in pairs]))
+    per_seed = (_per_seed(seeded_a, form), _per_seed(seeded_b, form))
+    if corpus is not None:
+        test = corpus.randomization_test(pairs, form, permutations=permutations, seed=seed)
+        delta = float(np.mean([form.of_rows(x).mean() - form.of_rows(y).mean()
+                               for x, y in pairs]))
+        recomputed = ("from each example's (gold, prediction) pair, seeds' predictions "
+                      "averaged" if correlation else "from summed counts, seeds' counts averaged")
+        units = "examples" if correlation else "sentences"
         return _with_seed_test(Comparison(
             delta, float(low), float(high), test.p_value, total, n_seeds,
-            f"{TEST_NAME} (B = {test.permutations}) on {ratio.name} recomputed from summed "
-            f"counts, {len(pairs)} language(s), seeds' counts averaged; paired bootstrap over "
-            "seeds and sentences", "Monte Carlo", test.permutations, test.min_p, TEST_NAME,
-            ratio.statistics), per_seed, confidence)
+            f"{corpus.TEST_NAME} (B = {test.permutations}) on {form.name} recomputed "
+            f"{recomputed}, {len(pairs)} language(s); paired bootstrap over seeds and {units}",
+            "Monte Carlo", test.permutations, test.min_p, corpus.TEST_NAME, form.statistics),
+            per_seed, confidence)
     # Seed-averaged per-example differences, scaled so their plain mean is the macro average.
     diffs = np.concatenate([(x.mean(0) - y.mean(0)) * total / (len(pairs) * x.shape[1])
                             for x, y in pairs])

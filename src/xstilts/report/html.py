@@ -273,8 +273,9 @@ def _methods(analysis: dict[str, Any]) -> str:
         "metrics, per-question F1/EM for QA (under the task's own rules), for token accuracy "
         "each sentence's correct tokens weighted by sentences / tokens; per-sentence counts for "
         "entity and span F1 (a ratio of corpus sums, recomputed from resampled or swapped "
-        "sentences); a metric neither reproduces (correlations) gets a seed-only interval and "
-        "no test.",
+        "sentences); each example's (gold, predicted) pair for correlations (recomputed over "
+        "resampled or swapped pairs); a metric none of these reproduces gets a seed-only "
+        "interval and no test.",
         *analysis.get("metric_notes", []),
         analysis.get("zero_shot_rule", ZERO_SHOT_RULE) + " Language groups leave English out "
         "too. Distances are URIEL's (genetic, geographic, syntactic, inventory, phonological, "

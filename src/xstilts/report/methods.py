@@ -12,8 +12,11 @@ import json
 from collections import Counter, defaultdict
 from typing import Any
 
+from xstilts.report import correlation_metrics, ratio_metrics
 from xstilts.report.analysis import CORRECTION_NAMES
-from xstilts.report.ratio_metrics import TEST_NAME
+
+RATIO_TEST = ratio_metrics.TEST_NAME
+CORRELATION_TEST = correlation_metrics.TEST_NAME
 
 _POOLED = ("the per-example differences of all its zero-shot languages pooled, each language "
            "weighted equally (the statistic is the macro average)")
@@ -25,16 +28,16 @@ _UNITS = {
 _GROUP_UNITS = ("the per-example differences of the group's zero-shot languages pooled, each "
                 "language weighted equally (not on its language means: a sign-flip test over "
                 "1-3 means could never go below p = 0.25)")
-_POOLED_SENTENCES = ("the sentences of all its zero-shot languages (the metric recomputed per "
-                     "language from summed counts, then macro-averaged)")
-_SENTENCE_UNITS = {
-    "vs baseline: zero-shot avg": _POOLED_SENTENCES,
-    "between configurations: zero-shot avg": _POOLED_SENTENCES,
-    "vs baseline: per language": "that language's sentences (the metric recomputed from "
-                                 "summed counts)",
-}
-_GROUP_SENTENCES = ("the sentences of the group's zero-shot languages (the metric recomputed per "
-                    "language from summed counts, then macro-averaged)")
+
+
+def _corpus_units(family: str, items: str, how: str) -> str:
+    """What a corpus metric's test swaps in ``family``: ``items`` (sentences' counts, or
+    examples' (gold, prediction) pairs), the metric recomputed ``how``."""
+    if family == "vs baseline: per language":
+        return f"that language's {items} (the metric recomputed {how})"
+    whose = "all its" if family in _UNITS else "the group's"
+    return (f"the {items} of {whose} zero-shot languages (the metric recomputed per language "
+            f"{how}, then macro-averaged)")
 
 
 def _how(members: list[dict[str, Any]], draws: str = "sign patterns") -> str:
@@ -76,15 +79,18 @@ def family_lines(analysis: dict[str, Any]) -> list[str]:
         size = f"{len(members)} comparison{'s' * (len(members) != 1)}"
         corrected = (f"{correction} over the {tested} tested" if tested else
                      "nothing to correct")
-        flips = [d for d in members if d.get("test_name") != TEST_NAME]
-        ratios = [d for d in members if d.get("test_name") == TEST_NAME]
+        flips = [d for d in members
+                 if d.get("test_name") not in (RATIO_TEST, CORRELATION_TEST)]
         tests = [f"paired sign-flip test on {_UNITS.get(name, _GROUP_UNITS)}; {_how(flips)}"
                  ] if flips else []
-        if ratios:
-            metrics = ", ".join(sorted({d["metric"] for d in ratios}))
-            tests.append(f"{TEST_NAME} ({metrics}) on "
-                         f"{_SENTENCE_UNITS.get(name, _GROUP_SENTENCES)}; "
-                         f"{_how(ratios, 'permutations')}")
+        for test, items, how in ((RATIO_TEST, "sentences", "from summed counts"),
+                                 (CORRELATION_TEST, "(gold, prediction) pairs",
+                                  "over the pairs")):
+            corpus = [d for d in members if d.get("test_name") == test]
+            if corpus:
+                metrics = ", ".join(sorted({d["metric"] for d in corpus}))
+                tests.append(f"{test} ({metrics}) on {_corpus_units(name, items, how)}; "
+                             f"{_how(corpus, 'permutations')}")
         lines.append(f"{name}: {size}; {'; '.join(tests)}{_seed_how(members)}; {corrected}.")
     return lines
 
@@ -92,7 +98,7 @@ def family_lines(analysis: dict[str, Any]) -> list[str]:
 def _ratio_line(analysis: dict[str, Any]) -> list[str]:
     """How ratio metrics (entity F1) get intervals and p-values, when the study has any."""
     statistics = {d["metric"]: d["count_statistics"] for d in analysis["deltas"]
-                  if d.get("test_name") == TEST_NAME}
+                  if d.get("test_name") == RATIO_TEST}
     metrics = sorted(statistics)
     if not metrics:
         return []
@@ -103,12 +109,34 @@ def _ratio_line(analysis: dict[str, Any]) -> list[str]:
         f"each sentence contributes counts ({counts}) and the metric is recomputed from summed "
         "counts. Interval: paired bootstrap over sentences (the same resampled sentence ids for "
         "both configurations, within each language; seeds resampled as above). p-value: "
-        f"{TEST_NAME} (Riezler & Maxwell 2005): each sentence's "
+        f"{RATIO_TEST} (Riezler & Maxwell 2005): each sentence's "
         "counts are swapped between the two configurations with probability ½ and the "
         "difference of the metrics (macro-averaged over the compared languages; seeds' counts "
         f"averaged) recomputed; {b} random permutations (fewer where one test would take over "
         f"~4 s; stated per family), p = (1 + hits)/(1 + B), so the smallest reachable p is "
         f"1/(B+1) = {1 / (b + 1):.1g}."]
+
+
+def _correlation_line(analysis: dict[str, Any]) -> list[str]:
+    """How correlations (STS Spearman, Pearson) get intervals and p-values, when any did."""
+    metrics = sorted({d["metric"] for d in analysis["deltas"]
+                      if d.get("test_name") == CORRELATION_TEST})
+    if not metrics:
+        return []
+    b = analysis["permutations"]
+    return [
+        f"Correlations ({', '.join(metrics)}) are not means of per-example scores: each example "
+        "contributes its (gold score, predicted score) pair and the correlation is recomputed "
+        "over the pairs (Spearman re-ranked, ties sharing their mean rank). Interval: paired "
+        "bootstrap over examples (the same resampled example ids for both configurations, "
+        "within each language; seeds resampled as above). p-value: "
+        f"{CORRELATION_TEST} (Noreen 1989): each example's predictions are swapped between the "
+        "two configurations with probability ½ and the difference of the correlations "
+        "(macro-averaged over the compared languages; each configuration's predictions "
+        f"averaged over its seeds) recomputed; {b} random permutations (fewer where one test "
+        f"would swap over {correlation_metrics.BUDGET // 1_000_000} million examples; stated per "
+        "family), "
+        f"p = (1 + hits)/(1 + B), so the smallest reachable p is 1/(B+1) = {1 / (b + 1):.1g}."]
 
 
 def _seed_line(tested: list[dict[str, Any]]) -> list[str]:
@@ -141,7 +169,8 @@ def general_lines(analysis: dict[str, Any]) -> list[str]:
         f"take over ~2 s; stated per family), p = (1 + hits)/(1 + B), so the smallest "
         f"reachable p is 1/(B+1) = {1 / (permutations + 1):.1g}.")
     tested = [d for d in analysis["deltas"] if d["p"] is not None]
-    sign_flip = [] if tested and all(d.get("test_name") == TEST_NAME for d in tested) else [
+    sign_flip = [] if tested and all(d.get("test_name") in (RATIO_TEST, CORRELATION_TEST)
+                                     for d in tested) else [
         "p-values: paired sign-flip (permutation) test on per-example differences, each "
         "configuration's per-example score averaged over its seeds; for several languages the "
         "differences are pooled and weighted so the statistic is the macro average over "
@@ -150,6 +179,7 @@ def general_lines(analysis: dict[str, Any]) -> list[str]:
     return [
         *sign_flip,
         *_ratio_line(analysis),
+        *_correlation_line(analysis),
         *_seed_line(tested),
         *analysis.get("retrieval_protocols", []),
         f"Multiple comparisons: {correction} correction within each comparison family (vs "

@@ -2,15 +2,21 @@
 
 Why here: only a task type's handler knows how its metric decomposes over examples (accuracy:
 a mean of 0/1; QA F1: a mean of per-question F1 under the task's normalisation rules; entity
-or span F1: a ratio of summed per-sentence counts; a correlation: not at all). The report asks
-the handler (:meth:`~xstilts.tasktypes.base.TaskTypeHandler.example_statistics`) and never
-guesses from the JSON shape of a prediction file.
+or span F1: a ratio of summed per-sentence counts; a correlation: a function of all the
+(gold, prediction) pairs at once). The report asks the handler
+(:meth:`~xstilts.tasktypes.base.TaskTypeHandler.example_statistics`) and never guesses from the
+JSON shape of a prediction file.
 
-Two forms, one small abstraction:
+Three forms, one small abstraction:
 
-* mean metric: one score per example; the metric is their plain mean;
-* ratio metric: one count vector per example; the metric is ``ratio.value`` of their sums
-  (a :class:`RatioForm`).
+* mean metric: one score per example; the metric is their plain mean (``form`` None);
+* ratio metric: one count vector per example; the metric is ``form.value`` of their sums
+  (a :class:`RatioForm`);
+* correlation: one (gold, prediction) row per example; the metric is the correlation over
+  the rows (a :class:`CorrelationForm`).
+
+Both corpus-level forms answer ``of_rows`` (rows → metric), which is all the seed-level
+statistics need; the interval and the test differ per form (``xstilts.report``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from xstilts.errors import UnlabeledSplitError
+from xstilts.evaluation.correlation_scores import correlation_of_rows
 from xstilts.evaluation.metrics import prf_from_counts
 
 if TYPE_CHECKING:
@@ -38,6 +45,23 @@ class RatioForm:
     statistics: tuple[str, ...]  # what each count is, for the report's methods notes
     value: Callable[[np.ndarray], np.ndarray]  # (..., k) summed counts -> (...) metric
 
+    def of_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The metric of per-example count vectors (..., n, k): ``value`` of their sums."""
+        return self.value(rows.sum(axis=-2))
+
+
+@dataclass(frozen=True)
+class CorrelationForm:
+    """A correlation of gold and predicted scores over all examples: each example's row is
+    (gold, prediction), and the metric cannot be had from sums of rows (ranks are global)."""
+
+    name: str  # "spearman" or "pearson", as the regression handler's Score names them
+    statistics: tuple[str, ...] = ("gold score", "predicted score")
+
+    def of_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The correlation of (..., n, 2) rows along the examples axis (NaN if constant)."""
+        return correlation_of_rows(self.name, rows[..., 0], rows[..., 1])
+
 
 def f1_from_counts(sums: np.ndarray) -> np.ndarray:
     """F1 = 2·TP / (predicted + gold) from summed (TP, predicted, gold) counts, 0 if empty."""
@@ -48,34 +72,37 @@ ENTITY_F1 = RatioForm("entity_f1", ("correct entities", "predicted entities", "g
                       f1_from_counts)
 SPAN_F1 = RatioForm("span_f1", ("correct seqeval spans", "predicted spans", "gold spans"),
                     f1_from_counts)
+SPEARMAN = CorrelationForm("spearman")
+PEARSON = CorrelationForm("pearson")
+CorpusForm = RatioForm | CorrelationForm
 
 
 @dataclass(frozen=True)
 class ExampleStatistics:
-    """Per-example scores (``values`` shape (n,)) or counts ((n, k), with ``ratio``) of one
-    prediction file, in file order, whose aggregate is ``metric``."""
+    """Per-example scores (``values`` shape (n,)) or rows ((n, k), with a corpus-level
+    ``form``) of one prediction file, in file order, whose aggregate is ``metric``."""
 
     metric: str
     ids: tuple[str, ...]
     values: np.ndarray
-    ratio: RatioForm | None = None
+    form: CorpusForm | None = None
 
     def __post_init__(self) -> None:
-        expected = 2 if self.ratio is not None else 1
+        expected = 2 if self.form is not None else 1
         if self.values.ndim != expected or self.values.shape[0] != len(self.ids):
-            raise ValueError(f"{self.metric}: need one {'count vector' if self.ratio else 'score'}"
+            raise ValueError(f"{self.metric}: need one {'row' if self.form else 'score'}"
                              f" per example id ({len(self.ids)}), got shape {self.values.shape}")
 
     @property
     def value(self) -> float:
-        """The metric of the whole file: the mean, or the ratio of the summed counts."""
-        if self.ratio is None:
+        """The metric of the whole file: the mean, or the form's metric of the rows."""
+        if self.form is None:
             return float(self.values.mean())
-        return float(self.ratio.value(self.values.sum(axis=0)))
+        return float(self.form.of_rows(self.values))
 
     def by_id(self) -> dict[str, Any]:
-        """Example id -> its score (a float) or its count vector."""
-        if self.ratio is None:
+        """Example id -> its score (a float) or its row."""
+        if self.form is None:
             return {i: float(v) for i, v in zip(self.ids, self.values, strict=True)}
         return dict(zip(self.ids, self.values, strict=True))
 
@@ -113,6 +140,21 @@ def ratio_statistics(form: RatioForm, records: Sequence[dict[str, Any]],
     except (UnlabeledSplitError, ValueError, TypeError, AttributeError, LookupError):
         return None
     return ExampleStatistics(form.name, record_ids(records), np.asarray(values, np.float64), form)
+
+
+def correlation_statistics(form: CorrelationForm, records: Sequence[dict[str, Any]]
+                           ) -> ExampleStatistics | None:
+    """(gold, prediction) rows of a graded-similarity file; None when a row is unlabeled or
+    not a finite number (the correlation is then not what was scored)."""
+    if len(records) < 2:
+        return None
+    try:
+        rows = np.array([[float(r["gold"]), float(r["prediction"])] for r in records])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not np.isfinite(rows).all():
+        return None
+    return ExampleStatistics(form.name, record_ids(records), rows, form)
 
 
 @runtime_checkable

@@ -31,6 +31,12 @@ from xstilts.tasktypes.base import (
     collate_token_rows,
 )
 from xstilts.tasktypes.classification import tokenize_texts
+from xstilts.tasktypes.per_example import (
+    PEARSON,
+    SPEARMAN,
+    ExampleStatistics,
+    correlation_statistics,
+)
 from xstilts.tasktypes.registry import register_handler
 
 # The top of the STS scale; gold scores are divided by it for the loss.
@@ -84,8 +90,15 @@ class RegressionHandler(TaskTypeHandler):
 
     def primary_metric(self, task: Task) -> str:
         """Spearman, whatever the task's ``metric`` field says: it is what :meth:`score`
-        returns first. No per-example statistics: a correlation is not a mean over pairs."""
+        returns first."""
         return "spearman"
+
+    def example_statistics(self, task: Task, metric: str, language: str,
+                           records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
+        """(gold, prediction) rows: a correlation is not a mean over pairs, so the report
+        resamples and permutes whole pairs and recomputes it (``report.correlation_metrics``)."""
+        form = {f.name: f for f in (SPEARMAN, PEARSON)}.get(metric)
+        return None if form is None else correlation_statistics(form, records)
 
     def build_head(self, task: Task, hidden_size: int, pooling: str) -> nn.Module:
         return RegressionHead(hidden_size, pooling)
