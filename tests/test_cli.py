@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from xstilts.cli import app
@@ -35,6 +36,22 @@ def test_tasks_sees_the_shared_data(shared_data: Path) -> None:
     result = runner.invoke(app, ["tasks", "--json", "--data-dir", str(shared_data)])
     items = {item["name"]: item for item in json.loads(result.output)}
     assert items["xnli"]["data_found"] and items["pawsx"]["data_found"]
+    assert items["xnli"]["splits_found"] == ["dev", "test"]  # its training data is MNLI
+    # PAN-X: train and dev here, no labeled test, so no evaluation data, but not "no data"
+    assert items["panx"]["splits_found"] == ["train", "dev"] and not items["panx"]["data_found"]
+
+
+def test_tasks_table_names_the_splits_a_folder_has(shared_data: Path) -> None:
+    """The X-STILTs samples hold ANLI's dev rounds only: the table says "dev", not "-"."""
+    samples = shared_data / "xstilts-samples"
+    if not (samples / "anli").is_dir():
+        pytest.skip(f"no ANLI sample under {samples}")
+    result = runner.invoke(app, ["tasks", "--data-dir", str(samples)],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line.split("│")[5].strip()
+            for line in result.output.splitlines() if line.startswith("│")}
+    assert rows["anli"] == "dev" and rows["xnli"] == "-" and rows["cldr-units"] == "built in"
 
 
 def test_models_lists_the_bundled_encoders() -> None:

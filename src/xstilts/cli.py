@@ -166,22 +166,23 @@ def tasks(
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List every task with its type, languages and whether its data is found."""
+    """List every task with its type, languages and which of its splits have data."""
     from xstilts.tasks import list_tasks
 
     items = [{
         "name": t.name, "type": t.type, "languages": list(t.languages),
         "labels": list(t.labels), "metric": t.metric, "data_found": t.data_found(data_dir),
+        "splits_found": list(t.splits_found(data_dir)), "test_split": t.test_split,
         "builtin_data": not t.needs_data_dir, "description": t.description,
     } for t in list_tasks(data_dir)]
     if as_json:
         sys.stdout.write(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
         return
     table = Table(title="tasks" + (f" (data: {data_dir})" if data_dir else ""))
-    for col in ("name", "type", "languages", "metric", "data"):
+    for col in ("name", "type", "languages", "metric", "splits with data"):
         table.add_column(col)
     for item in items:
-        data = "built in" if item["builtin_data"] else ("found" if item["data_found"] else "-")
+        data = "built in" if item["builtin_data"] else (", ".join(item["splits_found"]) or "-")
         langs = item["languages"]
         shown = " ".join(langs) if len(langs) <= 12 else " ".join(langs[:12]) + f" … ({len(langs)})"
         table.add_row(item["name"], item["type"], shown, item["metric"], data)

@@ -277,6 +277,12 @@ class Task:
         """Whether the evaluation data of at least one language is present."""
         return any(self.has_data(self.test_split, lang, data_dir) for lang in self.languages)
 
+    def splits_found(self, data_dir: Path | None) -> tuple[str, ...]:
+        """The splits with data for at least one language: a folder with only a task's dev
+        files (the X-STILTs samples, XTREME's PAN-X dev) is not a folder without the task."""
+        return tuple(split for split in self.splits
+                     if any(self.has_data(split, lang, data_dir) for lang in self.languages))
+
 
 def check_split_language(task: str, splits: tuple[str, ...], languages: tuple[str, ...],
                          split: str, language: str) -> None:
