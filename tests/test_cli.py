@@ -68,6 +68,17 @@ def test_dry_run_prints_the_plan_without_training(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "humaneval-match" in result.output and "pending" in result.output
     assert not (tmp_path / "out").exists()
+    assert "one degree of freedom" not in result.output  # 3 seeds
+
+
+def test_dry_run_warns_that_two_seeds_are_too_few(tmp_path: Path) -> None:
+    study = tmp_path / "two.yaml"
+    study.write_text("name: two\nseeds: [0, 1]\nintermediate: [none]\n"
+                     "targets: [{task: cldr-continents, languages: [en, de]}]\n")
+    result = runner.invoke(app, ["run", str(study), "--dry-run", "--out", str(tmp_path / "out")],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "one degree of freedom" in result.output and "±12.71" in result.output
 
 
 def test_bad_study_exits_2_with_the_problem(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from scipy.stats import t as student_t
 
-from xstilts.report.comparisons import compare
+from xstilts.report.comparisons import SIGN_FLIP, compare
+from xstilts.report.methods import general_lines
+from xstilts.report.seed_test import PAIRED, WELCH
 from xstilts.tasktypes.per_example import ExampleStatistics
 
 N = 2000
@@ -86,3 +88,22 @@ def test_without_seed_variation_or_with_one_seed_the_example_test_decides() -> N
     assert one.p_seeds is None and one.seed_test is None and one.p_value == one.p_examples
     assert "fewer than two seeds on a side" in one.method
     assert one.seed_ci is None and one.bootstrap_ci is None and one.ci_low > 0
+
+
+def _methods(n_seeds: int, seed_test: str) -> str:
+    """The report's methods text for one comparison whose seed-level test had ``n_seeds``."""
+    delta = {"p": 0.5, "test_name": SIGN_FLIP, "seed_test": seed_test, "n_seeds": n_seeds,
+             "metric": "accuracy"}
+    analysis = {"correction": "holm", "permutations": 1000, "alpha": 0.05, "confidence": 0.95,
+                "deltas": [delta]}
+    return " ".join(general_lines(analysis))
+
+
+def test_two_seeds_are_flagged_in_the_methods() -> None:
+    """Two paired seeds: one degree of freedom, t quantile 12.71 (scipy: 12.706), said in the
+    methods; three seeds or Welch's test (other degrees of freedom) get no such sentence."""
+    text = _methods(2, PAIRED)
+    assert "one degree of freedom" in text and "±12.71 standard errors" in text
+    assert "±4.30 with three seeds" in text
+    assert "one degree of freedom" not in _methods(3, PAIRED)
+    assert "one degree of freedom" not in _methods(2, WELCH)

@@ -14,6 +14,7 @@ from typing import Any
 
 from xstilts.report import correlation_metrics, ratio_metrics
 from xstilts.report.analysis import CORRECTION_NAMES
+from xstilts.report.seed_test import PAIRED, two_seed_caveat
 
 RATIO_TEST = ratio_metrics.TEST_NAME
 CORRELATION_TEST = correlation_metrics.TEST_NAME
@@ -139,7 +140,15 @@ def _correlation_line(analysis: dict[str, Any]) -> list[str]:
         f"p = (1 + hits)/(1 + B), so the smallest reachable p is 1/(B+1) = {1 / (b + 1):.1g}."]
 
 
-def _seed_line(tested: list[dict[str, Any]]) -> list[str]:
+def _two_seeds(tested: list[dict[str, Any]], confidence: float) -> str:
+    """A warning where a paired seed-level test had two seeds: one degree of freedom."""
+    if not any(d.get("seed_test") == PAIRED and d["n_seeds"] == 2 for d in tested):
+        return ""
+    caveat = two_seed_caveat(confidence)
+    return f" {caveat[0].upper()}{caveat[1:]}."
+
+
+def _seed_line(tested: list[dict[str, Any]], confidence: float) -> list[str]:
     """Why and how the seeds are tested too, when any comparison had two seeds a side."""
     if not any(d.get("seed_test") for d in tested):
         return []
@@ -155,7 +164,7 @@ def _seed_line(tested: list[dict[str, Any]]) -> list[str]:
         "their variation (a bootstrap over n seeds sees (n−1)/n of it, and its percentiles are "
         "not t quantiles: 4.30 standard errors for 3 seeds, not 1.96), so alone it could clear "
         "zero where the seeds do not. Both p-values and both intervals are in summary.json "
-        "(p_examples, p_seeds, bootstrap_ci, seed_ci)."]
+        "(p_examples, p_seeds, bootstrap_ci, seed_ci)." + _two_seeds(tested, confidence)]
 
 
 def general_lines(analysis: dict[str, Any]) -> list[str]:
@@ -180,7 +189,7 @@ def general_lines(analysis: dict[str, Any]) -> list[str]:
         *sign_flip,
         *_ratio_line(analysis),
         *_correlation_line(analysis),
-        *_seed_line(tested),
+        *_seed_line(tested, analysis.get("confidence", 0.95)),
         *analysis.get("retrieval_protocols", []),
         f"Multiple comparisons: {correction} correction within each comparison family (vs "
         "baseline on the zero-shot average; per language; per family; per genus; per script; "
