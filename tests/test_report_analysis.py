@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import statistics
 from pathlib import Path
@@ -32,8 +34,9 @@ SEEDS = (0, 1)
 N = 30
 
 
-def build_out(out: Path) -> Path:
-    """A finished study 'synth' with 3 configurations × 2 seeds × 5 languages × 30 examples."""
+def build_out(out: Path, finish_reversed: bool = False) -> Path:
+    """A finished study 'synth' with 3 configurations × 2 seeds × 5 languages × 30 examples
+    (the runs finishing in planned order, or the reverse)."""
     store = ResultStore(out)
     rng = np.random.default_rng(7)
     runs = []
@@ -44,6 +47,7 @@ def build_out(out: Path) -> Path:
                                    kind="target", encoder="tiny:random", intermediate=config,
                                    task=TASK, seed=seed, parent=None, settings={"seed": seed}))
     store.register("synth", runs)
+    finished = {}
     for run in runs:
         pred_dir = out / "runs" / run.id / "predictions"
         pred_dir.mkdir(parents=True)
@@ -58,8 +62,10 @@ def build_out(out: Path) -> Path:
                                         "prediction": gold if ok else (gold + 1) % 5}) + "\n")
             metrics.append(Score("accuracy", float(correct.mean()), 0.0, 1.0, N, task=TASK,
                                  language=lang, split="test"))
+        finished[run.id] = metrics
+    for run in reversed(runs) if finish_reversed else runs:
         store.mark_running(run.id)
-        store.mark_done(run.id, metrics, {"wall_seconds": 1.5})
+        store.mark_done(run.id, finished[run.id], {"wall_seconds": 1.5})
     store.close()
     (out / "studies").mkdir()
     (out / "studies" / "synth.json").write_text(json.dumps(
@@ -372,3 +378,18 @@ def test_a_second_evaluation_of_a_language_is_compared_on_its_own_predictions(
     assert deltas["xnli [align]"]["n_examples"] == 60 and deltas["xnli [align]"]["p"] < 1e-6
     assert deltas["xnli"]["delta"] == 0 and deltas["xnli"]["p"] == 1.0
     assert [h["task"] for h in analysis["headlines"]] == ["xnli", "xnli [align]"]
+
+
+def test_results_table_does_not_depend_on_the_order_runs_finished(tmp_path: Path) -> None:
+    """The same results, finished in the planned order and in the reverse one (as a resumed
+    or Ray study may), give the same results.csv: baseline first, then seeds and languages."""
+    from xstilts.report.summary import write_report
+
+    tables = [(write_report(build_out(tmp_path / name, finish_reversed=rev), "synth",
+                            formats=["csv"]) / "results.csv").read_text()
+              for name, rev in (("planned", False), ("reversed", True))]
+    assert tables[0] == tables[1]
+    rows = list(csv.DictReader(io.StringIO(tables[0])))
+    assert [(r["intermediate"], r["seed"]) for r in rows[:len(LANGUAGES) + 1]] == \
+        [("none", "0")] * len(LANGUAGES) + [("none", "1")]
+    assert [r["language"] for r in rows[:len(LANGUAGES)]] == sorted(LANGUAGES)

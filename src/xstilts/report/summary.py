@@ -141,10 +141,20 @@ def _write_html(out_dir: Path, study: str | None, spec: dict[str, Any] | None,
 TABLE_COLUMNS = RESULT_COLUMNS + DISTANCE_COLUMNS
 
 
+def _table_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The results table's row order: by study, model, task, split, metric, configuration,
+    seed, language. Not the order runs finished in, which differs between a resumed, an
+    in-process and a Ray study of the same runs: the same results give the same file."""
+    return (row["study"], row["model"], row["target_task"], row["split"], row["metric"],
+            row["intermediate"] != BASELINE, row["intermediate"], row["seed"], row["language"])
+
+
 def _with_distances(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row with the URIEL distances of its language to English and to its intermediate
-    task's language (empty cells: unclassified), so that the table stays flat."""
-    return [{**r, **distance_fields(r["language"], r["intermediate"])} for r in rows]
+    task's language (empty cells: unclassified), so that the table stays flat; in
+    :func:`_table_key` order."""
+    return [{**r, **distance_fields(r["language"], r["intermediate"])}
+            for r in sorted(rows, key=_table_key)]
 
 
 def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
