@@ -94,3 +94,21 @@ def test_report_on_an_empty_folder_says_what_to_do(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2
     assert "xstilts run" in result.output
+
+
+@pytest.mark.parametrize("encoding", [None, "cross", "siamese"])
+def test_dry_run_says_when_sts17_leaves_its_protocol(tmp_path: Path, shared_data: Path,
+                                                     encoding: str | None) -> None:
+    """STS 2017's protocol (SBERT) is a siamese bi-encoder; the default cross-encoder is
+    allowed but said, naming the setting that follows the protocol."""
+    training = f", training: {{pair_encoding: {encoding}}}" if encoding else ""
+    study = tmp_path / "sts.yaml"
+    study.write_text(f"name: sts\nseeds: [0]\nintermediate: [none]\n"
+                     f"targets: [{{task: sts17{training}}}]\n")
+    result = runner.invoke(app, ["run", str(study), "--dry-run", "--out", str(tmp_path / "out"),
+                                 "--data-dir", str(shared_data)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    noted = "note: sts17: its published protocol encodes each pair siamese" in result.output
+    assert noted == (encoding != "siamese")
+    if noted:
+        assert "set training.pair_encoding: siamese on that target" in result.output

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from xstilts.report.seed_test import two_seed_caveat
+from xstilts.studies.advice import study_notes
 from xstilts.studies.planner import PhaseTask, PlannedRun, StudyPlan, TargetRun
 from xstilts.studies.store import ResultStore
 from xstilts.tasks import Task, TaskType, get_task
@@ -110,8 +110,7 @@ def describe_plan(plan: StudyPlan, out: Path, data_dir: Path | None) -> list[str
         f"{len(done)} done, {len(pending)} to run",
     ]
     lines += _vocabulary_lines(plan)
-    if len(plan.study.seeds) == 2:
-        lines.append(f"note: {two_seed_caveat()}")
+    lines += [f"note: {note}" for note in study_notes(plan)]
     for r in plan.runs:
         after = f"after {r.parent}" if r.parent else f"on {r.encoder}"
         shared = f"  shared by {children[r.id]} target runs" if r.kind == "intermediate" else ""

@@ -43,6 +43,7 @@ from xstilts.integrity import (
     write_manifest,
 )
 from xstilts.results import Score
+from xstilts.studies.advice import study_notes
 from xstilts.studies.planner import (
     IntermediateRun,
     PlannedRun,
@@ -161,6 +162,8 @@ def run_study(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = None,
         plan, store = prepare_study(spec, out_dir, data_dir, study_path)
     finally:
         distributed.broadcast(None)  # the followers plan once the main process has checked
+    for note in study_notes(plan):
+        log(f"note: {note}")
     outcome = StudyOutcome(plan)
     total = len(plan.runs)
     deferred: list[tuple[int, PlannedRun]] = []

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.errors import XstiltsError
+from xstilts.studies.advice import study_notes
 from xstilts.studies.executor import (
     Log,
     RunFailed,
@@ -81,6 +82,8 @@ def run_study_ray(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = Non
     """Validate, plan and execute a study as Ray tasks; results equal the in-process ones."""
     ray = _import_ray()
     plan, store = prepare_study(spec, out_dir, data_dir, study_path)
+    for note in study_notes(plan):
+        log(f"note: {note}")
     outcome = StudyOutcome(plan)
     started_here = not ray.is_initialized()
     if started_here:

@@ -202,6 +202,9 @@ class Task:
     # Machine-translated files per setting ("translate-train", "translate-test"), if any.
     translations: Mapping[str, Translation] = field(default_factory=dict, repr=False,
                                                    compare=False)
+    # Pair tasks whose published protocol fixes how a pair is encoded (STS 2017 as in SBERT:
+    # "siamese"): a study that trains it otherwise is told so before it runs. None: no rule.
+    protocol_pair_encoding: str | None = None
 
     @property
     def num_labels(self) -> int:

@@ -62,6 +62,7 @@ def read_sts17(request: FileRequest) -> list[Example]:
 STS17 = register_task(file_task(
     "sts17", TaskType.REGRESSION, tuple(TRACKS), layout=sts17_path, read=read_sts17,
     data_hint=_HINT, id_prefix=ENGLISH_ID_PREFIX, metric="spearman", train_language="en-en",
+    protocol_pair_encoding="siamese",
     description="SemEval-2017 STS, monolingual and cross-lingual tracks (Cer et al. 2017), "
     "0-5; trained on English STS-B (en-en train/dev), evaluated zero-shot per track.",
 ))
