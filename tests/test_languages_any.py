@@ -22,7 +22,14 @@ from xstilts.languages import (
     with_text_script,
 )
 from xstilts.report.analysis import group_averages
-from xstilts.report.language_info import attribute, describe, is_pair, typology_vs_english
+from xstilts.report.language_info import (
+    PAIR_GROUP,
+    attribute,
+    describe,
+    display_name,
+    is_pair,
+    typology_vs_english,
+)
 from xstilts.report.summary import write_report
 from xstilts.studies.executor import run_study
 from xstilts.studies.spec import load_study
@@ -193,6 +200,10 @@ def test_region_tags_are_one_language_and_lower_case_pairs_two() -> None:
     assert not is_pair("pt-BR")  # Brazilian Portuguese, not Portuguese-Breton
     assert attribute("pt-BR", "family") == "Indo-European"
     assert is_pair("ar-en") and is_pair("en-de")  # STS17 tracks
+    # STS17 track 4b (WMT news) is Spanish-English too, whatever ISO 639-3's "wmt" is
+    assert is_pair("es-en-wmt") and display_name("es-en-wmt") == "Spanish–English"
+    assert attribute("es-en-wmt", "family") == PAIR_GROUP == attribute("es-en", "family")
+    assert not is_pair("zh-yue-hk")  # a region after the language: not a qualifier
 
 
 def test_describe_says_where_each_attribute_came_from() -> None:

@@ -46,10 +46,16 @@ def _parts(code: str) -> list[str]:
 
 
 def _pair_parts(code: str) -> list[str] | None:
-    """The two languages of a lower-case pair code (``ar-en``), else None."""
+    """The two languages of a lower-case pair code (``ar-en``), also with a dataset qualifier
+    after it (STS 2017's WMT track ``es-en-wmt``: three or more letters, so not a region
+    subtag as in ``zh-yue-hk``), else None."""
     parts = _parts(code)
-    if len(parts) == 2 and parts[1].islower() and all(is_known(p) for p in parts):
-        return parts
+    qualified = (len(parts) == 3 and parts[2].isalpha() and parts[2].islower()
+                 and len(parts[2]) >= 3)
+    if len(parts) == 2 or qualified:
+        pair = parts[:2]
+        if pair[1].islower() and all(is_known(p) for p in pair):
+            return pair
     return None
 
 
@@ -68,8 +74,9 @@ def is_pair(code: str) -> bool:
 
 def display_name(code: str) -> str:
     """English name for tables and plots; pairs as "Arabic–English"; unknown codes unchanged."""
-    if is_pair(code):
-        return "–".join(get_language(p).name for p in _parts(code))
+    pair = _pair_parts(code)
+    if pair is not None and is_pair(code):
+        return "–".join(get_language(p).name for p in pair)
     language = resolve(code)
     return language.name if language else code
 
