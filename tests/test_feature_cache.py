@@ -4,10 +4,15 @@ decides the features (the examples, the options, the tokenizer) is a miss."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from xstilts.cli import app
 from xstilts.data.feature_options import FeatureOptions
 from xstilts.models import load_encoder
 from xstilts.studies.executor import run_study
@@ -103,3 +108,35 @@ def test_a_second_study_over_the_same_data_tokenises_nothing(
     second = run_study(second_spec, tmp_path / "out-2", data_dir=shared_data,
                        log=lambda _: None)
     assert not second.failed and len(featurize_calls) == tokenised
+
+
+def test_cache_command_shows_and_clears_entries(
+        cache: Path, featurize_calls: list, shared_data: Path) -> None:
+    """`xstilts cache` counts the entries real featurisations wrote; --clear-features
+    --older-than keeps the recent ones, --clear-features alone removes all, and a cleared
+    entry is featurised again."""
+    task = get_task("xnli")
+    handler = handler_for(task)
+    _, tokenizer = load_encoder("tiny:random")
+    examples = task.load("dev", "de", shared_data)[:20]
+    for length in (24, 32, 48):
+        cached_featurize(handler, task, examples, tokenizer, FeatureOptions(max_seq_length=length),
+                         training=False)
+    entries = sorted(cache.rglob("*.json"))
+    assert len(entries) == 3
+    old = time.time() - 10 * 86_400
+    os.utime(entries[0], (old, old))  # written ten days ago
+    runner = CliRunner()
+    shown = json.loads(runner.invoke(app, ["cache", "--json"]).output)
+    assert shown["entries"] == 3 and shown["bytes"] == sum(e.stat().st_size for e in entries)
+    cleared = json.loads(runner.invoke(app, ["cache", "--clear-features", "--older-than", "7",
+                                             "--json"]).output)
+    assert cleared["removed"] == 1 and cleared["entries"] == 2 and not entries[0].exists()
+    cleared = json.loads(runner.invoke(app, ["cache", "--clear-features", "--json"]).output)
+    assert cleared["removed"] == 2 and cleared["entries"] == 0 and cleared["oldest"] is None
+    assert not list(cache.iterdir())  # the emptied sub-folders go too
+    cached_featurize(handler, task, examples, tokenizer, FeatureOptions(max_seq_length=24),
+                     training=False)
+    assert len(featurize_calls) == 4  # cleared: built again
+    refused = runner.invoke(app, ["cache", "--older-than", "7"])
+    assert refused.exit_code == 2 and "--older-than needs --clear-features" in refused.output

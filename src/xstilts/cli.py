@@ -212,6 +212,43 @@ def models(
 
 
 @app.command()
+def cache(
+    clear_features: Annotated[bool, typer.Option(
+        "--clear-features", help="Delete tokenised-example entries (all, or with "
+        "--older-than those written more than DAYS ago); they are rebuilt when needed.")] = False,
+    older_than: Annotated[float | None, typer.Option(
+        "--older-than", min=0, help="With --clear-features: only entries older than DAYS.",
+        metavar="DAYS")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show (or clear) the feature cache: tokenised examples kept between runs and studies."""
+    from xstilts.tasktypes.feature_cache import cache_usage, feature_cache_dir
+    from xstilts.tasktypes.feature_cache import clear_features as clear
+
+    folder = feature_cache_dir()
+    if folder is None:
+        _fail(XstiltsError("the feature cache is off (XSTILTS_FEATURE_CACHE=0): nothing to "
+                           "show or clear"))
+        return
+    if older_than is not None and not clear_features:
+        _fail(XstiltsError("--older-than needs --clear-features"))
+        return
+    result = cache_usage(folder)
+    if clear_features:
+        removed, freed = clear(folder, older_than)
+        result = {**cache_usage(folder), "removed": removed, "removed_bytes": freed}
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    if clear_features:
+        stdout.print(f"removed {result['removed']} entries ({result['removed_bytes'] / 1e6:.1f} "
+                     "MB)", highlight=False)
+    span = f", written {result['oldest']} to {result['newest']}" if result["entries"] else ""
+    stdout.print(f"feature cache {result['folder']}: {result['entries']} entries, "
+                 f"{result['bytes'] / 1e6:.1f} MB{span}", highlight=False)
+
+
+@app.command()
 def languages(
     codes: Annotated[list[str] | None, typer.Argument(
         help="ISO 639 codes, BCP 47 tags or English names; none: the built-in table.")] = None,

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,6 +56,45 @@ def feature_cache_dir() -> Path | None:
     if setting.lower() in _OFF:
         return None
     return Path(setting).expanduser() if setting else cache_root() / "features"
+
+
+def _entries(folder: Path) -> list[Path]:
+    """The cache's files: entries (``xx/<key>.json``) and leftovers of interrupted writes."""
+    return [p for p in folder.glob("??/*") if p.is_file() and p.suffix in (".json", ".tmp")]
+
+
+def cache_usage(folder: Path) -> dict[str, Any]:
+    """How much the feature cache holds: entries, bytes, and when the oldest and newest were
+    written (UTC ISO times; None when empty). Nothing bounds it on its own: see
+    :func:`clear_features`."""
+    entries = _entries(folder) if folder.is_dir() else []
+    written = sorted(p.stat().st_mtime for p in entries)
+    iso = [time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(t)) for t in written[:1] + written[-1:]]
+    return {"folder": str(folder), "entries": len(entries),
+            "bytes": sum(p.stat().st_size for p in entries),
+            "oldest": iso[0] if iso else None, "newest": iso[-1] if iso else None}
+
+
+def clear_features(folder: Path, older_than_days: float | None = None) -> tuple[int, int]:
+    """Delete the cache's entries (those written more than ``older_than_days`` ago, or all);
+    return (files, bytes) removed. Safe while studies run: a removed entry is a cache miss,
+    featurised again (a read racing the removal is logged and rebuilt)."""
+    if not folder.is_dir():
+        return 0, 0
+    cutoff = None if older_than_days is None else time.time() - older_than_days * 86_400
+    removed = freed = 0
+    for path in _entries(folder):
+        try:
+            info = path.stat()
+            if cutoff is None or info.st_mtime < cutoff:
+                path.unlink()
+                removed, freed = removed + 1, freed + info.st_size
+        except FileNotFoundError:  # another process removed or replaced it meanwhile
+            continue
+    for sub in folder.glob("??"):
+        if sub.is_dir() and not any(sub.iterdir()):
+            sub.rmdir()
+    return removed, freed
 
 
 def cached_featurize(handler: TaskTypeHandler, task: Task, examples: Sequence[Any],
