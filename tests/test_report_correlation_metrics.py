@@ -3,15 +3,12 @@ bootstrap over examples and approximate randomization."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 # The run fields ResultStore.register reads, without planning a study.
-from types import SimpleNamespace as StoredRun
-
 import numpy as np
 import pytest
+from report_fixtures import one_seed_study
 from scipy.stats import pearsonr, spearmanr
 from scipy.stats import t as student_t
 
@@ -24,7 +21,6 @@ from xstilts.report.correlation_metrics import (
     randomization_test,
 )
 from xstilts.report.methods import family_lines, general_lines
-from xstilts.studies.store import ResultStore
 from xstilts.tasks import get_task
 from xstilts.tasktypes import handler_for
 from xstilts.tasktypes.per_example import PEARSON, SPEARMAN, ExampleStatistics
@@ -216,32 +212,17 @@ def test_pairs_with_different_gold_are_not_paired() -> None:
 def _build_out(out: Path) -> Path:
     """One-seed STS 2017 study on en-en, es-es, ar-ar, tr-en: 'better' predicts es-es and
     ar-ar much better."""
-    store = ResultStore(out)
     noise = {"none": 1.6, "better": 0.8}
-    runs = [StoredRun(id=hashlib.sha1(c.encode()).hexdigest()[:16], kind="target",
-                       encoder="tiny:random", intermediate=c, task="sts17", seed=0, parent=None,
-                       settings={"seed": 0}) for c in noise]
-    store.register("sts", runs)
     rng = np.random.default_rng(2)
     gold = {lang: _gold(rng, 250) for lang in ("en-en", "es-es", "ar-ar", "tr-en")}
-    for run in runs:
-        pred_dir = out / "runs" / run.id / "predictions"
-        pred_dir.mkdir(parents=True)
-        metrics = []
-        for lang, scores in gold.items():
-            pred = _predict(rng, scores, noise[run.intermediate] if lang in ("es-es", "ar-ar")
-                            else 1.2)
-            (pred_dir / f"{lang}.jsonl").write_text("".join(
-                json.dumps(r) + "\n" for r in _records(scores, pred, lang)))
-            examples = [type("E", (), {"label": g})() for g in scores]
-            metrics += [s.at("sts17", lang, "test") for s in score_regression(
-                examples, pred, resamples=10, confidence=0.95, seed=0)]
-        store.mark_running(run.id)
-        store.mark_done(run.id, metrics, {"wall_seconds": 1.0})
-    store.close()
-    (out / "studies").mkdir()
-    (out / "studies" / "sts.json").write_text(json.dumps({"name": "sts", "seeds": [0]}))
-    return out
+
+    def files(config: str, lang: str) -> tuple[list[dict], list]:
+        pred = _predict(rng, gold[lang], noise[config] if lang in ("es-es", "ar-ar") else 1.2)
+        examples = [type("E", (), {"label": g})() for g in gold[lang]]
+        scores = score_regression(examples, pred, resamples=10, confidence=0.95, seed=0)
+        return _records(gold[lang], pred, lang), [s.at("sts17", lang, "test") for s in scores]
+
+    return one_seed_study(out, "sts", "sts17", list(noise), list(gold), files)
 
 
 def test_report_gives_sts_deltas_intervals_and_p_values(tmp_path: Path) -> None:

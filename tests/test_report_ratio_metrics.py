@@ -13,6 +13,7 @@ from types import SimpleNamespace as StoredRun
 
 import numpy as np
 import pytest
+from report_fixtures import one_seed_study
 from scipy.stats import t as student_t
 
 from xstilts.evaluation.tagging_metrics import score_entity_f1, score_span_f1, token_accuracy
@@ -199,31 +200,16 @@ def test_randomization_matches_swapping_sentences_one_by_one() -> None:
 
 def _build_out(out: Path) -> Path:
     """One-seed study with entity F1 on en, de, fr, zh: 'better' is much better in de and zh."""
-    store = ResultStore(out)
     quality = {"none": 0.6, "better": 0.8}
-    runs = [StoredRun(id=hashlib.sha1(c.encode()).hexdigest()[:16], kind="target",
-                       encoder="tiny:random", intermediate=c, task="panx", seed=0, parent=None,
-                       settings={"seed": 0}) for c in quality]
-    store.register("ner", runs)
     rng = np.random.default_rng(2)
     gold = {lang: _gold(rng, 60) for lang in ("en", "de", "fr", "zh")}
-    for run in runs:
-        pred_dir = out / "runs" / run.id / "predictions"
-        pred_dir.mkdir(parents=True)
-        metrics = []
-        for lang, sentences in gold.items():
-            q = quality[run.intermediate] if lang in ("de", "zh") else 0.7
-            pred = _predict(rng, sentences, q)
-            (pred_dir / f"{lang}.jsonl").write_text("".join(
-                json.dumps(r) + "\n" for r in _records(sentences, pred, lang)))
-            score = score_entity_f1(sentences, pred, resamples=10)
-            metrics.append(score.at("panx", lang, "dev"))
-        store.mark_running(run.id)
-        store.mark_done(run.id, metrics, {"wall_seconds": 1.0})
-    store.close()
-    (out / "studies").mkdir()
-    (out / "studies" / "ner.json").write_text(json.dumps({"name": "ner", "seeds": [0]}))
-    return out
+
+    def files(config: str, lang: str) -> tuple[list[dict], list]:
+        pred = _predict(rng, gold[lang], quality[config] if lang in ("de", "zh") else 0.7)
+        score = score_entity_f1(gold[lang], pred, resamples=10)
+        return _records(gold[lang], pred, lang), [score.at("panx", lang, "dev")]
+
+    return one_seed_study(out, "ner", "panx", list(quality), list(gold), files)
 
 
 def test_report_gives_entity_f1_deltas_intervals_and_p_values(tmp_path: Path) -> None:
