@@ -140,3 +140,15 @@ def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
 def reject(adjusted_p_values: Sequence[float] | np.ndarray, alpha: float = 0.05) -> np.ndarray:
     """Which hypotheses are rejected at level ``alpha`` given adjusted p-values."""
     return np.asarray(adjusted_p_values) <= alpha
+
+
+def two_seed_caveat(confidence: float = 0.95) -> str:
+    """Why two seeds are too few for the report's seed-level t-test: said where a study is
+    planned (``studies.advice``) and in the report's methods, so one sentence, kept here."""
+    from scipy.stats import t as student_t
+
+    two, three = (student_t.ppf(0.5 + confidence / 2, df) for df in (1, 2))
+    return (f"with two seeds the paired t-test over seeds has one degree of freedom: its "
+            f"{100 * confidence:g} % interval spans ±{two:.2f} standard errors (±{three:.2f} "
+            "with three seeds), so deltas are rarely significant whatever the examples say; "
+            "three or more seeds make the seed-level test informative")

@@ -12,9 +12,10 @@ import json
 from collections import Counter, defaultdict
 from typing import Any
 
+from xstilts.evaluation.significance import two_seed_caveat
 from xstilts.report import correlation_metrics, ratio_metrics
 from xstilts.report.analysis import CORRECTION_NAMES
-from xstilts.report.seed_test import PAIRED, two_seed_caveat
+from xstilts.report.seed_test import PAIRED
 
 RATIO_TEST = ratio_metrics.TEST_NAME
 CORRELATION_TEST = correlation_metrics.TEST_NAME

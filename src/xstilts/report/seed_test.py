@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import t as student_t
 from scipy.stats import ttest_ind, ttest_rel
 
 PAIRED = "paired t-test over seeds"
@@ -57,15 +56,6 @@ class SeedTest:
         seeds = (f"{self.n_a} seeds" if self.name == PAIRED
                  else f"{self.n_a} vs {self.n_b} seeds")
         return f"{self.name} ({seeds}) p = {self.p_value:.2g}"
-
-
-def two_seed_caveat(confidence: float = 0.95) -> str:
-    """Why two seeds are too few for the seed-level test (for the plan and the report)."""
-    two, three = (student_t.ppf(0.5 + confidence / 2, df) for df in (1, 2))
-    return (f"with two seeds the paired t-test over seeds has one degree of freedom: its "
-            f"{100 * confidence:g} % interval spans ±{two:.2f} standard errors (±{three:.2f} "
-            "with three seeds), so deltas are rarely significant whatever the examples say; "
-            "three or more seeds make the seed-level test informative")
 
 
 def _constant(values: np.ndarray) -> bool:

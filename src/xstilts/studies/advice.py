@@ -7,7 +7,7 @@ run lists them and ``xstilts run`` logs them first, so the choice is made knowin
 
 from __future__ import annotations
 
-from xstilts.report.seed_test import two_seed_caveat
+from xstilts.evaluation.significance import two_seed_caveat
 from xstilts.studies.planner import StudyPlan
 from xstilts.tasks import get_task
 
