@@ -77,10 +77,10 @@ class TaskTypeHandler(ABC):
 
     def example_statistics(self, task: Task, metric: str, language: str,
                            records: Sequence[dict[str, Any]]) -> ExampleStatistics | None:
-        """Per-example scores or counts of ``metric`` from one prediction file's rows
-        (``id``, ``gold``, ``prediction``; evaluation ``language``), for paired comparisons;
-        None when the metric does not decompose over examples (a correlation) or the rows
-        cannot be scored (unlabeled)."""
+        """Per-example scores, counts or (gold, prediction) rows of ``metric`` from one
+        prediction file's rows (``id``, ``gold``, ``prediction``; evaluation ``language``), for
+        paired comparisons (:mod:`xstilts.tasktypes.per_example`); None when the handler has
+        no such form for the metric or the rows cannot be scored (unlabeled)."""
         return None
 
     @abstractmethod
