@@ -27,6 +27,7 @@ from xstilts.report.language_info import (
     attribute,
     describe,
     display_name,
+    group_names,
     is_pair,
     typology_vs_english,
 )
@@ -204,6 +205,9 @@ def test_region_tags_are_one_language_and_lower_case_pairs_two() -> None:
     assert is_pair("es-en-wmt") and display_name("es-en-wmt") == "Spanish–English"
     assert attribute("es-en-wmt", "family") == PAIR_GROUP == attribute("es-en", "family")
     assert not is_pair("zh-yue-hk")  # a region after the language: not a qualifier
+    # a group's cell tells the two Spanish-English tracks apart, and only those
+    assert group_names(["ar-en", "es-en", "es-en-wmt"]) == (
+        "Arabic–English, Spanish–English (es-en), Spanish–English (es-en-wmt)")
 
 
 def test_describe_says_where_each_attribute_came_from() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from xstilts.report.analysis import group_family, several_models
 from xstilts.report.baselines import BELOW_MAJORITY
 from xstilts.report.headline import majority_warnings, p_text, signed
-from xstilts.report.language_info import ATTRIBUTES, ZERO_SHOT_RULE, display_name, label
+from xstilts.report.language_info import ATTRIBUTES, ZERO_SHOT_RULE, group_names, label
 from xstilts.report.matrix import matrix_key
 from xstilts.report.methods import family_lines, family_note, general_lines
 from xstilts.report.plots import data_uri
@@ -115,7 +115,7 @@ def _group_table(analysis: dict[str, Any], attribute: str) -> str:
         langs = d["languages"]
         mean = [scores.get((d["model"], d["task"], d["config"], g)) for g in langs]
         avg = sum(mean) / len(mean) if mean and None not in mean else None
-        names = ", ".join(display_name(g) for g in langs)
+        names = group_names(langs)
         rows.append(_model(d, multi) + _cell(d["task"], left=True)
                     + _cell(d["group"], left=True) + _cell(names, left=True)
                     + _cell(d["config"], left=True) + _cell(_num(avg), sort=avg)

@@ -81,6 +81,16 @@ def display_name(code: str) -> str:
     return language.name if language else code
 
 
+def group_names(codes: Iterable[str]) -> str:
+    """A language group's members for a table cell: names, with the code added where two
+    members share a name (STS17's es-en and es-en-wmt are both Spanish–English)."""
+    codes = list(codes)
+    names = [display_name(c) for c in codes]
+    repeated = {n for n in names if names.count(n) > 1}
+    return ", ".join(f"{n} ({c})" if n in repeated else n
+                     for n, c in zip(names, codes, strict=True))
+
+
 def label(code: str) -> str:
     """"German (de)": a name people read and the code they grep for."""
     name = display_name(code)

@@ -11,7 +11,7 @@ from typing import Any
 from xstilts.report.analysis import CORRECTION_NAMES, group_family, several_models
 from xstilts.report.baselines import BELOW_MAJORITY
 from xstilts.report.headline import majority_warnings, p_text, signed
-from xstilts.report.language_info import ATTRIBUTES, display_name
+from xstilts.report.language_info import ATTRIBUTES, group_names
 from xstilts.report.matrix import matrix_markdown
 from xstilts.report.methods import family_lines, family_note, general_lines
 
@@ -48,7 +48,7 @@ def _group_rows(analysis: dict[str, Any], attribute: str) -> list[str]:
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for d in analysis["deltas"]:
         if d.get("attribute") == attribute:
-            names = ", ".join(display_name(g) for g in d["languages"])
+            names = group_names(d["languages"])
             model = [f"`{d['model']}`"] * multi
             rows.append("| " + " | ".join([*model, d["task"], d["group"], names,
                                            f"`{d['config']}`", signed(d["delta"]), _ci(d),
