@@ -76,7 +76,7 @@ from xstilts.report.language_info import (
 )
 from xstilts.report.matrix import generalized_matrices, is_generalized
 from xstilts.report.results import collect_results
-from xstilts.training.runs import NO_INTERMEDIATE, split_setting
+from xstilts.training.runs import NO_INTERMEDIATE, baseline_first, split_setting
 
 BASELINE = NO_INTERMEDIATE  # the arm without phase 2, as the planner labels it
 ALPHA = 0.05
@@ -140,7 +140,7 @@ class _Block(SeedTable):
             self.add(r["intermediate"], r["language"], r["seed"], 100 * r["value"])
             self.n[r["language"]] = r["n"]
         self.languages = sorted(self.n, key=lambda c: (not is_english(c), c))
-        self.configs = sorted(self.values, key=lambda c: (c != BASELINE, c))
+        self.configs = sorted(self.values, key=baseline_first)
         self.zero_shot = zero_shot_languages(self.languages)
 
 

@@ -41,7 +41,7 @@ from xstilts.report.language_info import (
 )
 from xstilts.report.matrix import is_generalized
 from xstilts.report.results import RESULT_COLUMNS, collect_results, run_table
-from xstilts.training.runs import NO_INTERMEDIATE
+from xstilts.training.runs import NO_INTERMEDIATE, baseline_first
 
 BASELINE = NO_INTERMEDIATE  # the arm without phase 2, as the planner labels it
 FORMATS = ("html", "md", "csv", "json")
@@ -146,7 +146,7 @@ def _table_key(row: dict[str, Any]) -> tuple[Any, ...]:
     seed, language. Not the order runs finished in, which differs between a resumed, an
     in-process and a Ray study of the same runs: the same results give the same file."""
     return (row["study"], row["model"], row["target_task"], row["split"], row["metric"],
-            row["intermediate"] != BASELINE, row["intermediate"], row["seed"], row["language"])
+            *baseline_first(row["intermediate"]), row["seed"], row["language"])
 
 
 def _with_distances(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -212,7 +212,7 @@ def render_summary(rows: list[dict[str, Any]], runs: list[dict[str, Any]],
 def _task_section(study: str, model: str, task: str, metric: str, split: str,
                   group: list[dict[str, Any]], refs: References) -> list[str]:
     languages = sorted({r["language"] for r in group}, key=lambda c: (not is_english(c), c))
-    configs = sorted({r["intermediate"] for r in group}, key=lambda c: (c != BASELINE, c))
+    configs = sorted({r["intermediate"] for r in group}, key=baseline_first)
     table = SeedTable()  # fractions; the same averages as the analysis (report.aggregate)
     for r in group:
         table.add(r["intermediate"], r["language"], r["seed"], r["value"])

@@ -39,6 +39,11 @@ from xstilts.training.precision import resolve_dropout_masks, resolve_precision
 # The intermediate label of the arms without phase 2 (the baseline of every comparison).
 NO_INTERMEDIATE = "none"
 
+
+def baseline_first(intermediate: str) -> tuple[bool, str]:
+    """Sort key of intermediate configurations as tables show them: the baseline, then by name."""
+    return intermediate != NO_INTERMEDIATE, intermediate
+
 # Training fields that change how a run is logged or checkpointed, never its results: ids
 # hash them at their defaults, so asking for more frequent checkpoints keeps finished runs.
 BOOKKEEPING_FIELDS = ("log_every", "checkpoint_every_steps")
