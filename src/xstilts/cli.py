@@ -233,10 +233,11 @@ def cache(
     if older_than is not None and not clear_features:
         _fail(XstiltsError("--older-than needs --clear-features"))
         return
-    result = cache_usage(folder)
     if clear_features:
         removed, freed = clear(folder, older_than)
         result = {**cache_usage(folder), "removed": removed, "removed_bytes": freed}
+    else:
+        result = cache_usage(folder)
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return

@@ -67,11 +67,11 @@ def cache_usage(folder: Path) -> dict[str, Any]:
     """How much the feature cache holds: entries, bytes, and when the oldest and newest were
     written (UTC ISO times; None when empty). Nothing bounds it on its own: see
     :func:`clear_features`."""
-    entries = _entries(folder) if folder.is_dir() else []
-    written = sorted(p.stat().st_mtime for p in entries)
+    infos = [p.stat() for p in _entries(folder)] if folder.is_dir() else []
+    written = sorted(i.st_mtime for i in infos)
     iso = [time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(t)) for t in written[:1] + written[-1:]]
-    return {"folder": str(folder), "entries": len(entries),
-            "bytes": sum(p.stat().st_size for p in entries),
+    return {"folder": str(folder), "entries": len(infos),
+            "bytes": sum(i.st_size for i in infos),
             "oldest": iso[0] if iso else None, "newest": iso[-1] if iso else None}
 
 
