@@ -1,7 +1,7 @@
 """What the benchmark scripts share: the machine facts every line carries, so a figure is never
 read without them (CPU flags that decide the precision — avx512_bf16 / amx_bf16: native bf16,
-else fp32 under ``precision: auto`` — threads, GPU, library versions, the time), and the
-interleaved timing of two sides.
+else fp32 under ``precision: auto`` — threads, GPU, library versions, the time), the
+interleaved timing of two sides, and the encoder shapes built from a config in code.
 
 Imported by the scripts next to it (``python benchmarks/<script>.py`` puts this folder on
 ``sys.path``).
@@ -59,3 +59,23 @@ def interleaved(first: Callable[[], A], second: Callable[[], B],
         second_out = second()
         second_s.append(time.perf_counter() - start)
     return first_s, first_out, second_s, second_out
+
+
+SHAPES = ("e5-small", "xlmr-large")
+
+
+def encoder_config(shape: str, vocab_size: int, pad_id: int) -> Any:
+    """The config of an encoder shape the templates name, for random weights (no download:
+    the arithmetic, and so the speed, is that of the real model)."""
+    from transformers import BertConfig, XLMRobertaConfig
+
+    from xstilts.models.bundled import bundled_model_dir
+
+    if shape == "e5-small":  # multilingual-e5-small (the bundled encoder's own config)
+        return BertConfig.from_pretrained(bundled_model_dir("multilingual-e5-small"))
+    if shape == "xlmr-large":  # xlm-roberta-large, the paper-scale encoder
+        return XLMRobertaConfig(vocab_size=vocab_size, hidden_size=1024, num_hidden_layers=24,
+                                num_attention_heads=16, intermediate_size=4096,
+                                max_position_embeddings=514, type_vocab_size=1,
+                                pad_token_id=pad_id)
+    raise SystemExit(f"unknown shape {shape!r} (one of {', '.join(SHAPES)})")

