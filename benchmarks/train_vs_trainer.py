@@ -196,7 +196,7 @@ def _xstilts_setup(tuned: bool, data_dir: Path, split: str, n: int, shape: str =
                               max_train_examples=n, log_every=1000,
                               **({"freeze_embeddings": True, "precision": "auto"}
                                  if tuned else {}))
-    options = concrete_training(options)  # as the run contract stores it
+    options = concrete_training(options, ("xnli",))  # as the run contract stores it
     stream = build_stream(PhaseTask("xnli", "en", split, None), options, tokenizer, data_dir)
     model = _model_with_heads(encoder, [stream], options.pooling, 0)
     return model, stream, options, tokenizer.pad_token_id

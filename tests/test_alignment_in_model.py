@@ -103,10 +103,14 @@ def test_cross_encoders_are_refused(shared_data: Path) -> None:
     with pytest.raises(XstiltsError, match="cross-encoder"):
         evaluate_aligned(TaskModel(model), tokenizer, STS17, LANGS, "test", shared_data,
                          Path("unused"), {}, EvaluationSettings(FOPTS, handler=handler_for(STS17)))
-    spec = StudySpec.model_validate({"name": "s", "targets": [{"task": "sts17"}],
+    cross = {"task": "sts17", "training": {"pair_encoding": "cross"}}
+    spec = StudySpec.model_validate({"name": "s", "targets": [cross],
                                      "evaluation": {"align": {}}})
     with pytest.raises(StudyConfigError, match="pair_encoding: siamese"):
         check_study(spec, None, shared_data)
+    # the default (auto) is STS 2017's protocol, the bi-encoder, which alignment can project
+    check_study(StudySpec.model_validate({"name": "s", "targets": [{"task": "sts17"}],
+                                          "evaluation": {"align": {}}}), None, shared_data)
 
 
 def test_spec_methods_match_the_fitting_code() -> None:

@@ -96,11 +96,11 @@ def test_report_on_an_empty_folder_says_what_to_do(tmp_path: Path) -> None:
     assert "xstilts run" in result.output
 
 
-@pytest.mark.parametrize("encoding", [None, "cross", "siamese"])
+@pytest.mark.parametrize("encoding", [None, "auto", "cross", "siamese"])
 def test_dry_run_says_when_sts17_leaves_its_protocol(tmp_path: Path, shared_data: Path,
                                                      encoding: str | None) -> None:
-    """STS 2017's protocol (SBERT) is a siamese bi-encoder; the default cross-encoder is
-    allowed but said, naming the setting that follows the protocol."""
+    """STS 2017's protocol (SBERT) is a siamese bi-encoder, which the default (auto) follows;
+    a cross-encoder is allowed but said, naming the settings that follow the protocol."""
     training = f", training: {{pair_encoding: {encoding}}}" if encoding else ""
     study = tmp_path / "sts.yaml"
     study.write_text(f"name: sts\nseeds: [0]\nintermediate: [none]\n"
@@ -109,6 +109,7 @@ def test_dry_run_says_when_sts17_leaves_its_protocol(tmp_path: Path, shared_data
                                  "--data-dir", str(shared_data)], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     noted = "note: sts17: its published protocol encodes each pair siamese" in result.output
-    assert noted == (encoding != "siamese")
+    assert noted == (encoding == "cross")
     if noted:
-        assert "set training.pair_encoding: siamese on that target" in result.output
+        assert ("leave training.pair_encoding at auto, or set siamese, on that target"
+                in result.output)

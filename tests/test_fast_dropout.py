@@ -216,13 +216,13 @@ def test_torch_masks_keep_the_ids_of_runs_from_before_the_option(auto_dropout) -
     existed; fast masks (the CPU default) are another computation, hence another id."""
     before = {k: v for k, v in TrainingOptions().model_dump().items() if k != "dropout_masks"}
     auto_dropout(gpu=True)
-    on_gpu = concrete_training(TrainingOptions())
+    on_gpu = concrete_training(TrainingOptions(), ("xnli",))
     assert on_gpu.dropout_masks == "torch"
     assert training_identity(on_gpu.model_dump()) == training_identity(
         {**before, "precision": on_gpu.precision})
     assert "dropout_masks" not in training_settings(on_gpu)
     auto_dropout(gpu=False)
-    on_cpu = concrete_training(TrainingOptions())
+    on_cpu = concrete_training(TrainingOptions(), ("xnli",))
     assert on_cpu.dropout_masks == "fast"
     assert training_identity(on_cpu.model_dump())["dropout_masks"] == "fast"
     assert training_settings(on_cpu)["dropout_masks"] == "fast"

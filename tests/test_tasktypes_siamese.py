@@ -235,3 +235,32 @@ def test_siamese_sts17_study_reports_correlations(shared_data: Path, tmp_path: P
         assert r["target_task"] == "sts17"
         assert -1.0 <= float(r["ci_low"]) <= float(r["ci_high"]) <= 1.0
         assert -1.0 <= float(r["value"]) <= 1.0
+
+
+def test_auto_pair_encoding_follows_the_tasks_protocol() -> None:
+    """STS 2017's published numbers come from bi-encoders, so ``auto`` (the default) trains it
+    siamese; every other pair task stays a cross-encoder (the old default), so their runs keep
+    their ids; an explicit setting wins."""
+    from xstilts.studies.planner import plan_study
+    from xstilts.studies.spec import StudySpec
+
+    assert isinstance(handler_for(get_task("sts17"), "auto"), SiameseHandler)
+    assert not isinstance(handler_for(get_task("xnli"), "auto"), SiameseHandler)
+
+    def runs(**training: str) -> dict:
+        spec = StudySpec.model_validate({
+            "name": "s", "seeds": [0],
+            "targets": [{"task": "sts17"}, {"task": "xnli", "languages": ["en", "de"]}],
+            "intermediate": ["none", "stsb"], "training": training})
+        plan = plan_study(spec)  # keyed by kind, tasks and parent (the stsb arm's id or None)
+        return {(r.run.kind, r.run.task_names, r.run.parent is None): r for r in plan.runs}
+
+    default, cross = runs(), runs(pair_encoding="cross")
+    encodings = {key: r.run.training.pair_encoding for key, r in default.items()}
+    assert encodings == {
+        ("target", ("sts17",), True): "siamese", ("target", ("sts17",), False): "siamese",
+        ("target", ("xnli",), True): "cross", ("target", ("xnli",), False): "cross",
+        ("intermediate", ("stsb",), True): "cross"}
+    for key in default:
+        assert (cross[key].id == default[key].id) == (key[1] != ("sts17",)), key
+    assert cross[("target", ("sts17",), True)].run.training.pair_encoding == "cross"

@@ -24,6 +24,6 @@ def study_notes(plan: StudyPlan) -> list[str]:
         seen.add((task.name, used))
         notes.append(f"{task.name}: its published protocol encodes each pair {protocol}; this "
                      f"study trains it with pair_encoding: {used}, so its scores are not "
-                     f"comparable with published ones (set training.pair_encoding: {protocol} "
-                     "on that target to follow the protocol)")
+                     f"comparable with published ones (leave training.pair_encoding at auto, "
+                     f"or set {protocol}, on that target to follow the protocol)")
     return notes

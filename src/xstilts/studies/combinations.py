@@ -95,7 +95,8 @@ class CombinationChecks:
         except XstiltsError as err:
             report("pair_encoding", str(err))
             return
-        if training.pair_encoding == "siamese" and texts_per_example(task) == 1:
+        if task.concrete_pair_encoding(training.pair_encoding) == "siamese" \
+                and texts_per_example(task) == 1:
             report("pair_encoding", f"task {task.name!r} has one text per example (its task "
                    "file gives no columns.text_b); pair_encoding: siamese encodes the two "
                    "texts of a pair apart, so it needs two")

@@ -328,8 +328,11 @@ def evaluation_option_problems(spec: StudySpec, target: TargetSpec, task: Task,
                                 "more than once; give distinct languages")
     if evaluation.align is not None:
         training = resolve_training(spec.training, spec.target_training, target.training)
-        if training.pair_encoding != "siamese":
+        used = task.concrete_pair_encoding(training.pair_encoding)
+        if used != "siamese":
+            given = repr(used) if used == training.pair_encoding else \
+                f"{training.pair_encoding!r}, which is {used!r} for {task.name!r}"
             problems.append(f"{where}: evaluation.align projects per-sentence vectors, so it "
-                            f"needs training.pair_encoding: siamese (got "
-                            f"{training.pair_encoding!r}: a cross-encoder has none)")
+                            f"needs training.pair_encoding: siamese (got {given}: a "
+                            "cross-encoder has none)")
     return problems

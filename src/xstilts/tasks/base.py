@@ -203,8 +203,17 @@ class Task:
     translations: Mapping[str, Translation] = field(default_factory=dict, repr=False,
                                                    compare=False)
     # Pair tasks whose published protocol fixes how a pair is encoded (STS 2017 as in SBERT:
-    # "siamese"): a study that trains it otherwise is told so before it runs. None: no rule.
+    # "siamese"): what ``pair_encoding: auto`` (the default) trains with, and a study that sets
+    # another encoding is told so before it runs. None: no rule (auto is a cross-encoder).
     protocol_pair_encoding: str | None = None
+
+    def concrete_pair_encoding(self, option: str) -> str:
+        """The pair encoding a run of this task trains with under ``training.pair_encoding:
+        option``: ``auto`` follows the task's published protocol (STS 2017: siamese, as its
+        reference numbers come from bi-encoders) and is a cross-encoder elsewhere."""
+        if option != "auto":
+            return option
+        return self.protocol_pair_encoding or "cross"
 
     @property
     def num_labels(self) -> int:

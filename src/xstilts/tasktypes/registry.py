@@ -23,8 +23,10 @@ def register_handler(handler: TaskTypeHandler, pair_encoding: str = "cross") -> 
 
 
 def handler_for(task: Task, pair_encoding: str = "cross") -> TaskTypeHandler:
-    """The handler of ``task``'s type; ``pair_encoding='siamese'`` asks for the bi-encoder."""
+    """The handler of ``task``'s type; ``pair_encoding='siamese'`` asks for the bi-encoder,
+    ``'auto'`` for the task's protocol (:meth:`Task.concrete_pair_encoding`)."""
     _ensure_builtins()
+    pair_encoding = task.concrete_pair_encoding(pair_encoding)
     key = (task.type, pair_encoding)
     if key in _HANDLERS:
         return _HANDLERS[key]

@@ -65,8 +65,10 @@ class TrainingOptions(BaseModel):
     num_layers: int | None = Field(
         None, ge=1, description="keep only the first k transformer layers (small machines)")
     pooling: Literal["mean", "cls"] = "mean"
-    pair_encoding: Literal["cross", "siamese"] = Field(
-        "cross", description="pair tasks: one input (cross) or each text alone (siamese, SBERT)")
+    pair_encoding: Literal["auto", "cross", "siamese"] = Field(
+        "auto", description="pair tasks: one input (cross) or each text alone (siamese, "
+        "SBERT); auto: the task's published protocol (siamese for sts17), else cross; runs "
+        "store the concrete value")
     precision: Literal["auto", "no", "bf16", "fp16"] = Field(
         "auto", description="auto: bf16 where the device runs it natively (CUDA GPU with bf16, "
         "CPU with avx512_bf16/amx), else no (fp32); runs store the concrete value")

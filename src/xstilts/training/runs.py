@@ -19,7 +19,9 @@ runs of older output folders keep their ids: :meth:`settings` writes that dict a
 * ``precision: auto`` never: a run holds the precision it resolves to on the machine that
   plans it (:func:`concrete_training`), so fp32-only machines keep every id and a bf16 machine's
   runs get their own; ``dropout_masks: auto`` likewise (fast masks on a CPU, torch's on a
-  GPU), and ``torch`` is what runs trained with before the field existed, so it is not hashed.
+  GPU), and ``torch`` is what runs trained with before the field existed, so it is not hashed;
+  ``pair_encoding: auto`` likewise (the task's protocol: ``cross``, the old default, for every
+  task but STS 2017, whose default runs train ``siamese`` and so have new ids).
 
 Light on purpose (no torch): planning and ``--dry-run`` build these.
 """
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xstilts.evaluation.settings import EvaluationOptions
+from xstilts.tasks import get_task
 from xstilts.tasks.translations import ZERO_SHOT
 from xstilts.training.options import MixOptions, TrainingOptions
 from xstilts.training.precision import resolve_dropout_masks, resolve_precision
@@ -74,13 +77,24 @@ def training_settings(options: TrainingOptions) -> dict[str, Any]:
             if k not in FIELDS_ADDED_LATER or v != FIELDS_ADDED_LATER[k]}
 
 
-def concrete_training(options: TrainingOptions) -> TrainingOptions:
-    """``options`` with ``precision: auto`` (bf16 where native, else "no") and
-    ``dropout_masks: auto`` (fast on a CPU, torch on a GPU) resolved: what a run trains
-    with, stores in ``run.json`` and hashes into its id."""
+def concrete_training(options: TrainingOptions, tasks: tuple[str, ...]) -> TrainingOptions:
+    """``options`` with ``precision: auto`` (bf16 where native, else "no"),
+    ``dropout_masks: auto`` (fast on a CPU, torch on a GPU) and ``pair_encoding: auto`` (the
+    protocol of the run's ``tasks``) resolved: what a run trains with, stores in ``run.json``
+    and hashes into its id."""
     return options.model_copy(update={
         "precision": resolve_precision(options.precision),
-        "dropout_masks": resolve_dropout_masks(options.dropout_masks)})
+        "dropout_masks": resolve_dropout_masks(options.dropout_masks),
+        "pair_encoding": _concrete_pair_encoding(options.pair_encoding, tasks)})
+
+
+def _concrete_pair_encoding(option: str, tasks: tuple[str, ...]) -> str:
+    """``auto``: the tasks' protocol where they share one (a single task always does), else a
+    cross-encoder (one setting applies to every task of a mix)."""
+    if option != "auto":
+        return option
+    encodings = {get_task(name).concrete_pair_encoding(option) for name in tasks}
+    return encodings.pop() if len(encodings) == 1 else "cross"
 
 
 def evaluation_settings(options: EvaluationOptions) -> dict[str, Any]:
@@ -121,7 +135,7 @@ class IntermediateRun:
     kind = "intermediate"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "training", concrete_training(self.training))
+        object.__setattr__(self, "training", concrete_training(self.training, self.task_names))
 
     @property
     def parent(self) -> None:
@@ -184,7 +198,7 @@ class TargetRun:
     kind = "target"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "training", concrete_training(self.training))
+        object.__setattr__(self, "training", concrete_training(self.training, (self.task,)))
 
     @property
     def task_names(self) -> tuple[str, ...]:
