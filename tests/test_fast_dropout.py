@@ -219,7 +219,7 @@ def test_torch_masks_keep_the_ids_of_runs_from_before_the_option(auto_dropout) -
     on_gpu = concrete_training(TrainingOptions(), ("xnli",))
     assert on_gpu.dropout_masks == "torch"
     assert training_identity(on_gpu.model_dump()) == training_identity(
-        {**before, "precision": on_gpu.precision})
+        {**before, "precision": on_gpu.precision, "pair_encoding": "cross"})
     assert "dropout_masks" not in training_settings(on_gpu)
     auto_dropout(gpu=False)
     on_cpu = concrete_training(TrainingOptions(), ("xnli",))
