@@ -227,7 +227,13 @@ def test_siamese_sts17_study_reports_correlations(shared_data: Path, tmp_path: P
     first = json.loads(predictions[0].read_text().splitlines()[0])
     assert isinstance(first["prediction"], float) and isinstance(first["gold"], float)
 
-    with (write_report(out) / "results.csv").open() as f:
+    report = write_report(out)
+    summary = (report / "summary.md").read_text()
+    assert ("Pair encoding, sts17 with tiny:random (1 runs): siamese bi-encoder (each text "
+            "encoded alone, as SBERT), the task's published protocol" in summary)
+    # a track's column names both languages (not Arabic alone), as the page does
+    assert "| English (en-en, n=20) | Arabic–English (ar-en, n=20) |" in summary
+    with (report / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert {(r["language"], r["metric"]) for r in rows} == {
         (lang, metric) for lang in ("en-en", "ar-en") for metric in ("spearman", "pearson")}
@@ -264,3 +270,28 @@ def test_auto_pair_encoding_follows_the_tasks_protocol() -> None:
     for key in default:
         assert (cross[key].id == default[key].id) == (key[1] != ("sts17",)), key
     assert cross[("target", ("sts17",), True)].run.training.pair_encoding == "cross"
+
+
+def test_report_names_the_pair_encoding_of_each_pair_task() -> None:
+    """The encoding is the model: the report says it per (encoder, task), and says where a
+    run left the task's published protocol or where arms differ."""
+    from xstilts.report.methods import pair_encoding_lines
+
+    def run(task: str, encoding: str | None, status: str = "done") -> dict:
+        training = {"pair_encoding": encoding} if encoding else {}
+        return {"kind": "target", "status": status, "encoder": "e", "task": task,
+                "settings": json.dumps({"training": training})}
+
+    lines = pair_encoding_lines([run("sts17", "cross"), run("sts17", "cross"),
+                                 run("xnli", "cross"), run("xnli", "siamese", "failed"),
+                                 run("udpos", "cross"), run("no-such-task", "cross")])
+    assert lines == [
+        "Pair encoding, sts17 with e (2 runs): cross-encoder (both texts of a pair in one "
+        "input); the task's published protocol is the siamese bi-encoder (each text encoded "
+        "alone, as SBERT), so these scores are not comparable with published ones, the same "
+        "for every intermediate configuration.",
+        "Pair encoding, xnli with e (1 runs): cross-encoder (both texts of a pair in one "
+        "input), the same for every intermediate configuration."]
+    (mixed,) = pair_encoding_lines([run("pawsx", "cross"), run("pawsx", "siamese")])
+    assert mixed.startswith("Pair encoding, pawsx with e (2 runs): MIXED: cross-encoder")
+    assert "not comparable" in mixed

@@ -18,7 +18,7 @@ from xstilts.report.baselines import BELOW_MAJORITY
 from xstilts.report.headline import majority_warnings, p_text, signed
 from xstilts.report.language_info import ATTRIBUTES, ZERO_SHOT_RULE, group_names, label
 from xstilts.report.matrix import matrix_key
-from xstilts.report.methods import family_lines, family_note, general_lines
+from xstilts.report.methods import family_lines, family_note, general_lines, protocol_lines
 from xstilts.report.plots import data_uri
 
 HEATMAP_CAPTION = "Heatmap: zero-shot gain over the baseline per intermediate configuration " \
@@ -277,6 +277,7 @@ def _methods(analysis: dict[str, Any]) -> str:
         "resampled or swapped pairs); a metric none of these reproduces gets a seed-only "
         "interval and no test.",
         *analysis.get("metric_notes", []),
+        *protocol_lines(analysis),
         analysis.get("zero_shot_rule", ZERO_SHOT_RULE) + " Language groups leave English out "
         "too. Distances are URIEL's (genetic, geographic, syntactic, inventory, phonological, "
         "featural; 1 − cosine of the two languages' URIEL+ vectors over the features both "

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
+from xstilts.errors import XstiltsError
 from xstilts.evaluation.significance import two_seed_caveat
 from xstilts.report import correlation_metrics, ratio_metrics
 from xstilts.report.analysis import CORRECTION_NAMES
 from xstilts.report.seed_test import PAIRED
+from xstilts.tasks import Task, TaskType, get_task
 
 RATIO_TEST = ratio_metrics.TEST_NAME
 CORRELATION_TEST = correlation_metrics.TEST_NAME
@@ -191,12 +194,17 @@ def general_lines(analysis: dict[str, Any]) -> list[str]:
         *_ratio_line(analysis),
         *_correlation_line(analysis),
         *_seed_line(tested, analysis.get("confidence", 0.95)),
-        *analysis.get("retrieval_protocols", []),
         f"Multiple comparisons: {correction} correction within each comparison family (vs "
         "baseline on the zero-shot average; per language; per family; per genus; per script; "
         "per resource level; between configurations); significant means adjusted p ≤ "
         f"{analysis['alpha']}.",
     ]
+
+
+def protocol_lines(analysis: dict[str, Any]) -> list[str]:
+    """How the scores were computed where a task leaves a choice (retrieval protocol, pair
+    encoding): said with the scores, whether or not there is anything to test."""
+    return [*analysis.get("retrieval_protocols", []), *analysis.get("pair_encodings", [])]
 
 
 def family_note(analysis: dict[str, Any], family: str) -> str:
@@ -240,18 +248,24 @@ def _protocol_text(p: dict[str, Any]) -> str:
             f"{p['pooling']} pooling; {prefix}; cosine of L2-normalised vectors")
 
 
-def retrieval_protocol_lines(runs: list[dict[str, Any]]) -> list[str]:
-    """One sentence per (encoder, retrieval task): which protocol its finished runs used, and
-    whether every arm (pretrained and intermediate-trained) was pooled at the same layer."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+def _done_targets(runs: list[dict[str, Any]], value: Callable[[dict[str, Any]], Any]
+                  ) -> dict[tuple[str, str], list[Any]]:
+    """``value`` of each finished target run (None: not applicable), grouped by (encoder, task)."""
+    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for run in runs:
         if run.get("kind") != "target" or run.get("status") != "done":
             continue
-        protocol = _run_protocol(run)
-        if protocol is not None:
-            groups[(run["encoder"], run["task"])].append(protocol)
+        found = value(run)
+        if found is not None:
+            groups[(run["encoder"], run["task"])].append(found)
+    return groups
+
+
+def retrieval_protocol_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """One sentence per (encoder, retrieval task): which protocol its finished runs used, and
+    whether every arm (pretrained and intermediate-trained) was pooled at the same layer."""
     lines = []
-    for (encoder, task), protocols in groups.items():
+    for (encoder, task), protocols in _done_targets(runs, _run_protocol).items():
         texts = sorted({_protocol_text(p) if p else _UNRECORDED for p in protocols})
         head = f"Retrieval protocol, {task} with {encoder} ({len(protocols)} runs): "
         if len(texts) == 1:
@@ -261,4 +275,55 @@ def retrieval_protocol_lines(runs: list[dict[str, Any]]) -> list[str]:
         warning = (f"arms were pooled at different layers ({', '.join(layers)}), so their "
                    "scores are not comparable; " if len(layers) > 1 else "")
         lines.append(head + "MIXED: " + warning + " | ".join(texts) + ".")
+    return lines
+
+
+_PAIR_ENCODING_WORDS = {
+    "cross": "cross-encoder (both texts of a pair in one input)",
+    "siamese": "siamese bi-encoder (each text encoded alone, as SBERT)",
+}
+_PAIR_TYPES = (TaskType.PAIR_CLASSIFICATION, TaskType.REGRESSION)
+
+
+def _pair_task(name: str) -> Task | None:
+    """The task of a run if it is a pair task (its model a choice of pair encoding); None for
+    other tasks and for task names this process does not know (a user task file not loaded)."""
+    try:
+        task = get_task(name)
+    except XstiltsError:
+        return None
+    return task if task.type in _PAIR_TYPES else None
+
+
+def _run_pair_encoding(run: dict[str, Any]) -> str | None:
+    if _pair_task(run["task"]) is None:
+        return None
+    settings = run.get("settings") or {}
+    settings = json.loads(settings) if isinstance(settings, str) else settings
+    return (settings.get("training") or {}).get("pair_encoding")
+
+
+def pair_encoding_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """One sentence per (encoder, pair task): how its finished runs encoded a pair, and where
+    that is not the task's published protocol (STS 2017: siamese), that its scores are not
+    comparable with published ones. The encoding is the model, so it is named with the scores."""
+    lines = []
+    for (encoder, task_name), used in _done_targets(runs, _run_pair_encoding).items():
+        task = _pair_task(task_name)
+        head = f"Pair encoding, {task_name} with {encoder} ({len(used)} runs): "
+        kinds = sorted(set(used))
+        text = " | ".join(_PAIR_ENCODING_WORDS.get(k, k) for k in kinds)
+        protocol = task.protocol_pair_encoding if task else None
+        if len(kinds) > 1:
+            lines.append(head + "MIXED: " + text + "; arms trained with different pair "
+                         "encodings are different models, so their scores are not comparable.")
+            continue
+        if protocol is None:
+            note = ""
+        elif kinds == [protocol]:
+            note = ", the task's published protocol"
+        else:
+            note = (f"; the task's published protocol is the {_PAIR_ENCODING_WORDS[protocol]}, "
+                    "so these scores are not comparable with published ones")
+        lines.append(head + text + note + ", the same for every intermediate configuration.")
     return lines

@@ -21,7 +21,6 @@ from typing import Any
 
 from xstilts.errors import XstiltsError
 from xstilts.integrity import atomic_write_bytes, atomic_write_text
-from xstilts.languages import language_name
 from xstilts.report.aggregate import SeedTable
 from xstilts.report.baselines import (
     ACCURACY,
@@ -35,6 +34,7 @@ from xstilts.report.baselines import (
 from xstilts.report.language_info import (
     DISTANCE_COLUMNS,
     ZERO_SHOT_RULE,
+    display_name,
     distance_fields,
     is_english,
     zero_shot_languages,
@@ -78,9 +78,10 @@ def write_report(out_dir: Path, study: str | None = None,
                                 references=references, correction=correction,
                                 resamples=resamples, permutations=permutations)
         analysis["study"] = study
-        from xstilts.report.methods import retrieval_protocol_lines
+        from xstilts.report.methods import pair_encoding_lines, retrieval_protocol_lines
 
         analysis["retrieval_protocols"] = retrieval_protocol_lines(runs)
+        analysis["pair_encodings"] = pair_encoding_lines(runs)
     spec = _study_spec(out_dir, study)
     if "md" in formats:
         text = render_summary(rows, runs, (spec or {}).get("description", ""), references)
@@ -235,7 +236,7 @@ def _task_section(study: str, model: str, task: str, metric: str, split: str,
         "",
     ]
     header = ["intermediate", "seeds"] + [
-        f"{language_name(lang)} ({lang}, n={n_examples[lang]})" for lang in languages
+        f"{display_name(lang)} ({lang}, n={n_examples[lang]})" for lang in languages
     ] + ["avg", "zero-shot avg"]
     out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     rated = metric == ACCURACY and any(refs.rates_for(task, split, g) for g in languages)

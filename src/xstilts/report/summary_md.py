@@ -13,7 +13,7 @@ from xstilts.report.baselines import BELOW_MAJORITY
 from xstilts.report.headline import majority_warnings, p_text, signed
 from xstilts.report.language_info import ATTRIBUTES, group_names
 from xstilts.report.matrix import matrix_markdown
-from xstilts.report.methods import family_lines, family_note, general_lines
+from xstilts.report.methods import family_lines, family_note, general_lines, protocol_lines
 
 
 def _ci(d: dict[str, Any]) -> str:
@@ -107,8 +107,9 @@ def _distance_rows(analysis: dict[str, Any]) -> list[str]:
 def analysis_markdown(analysis: dict[str, Any]) -> str:
     """Markdown sections appended to ``summary.md``."""
     out = ["## Answer", ""] + [f"**{h['text']}**" for h in analysis["headlines"]] + [""]
-    out += [f"- Metric: {note}" for note in analysis.get("metric_notes", [])]
-    out += [""] if analysis.get("metric_notes") else []
+    notes = [f"Metric: {note}" for note in analysis.get("metric_notes", [])]
+    notes += protocol_lines(analysis)  # how each choice-leaving task was scored
+    out += [f"- {note}" for note in notes] + ([""] if notes else [])
     warnings = majority_warnings(analysis)
     if warnings:
         out += [f"## Scores below the majority class ({BELOW_MAJORITY})", "",
