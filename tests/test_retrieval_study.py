@@ -33,7 +33,8 @@ def test_tatoeba_target_with_and_without_intermediate_training(shared_data: Path
     # The report says which protocol the runs used: auto = mteb for a non-XLM-R encoder.
     summary = (tmp_path / "out" / "report" / "summary.md").read_text()
     assert ("Retrieval protocol, tatoeba with tiny:random (2 runs): preset mteb: non-English "
-            "sentences query the English side (xx→en); last layer") in summary
+            "sentences query the English side (xx→en); last layer (MTEB: the model's own "
+            "output); mean pooling") in summary
     with (tmp_path / "out" / "report" / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert {(r["intermediate"], r["language"]) for r in rows} == {

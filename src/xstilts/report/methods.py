@@ -244,7 +244,8 @@ def _protocol_text(p: dict[str, Any]) -> str:
     layer = "last layer" if p["layer"] == -1 else f"hidden layer {p['layer']}"
     direction = _DIRECTION_WORDS.get(p["direction"], p["direction"])
     rule = p.get("layer_rule", "given")
-    return (f"preset {p.get('preset', 'custom')}: {direction}; {layer} ({rule}); "
+    where = rule if rule.startswith(layer) else f"{layer} ({rule})"  # "last layer (MTEB: ...)"
+    return (f"preset {p.get('preset', 'custom')}: {direction}; {where}; "
             f"{p['pooling']} pooling; {prefix}; cosine of L2-normalised vectors")
 
 
