@@ -83,13 +83,18 @@ def write_report(out_dir: Path, study: str | None = None,
         analysis["retrieval_protocols"] = retrieval_protocol_lines(runs)
         analysis["pair_encodings"] = pair_encoding_lines(runs)
     spec = _study_spec(out_dir, study)
+    figures = None
+    if "html" in formats:  # drawn once: summary.md's figure file is the page's same figure
+        from xstilts.report.plots import all_plots
+
+        figures = all_plots(analysis)
     if "md" in formats:
         text = render_summary(rows, runs, (spec or {}).get("description", ""), references)
         if analysis is not None:
             from xstilts.report.summary_md import analysis_markdown
 
             text = text.rstrip("\n") + "\n\n" + analysis_markdown(analysis)
-            _write_distance_plot(analysis, report_dir)
+            _write_distance_plot(analysis, report_dir, figures)
         _atomic_write(report_dir / "summary.md", text)
     if "json" in formats or "html" in formats:
         from xstilts.report.environment import environment
@@ -99,16 +104,19 @@ def write_report(out_dir: Path, study: str | None = None,
         _atomic_write(report_dir / "summary.json",
                       json.dumps({**analysis, "environment": env}, indent=2, default=str))
     if "html" in formats:
-        _write_html(out_dir, study, spec, analysis, env, runs, report_dir / "index.html")
+        _write_html(out_dir, study, spec, analysis, env, runs, figures or {},
+                    report_dir / "index.html")
     return report_dir
 
 
-def _write_distance_plot(analysis: dict[str, Any], report_dir: Path) -> None:
-    """The gain-vs-distance figure as a file next to summary.md, which links it."""
-    from xstilts.report.plots import gain_vs_distance
+def _write_distance_plot(analysis: dict[str, Any], report_dir: Path,
+                         figures: dict[str, bytes] | None) -> None:
+    """The gain-vs-distance figure as a file next to summary.md, which links it (taken from
+    the page's ``figures`` where those are drawn)."""
+    from xstilts.report.plots import DISTANCE_PLOT, gain_vs_distance
     from xstilts.report.summary_md import DISTANCE_PLOT_FILE
 
-    png = gain_vs_distance(analysis)
+    png = figures.get(DISTANCE_PLOT) if figures is not None else gain_vs_distance(analysis)
     if png is not None:
         atomic_write_bytes(report_dir / DISTANCE_PLOT_FILE, png, fault="report.write")
 
@@ -130,12 +138,11 @@ def _study_spec(out_dir: Path, study: str | None) -> dict[str, Any] | None:
 
 def _write_html(out_dir: Path, study: str | None, spec: dict[str, Any] | None,
                 analysis: dict[str, Any], env: dict[str, Any], runs: list[dict[str, Any]],
-                path: Path) -> None:
+                figures: dict[str, bytes], path: Path) -> None:
     from xstilts.report.html import render_html
-    from xstilts.report.plots import all_plots
 
     name = study or (spec or {}).get("name") or out_dir.name
-    _atomic_write(path, render_html(analysis, all_plots(analysis), spec, env, runs,
+    _atomic_write(path, render_html(analysis, figures, spec, env, runs,
                                     f"xstilts report: {name}"))
 
 
