@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from xstilts.data.batching import length_sorted_batches
 from xstilts.models.pooling import POOLING_CHOICES, pool
 from xstilts.progress import progress_bar
+
+if TYPE_CHECKING:  # transformers' modeling code takes ~2 s to import; annotations only
+    from transformers import PreTrainedModel
 
 
 def num_hidden_layers(model: PreTrainedModel) -> int:

@@ -25,13 +25,13 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from xstilts.errors import UnlabeledSplitError, XstiltsError
 from xstilts.evaluation.metrics import bootstrap_interval
 from xstilts.evaluation.retrieval import (
-    EncoderLike,
     Protocol,
     embed_with_protocol,
     load_model,
@@ -43,6 +43,9 @@ from xstilts.prediction_files import language_file
 from xstilts.tasks import get_task, list_tasks
 from xstilts.tasks.base import RetrievalKind, Task
 from xstilts.tasks.xtreme_r_retrieval import RetrievalItem
+
+if TYPE_CHECKING:
+    from xstilts.evaluation.retrieval import EncoderLike
 
 DIRECTION = POOL_DIRECTION
 MAP_K = 20

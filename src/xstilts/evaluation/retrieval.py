@@ -28,10 +28,10 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from xstilts.evaluation.bucc import XTREME_MODE, mine_from_vectors, split_half
 from xstilts.evaluation.embeddings import check_layer, embed_sentences, num_hidden_layers
@@ -63,7 +63,10 @@ BUCC_K = 4
 # run_bucc2018.sh MAXL); 128 is xstilts' value since retrieval existed, kept so stored scores
 # stay comparable, and recorded with every score in the protocol (``max_length``).
 RETRIEVAL_MAX_LENGTH = 128
-EncoderLike = str | tuple[PreTrainedModel, PreTrainedTokenizerBase]
+if TYPE_CHECKING:  # transformers' modeling code takes ~2 s to import; annotations only
+    from transformers import PreTrainedModel
+
+    EncoderLike = str | tuple[PreTrainedModel, PreTrainedTokenizerBase]
 # Extra rows for one language of a bitext task, from its pairs and both sides' vectors:
 # (language, pairs, source vectors, target vectors) -> (result rows, summary). The held-out
 # alignment rows of a study (xstilts.alignment.tatoeba_target.heldout_evaluation) are one.

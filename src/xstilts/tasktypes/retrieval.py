@@ -20,9 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING, Any
 
 from xstilts.errors import XstiltsError
 from xstilts.evaluation.pooled_retrieval import MAP_K, evaluate_pooled_retrieval
@@ -40,7 +38,10 @@ from xstilts.tasks.base import RetrievalKind, Task, TaskType
 from xstilts.tasktypes.registry import register_encoder_handler
 from xstilts.tasktypes.retrieval_scoring import RetrievalScoring
 
-Pair = tuple[PreTrainedModel, PreTrainedTokenizerBase]
+if TYPE_CHECKING:  # transformers' modeling code takes ~2 s to import; annotations only
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    Pair = tuple[PreTrainedModel, PreTrainedTokenizerBase]
 
 
 def retrieval_task_names() -> tuple[str, ...]:
