@@ -12,8 +12,12 @@ run writes the same bytes. Kept free of heavy imports.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from xstilts.errors import DataFormatError
 
 PREDICTIONS_SUFFIX = ".jsonl"
 MINED_SUFFIX = ".pairs.tsv"
@@ -46,3 +50,36 @@ def write_pairs(path: Path, pairs: Iterable[tuple[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(pairs_text(pairs), encoding="utf-8")
 
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """A ``<lang>.jsonl`` file's records; a line that is not a JSON object with ``id``,
+    ``gold`` and ``prediction`` is an error naming the file and the line."""
+    records = []
+    with Path(path).open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataFormatError(path, number, f"not a JSON object ({err.msg}); expected "
+                                      "{\"id\", \"gold\", \"prediction\"}") from err
+            if not isinstance(record, dict) or not {"id", "gold", "prediction"} <= set(record):
+                raise DataFormatError(path, number, "expected a JSON object with id, gold and "
+                                      f"prediction, got {line.strip()[:80]!r}")
+            records.append(record)
+    return records
+
+
+class RecordCache:
+    """Each prediction file read once: a report's references (majority class, macro-F1) and
+    its per-example statistics read the same files."""
+
+    def __init__(self) -> None:
+        self._records: dict[Path, list[dict[str, Any]]] = {}
+
+    def __call__(self, path: Path) -> list[dict[str, Any]]:
+        if path not in self._records:
+            self._records[path] = read_records(path)
+        return self._records[path]

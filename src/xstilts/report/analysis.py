@@ -49,6 +49,7 @@ import numpy as np
 from scipy.stats import rankdata, spearmanr
 
 from xstilts.evaluation.significance import benjamini_hochberg, holm
+from xstilts.prediction_files import RecordCache
 from xstilts.report.aggregate import SeedTable
 from xstilts.report.baselines import (
     ACCURACY,
@@ -448,8 +449,9 @@ def analyse(out_dir: Path, study: str | None = None, **options: Any) -> dict[str
     from xstilts.report.baselines import load_references
 
     rows = collect_results(out_dir, study)
-    result = analyse_rows(rows, load_example_scores(out_dir, rows),
-                          references=load_references(out_dir, rows), **options)
+    read = RecordCache()  # both read the prediction files: once
+    result = analyse_rows(rows, load_example_scores(out_dir, rows, read),
+                          references=load_references(out_dir, rows, read), **options)
     result["study"] = study
     return result
 

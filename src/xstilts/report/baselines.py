@@ -23,7 +23,6 @@ Definitions (the report's legend repeats them, see :data:`LEGEND`):
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from xstilts.errors import XstiltsError
+from xstilts.prediction_files import RecordCache
 from xstilts.report.matrix import is_generalized
 from xstilts.training.run_folder import RunFolder
 
@@ -127,24 +127,6 @@ def gold_rates(gold: Iterable[Any], labels: int | None, seen: int) -> GoldRates:
                         majority_label=majority_label, majority=top / n, chance=1 / k)
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
-    records = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise XstiltsError(f"{path}:{number}: not a JSON object ({err.msg}); "
-                                   "expected {\"id\", \"gold\", \"prediction\"}") from err
-            if not isinstance(record, dict) or not {"id", "gold", "prediction"} <= set(record):
-                raise XstiltsError(f"{path}:{number}: expected a JSON object with id, gold "
-                                   f"and prediction, got {line.strip()[:80]!r}")
-            records.append(record)
-    return records
-
-
 def _is_label(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -168,12 +150,15 @@ def _classification_records(task_type: str | None, metric: str,
         _is_label(r["gold"]) and _is_label(r["prediction"]) for r in records)
 
 
-def load_references(out_dir: Path, rows: Iterable[dict[str, Any]]) -> References:
-    """Rates of every classification-type test set in ``rows`` and each run's macro-F1.
+def load_references(out_dir: Path, rows: Iterable[dict[str, Any]],
+                    read: RecordCache | None = None) -> References:
+    """Rates of every classification-type test set in ``rows`` and each run's macro-F1
+    (prediction files through ``read``, shared with the per-example statistics).
 
     A test set's gold labels are the union over the runs that evaluated it (id → gold); a row
     without a prediction file or with an unlabeled example gets no reference point.
     """
+    read = read or RecordCache()
     refs = References()
     gold_by_set: dict[SetKey, dict[str, Any]] = defaultdict(dict)
     seen_by_set: dict[SetKey, set[Any]] = defaultdict(set)
@@ -191,7 +176,7 @@ def load_references(out_dir: Path, rows: Iterable[dict[str, Any]]) -> References
         if not path.is_file():
             continue
         task_type, labels = info.setdefault(task, _task_info(task))
-        records = _read(path)
+        records = read(path)
         if not _classification_records(task_type, row["metric"], records):
             continue
         if any(r["gold"] is None for r in records):

@@ -44,7 +44,6 @@ What is computed (the report states the same):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from xstilts.errors import XstiltsError
+from xstilts.prediction_files import RecordCache
 from xstilts.report import correlation_metrics, ratio_metrics
 from xstilts.report.handlers import scorer
 from xstilts.report.seed_test import seed_level_test
@@ -94,11 +94,6 @@ class Comparison:
     bootstrap_ci: tuple[float, float] | None = None  # the bootstrap's, before the hull
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def prediction_view(split: str) -> str:
     """The evaluation a row's split names beyond the plain one: ``test+align`` → ``align``
     (its predictions are in ``predictions/align/``), ``test`` → ``""`` (``predictions/``)."""
@@ -116,12 +111,14 @@ def _refuse_damaged(folder: RunFolder) -> None:
                            f"which sets {folder.path.name} aside and redoes the run")
 
 
-def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> ExampleScores:
+def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]],
+                        read: RecordCache | None = None) -> ExampleScores:
     """Per-example statistics of every result row whose metric they reproduce, from the
     row's task-type handler (see module doc); rows of a task without one get none. A run
-    folder that no longer matches its checksum manifest stops the report (XstiltsError)."""
+    folder that no longer matches its checksum manifest stops the report (XstiltsError).
+    Prediction files through ``read`` (one read per file, many metrics)."""
+    read = read or RecordCache()
     found: ExampleScores = {}
-    records: dict[Path, list[dict[str, Any]]] = {}  # one read per file, many metrics
     checked: set[str] = set()
     for row in rows:
         view = prediction_view(row["split"])
@@ -133,10 +130,8 @@ def load_example_scores(out_dir: Path, rows: Iterable[dict[str, Any]]) -> Exampl
         handled = scorer(row["target_task"])
         if handled is None or not path.is_file():
             continue
-        if path not in records:
-            records[path] = _read_records(path)
         task, handler = handled
-        stats = handler.example_statistics(task, row["metric"], row["language"], records[path])
+        stats = handler.example_statistics(task, row["metric"], row["language"], read(path))
         if stats is None or abs(stats.value - row["value"]) > _TOLERANCE:
             continue
         key = (row["model"], row["intermediate"], row["target_task"], row["metric"],

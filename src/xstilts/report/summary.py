@@ -21,6 +21,7 @@ from typing import Any
 
 from xstilts.errors import XstiltsError
 from xstilts.integrity import atomic_write_bytes, atomic_write_text
+from xstilts.prediction_files import RecordCache
 from xstilts.report.aggregate import SeedTable
 from xstilts.report.baselines import (
     ACCURACY,
@@ -73,8 +74,9 @@ def write_report(out_dir: Path, study: str | None = None,
         from xstilts.report.analysis import analyse_rows
         from xstilts.report.comparisons import load_example_scores
 
-        references = load_references(out_dir, rows)
-        analysis = analyse_rows(rows, load_example_scores(out_dir, rows),
+        read = RecordCache()  # both read the prediction files: once
+        references = load_references(out_dir, rows, read)
+        analysis = analyse_rows(rows, load_example_scores(out_dir, rows, read),
                                 references=references, correction=correction,
                                 resamples=resamples, permutations=permutations)
         analysis["study"] = study
