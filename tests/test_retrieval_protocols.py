@@ -214,7 +214,10 @@ def test_q5_paper_template_pools_every_arm_at_layer_14():
                  if r.task == "tatoeba"}
     (only,) = protocols
     assert json.loads(only)["layer"] == 14 and json.loads(only)["preset"] == "xtreme"
-    assert {r.settings["retrieval"]["layer"] for r in plan.target_runs} == {14}
+    retrieval = [r for r in plan.target_runs if r.task in ("tatoeba", "bucc2018")]
+    assert {r.settings["retrieval"]["layer"] for r in retrieval} == {14}
+    # its STS 2017 target is trained (siamese, its protocol): no retrieval protocol of its own
+    assert all("retrieval" not in r.settings for r in plan.target_runs if r.task == "sts17")
     assert any(r.parent for r in plan.target_runs) and any(not r.parent
                                                            for r in plan.target_runs)
 
