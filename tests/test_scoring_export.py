@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from xstilts.cli import app
 from xstilts.errors import XstiltsError
 from xstilts.report.results import collect_results
-from xstilts.scoring.export import _choose_runs, export_study
+from xstilts.scoring.export import _choose_runs, _read_records, export_study
 from xstilts.studies.executor import run_study
 from xstilts.studies.spec import load_study
 from xstilts.studies.store import ResultStore
@@ -175,3 +175,17 @@ def test_tasks_without_a_leaderboard_format_are_skipped_with_a_reason(tmp_path: 
     store.close()
     with pytest.raises(XstiltsError, match="nothing exported .*cldr-continents .*not an XTREME"):
         export_study(out, "study-cl", tmp_path / "dest")
+
+
+def test_prediction_file_errors_name_the_file_line(tmp_path: Path) -> None:
+    """Blank lines are skipped but still counted: a malformed record and a record without gold
+    are reported at their line in the file, not at their index among the records."""
+    path = tmp_path / "de.jsonl"
+    good = json.dumps({"id": "a", "gold": 1, "prediction": 1})
+    path.write_text(good + "\n\n" + json.dumps({"id": "b", "gold": None, "prediction": 0})
+                    + "\n", encoding="utf-8")
+    with pytest.raises(XstiltsError, match=r"de\.jsonl:3: example 'b' has no gold label"):
+        _read_records(path)
+    path.write_text(good + "\n\n\n{not json\n", encoding="utf-8")
+    with pytest.raises(XstiltsError, match=r"de\.jsonl:4: not a JSON object"):
+        _read_records(path)

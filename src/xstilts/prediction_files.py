@@ -13,7 +13,7 @@ run writes the same bytes. Kept free of heavy imports.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +51,10 @@ def write_pairs(path: Path, pairs: Iterable[tuple[str, str]]) -> None:
     path.write_text(pairs_text(pairs), encoding="utf-8")
 
 
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """A ``<lang>.jsonl`` file's records; a line that is not a JSON object with ``id``,
-    ``gold`` and ``prediction`` is an error naming the file and the line."""
-    records = []
+def numbered_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A ``<lang>.jsonl`` file's records with their line numbers (blank lines skipped); a line
+    that is not a JSON object with ``id``, ``gold`` and ``prediction`` is an error naming the
+    file and the line."""
     with Path(path).open(encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
@@ -68,8 +67,12 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             if not isinstance(record, dict) or not {"id", "gold", "prediction"} <= set(record):
                 raise DataFormatError(path, number, "expected a JSON object with id, gold and "
                                       f"prediction, got {line.strip()[:80]!r}")
-            records.append(record)
-    return records
+            yield number, record
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """A ``<lang>.jsonl`` file's records (:func:`numbered_records` without the numbers)."""
+    return [record for _, record in numbered_records(path)]
 
 
 class RecordCache:

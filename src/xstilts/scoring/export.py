@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from xstilts.errors import DataFormatError, XstiltsError
-from xstilts.prediction_files import language_file, pairs_text, read_records
+from xstilts.prediction_files import language_file, numbered_records, pairs_text
 from xstilts.scoring import layout
 from xstilts.scoring.official import OFFICIAL_TASKS, STUDY_TASK_TO_FOLDER
 from xstilts.tasks import Task, get_task
@@ -57,11 +57,12 @@ class ExportSummary:
 
 def _read_records(path: Path) -> list[Record]:
     """The run's records, each with a gold label (a gold file is written from them)."""
-    records = read_records(path)
-    for number, row in enumerate(records, start=1):
+    records = []
+    for number, row in numbered_records(path):
         if row["gold"] is None:
             raise DataFormatError(path, number, f"example {row['id']!r} has no gold label, so "
                                   "no gold file can be written (unlabeled split)")
+        records.append(row)
     return records
 
 
