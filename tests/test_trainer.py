@@ -171,6 +171,42 @@ def test_nan_loss_stops_with_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
         run()
 
 
+def _late_loss_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read the losses only where one GPU must (log steps, selection, checkpoints, the end)."""
+    monkeypatch.setattr(trainer_module.TrainingLoop, "_loss_check_due", lambda self: False)
+
+
+def test_late_loss_checks_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    options = OPTIONS.model_copy(update={"log_every": 100})
+    model_ref, result_ref = run(options)
+    _late_loss_checks(monkeypatch)
+    model, result = run(options)
+    assert result.final_loss == result_ref.final_loss
+    assert result.best_dev_score == result_ref.best_dev_score
+    for name, tensor in weights(model_ref).items():
+        assert torch.equal(tensor, weights(model)[name]), name
+
+
+def test_late_loss_check_names_the_first_bad_step_and_saves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loss turns NaN at step 3; it is read before the step-4 checkpoint, which is then
+    not written (nor is any weight it touched selected)."""
+    real_update, calls = trainer_module._update, {"n": 0}
+
+    def update_turning_nan(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_update(*args, **kwargs)
+        return loss * float("nan") if calls["n"] >= 3 else loss
+
+    monkeypatch.setattr(trainer_module, "_update", update_turning_nan)
+    _late_loss_checks(monkeypatch)
+    options = OPTIONS.model_copy(update={"log_every": 100, "checkpoint_every_steps": 4})
+    with pytest.raises(TrainingError, match="loss became nan at step 3 "):
+        run(options, resume_dir=tmp_path / "resume")
+    assert calls["n"] == 4
+    assert not (tmp_path / "resume").exists()
+
+
 def test_out_of_memory_names_batch_and_length(monkeypatch: pytest.MonkeyPatch) -> None:
     def oom(*args, **kwargs):
         raise torch.OutOfMemoryError("simulated")

@@ -17,6 +17,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from xstilts.data.batching import length_sorted_batches
+from xstilts.models.attention_kernels import attention_kernels
 from xstilts.models.pooling import POOLING_CHOICES, pool
 from xstilts.progress import progress_bar
 
@@ -126,7 +127,7 @@ def embed_sentences(
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             context = (torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16
                        else nullcontext())
-            with context:
+            with context, attention_kernels(device):
                 result = model(**batch, output_hidden_states=True)
             pooled = pool(result.hidden_states[layer].float(), batch["attention_mask"], pooling)
             pending.add(rows, torch.nn.functional.normalize(pooled, p=2.0, dim=-1))

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from xstilts.data.batching import length_sorted_batches
+from xstilts.models.attention_kernels import attention_kernels
 from xstilts.models.heads import TaskModel
 from xstilts.tasks.base import Task
 from xstilts.tasktypes.base import Features, TaskTypeHandler
@@ -47,8 +48,8 @@ def row_outputs(model: TaskModel, task_name: str, handler: TaskTypeHandler, feat
     for batch_idx in length_sorted_batches(features.lengths, batch_size):
         batch = handler.collate(features, batch_idx, pad_id)
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k != "labels"}
-        with torch.autocast(device_type=device_type, dtype=torch.bfloat16,
-                            enabled=autocast_bf16):
+        with (torch.autocast(device_type=device_type, dtype=torch.bfloat16,
+                             enabled=autocast_bf16), attention_kernels(device_type)):
             _, out = model(task_name, batch)
         pending.append((batch_idx, out.float()))
         pending_bytes += out.numel() * 4

@@ -36,6 +36,7 @@ from transformers import get_linear_schedule_with_warmup
 from xstilts import faults
 from xstilts.distributed import launched_processes, process_state
 from xstilts.errors import TrainingError
+from xstilts.models.attention_kernels import attention_kernels
 from xstilts.models.heads import TaskModel
 from xstilts.progress import progress_bar
 from xstilts.tasks.base import Task
@@ -201,7 +202,9 @@ class TrainingLoop:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.resumed_from = 0
         self.log_file: Any = None
-        self.start = self.last_saved = 0.0
+        self.start = self.last_saved = self.last_loss_check = 0.0
+        # (step, task, loss on the device) of the micro-batches whose loss is not checked yet
+        self.unchecked_losses: list[tuple[int, str, torch.Tensor]] = []
 
     def _setup_optimization(self, model: TaskModel) -> None:
         """AdamW (no weight decay on biases and norms), linear warmup and decay, prepared."""
@@ -257,9 +260,11 @@ class TrainingLoop:
         the selected (best-epoch) weights."""
         self.restore()
         try:
-            with self._outputs(), self._noise():
+            with (self._outputs(), self._noise(),
+                  attention_kernels(self.accelerator.device)):
                 while self.progress.step < self.total_steps and not self.progress.stopped_early:
                     self.step()
+            self._check_losses()
         finally:
             if self.embedding_rows is not None:  # the model may be trained again, or evaluated
                 self.embedding_rows.remove()
@@ -324,7 +329,8 @@ class TrainingLoop:
         acc = self.accelerator
         shard, weight = process_shard(batch_idx, acc.process_index, acc.num_processes)
         batch = stream.handler.collate(stream.train, shard, self.pad_id)
-        batch = {key: v.to(acc.device) for key, v in batch.items()}
+        # non_blocking: a blocking copy to a GPU waits for the work queued before it
+        batch = {key: v.to(acc.device, non_blocking=True) for key, v in batch.items()}
         try:
             loss = _update(self.model, stream.task.name, batch, self.options, acc, self.params,
                            self.optimizer, self.scheduler, weight, self.embedding_rows)
@@ -332,12 +338,6 @@ class TrainingLoop:
             raise _oom_error(self.description, self.options, err) from err
         if acc.num_processes > 1:  # the global batch's loss, on every process
             loss = acc.reduce(loss * weight / acc.num_processes, "sum")
-        if not torch.isfinite(loss):
-            raise TrainingError(
-                f"{self.description}: loss became {loss.item()} at step "
-                f"{self.progress.step + 1} (task {stream.task.name}); no checkpoint was "
-                f"written. Try a lower learning_rate (now {self.options.learning_rate}) or "
-                "precision 'no'.")
         return loss
 
     def _count(self, stream: TrainingStream, examples: int, loss: torch.Tensor) -> None:
@@ -345,22 +345,57 @@ class TrainingLoop:
         progress = self.progress
         progress.micro += 1
         progress.seen += examples
-        progress.loss = float(loss.item())
-        if not self.accelerator.sync_gradients:
+        self.unchecked_losses.append((progress.step + 1, stream.task.name, loss))
+        updated = self.accelerator.sync_gradients
+        progress.step += updated
+        logged = updated and (progress.step % self.options.log_every == 0
+                              or progress.step == self.total_steps)
+        if logged or self._loss_check_due():
+            self._check_losses()
+        if not updated:
             return
-        progress.step += 1
         elapsed = time.perf_counter() - self.start
         self.bar.set_postfix(loss=f"{progress.loss:.3f}",
                              ex_s=f"{progress.seen / elapsed:.1f}", refresh=False)
         self.bar.update(1)  # redraws (postfix included) at the bar's own pace
-        if progress.step % self.options.log_every == 0 or progress.step == self.total_steps:
+        if logged:
             self._log({"step": progress.step, "task": stream.task.name, "loss": progress.loss,
                        "lr": self.scheduler.get_last_lr()[0],
                        "examples_per_second": round(progress.seen / elapsed, 2)})
 
+    def _loss_check_due(self) -> bool:
+        """Every micro-batch on a CPU and under DDP (where every process must stop at the
+        same step); on one GPU every :data:`LOSS_CHECK_SECONDS`, at log steps and before
+        selection, checkpoints and the end.
+
+        Why: reading a loss makes the host wait for the device. Per step, the host could not
+        queue the next step's kernels while the GPU computed: on an H200 it launched
+        xlm-roberta-large's steps with the GPU busy 16 % of the time (benchmarks/README.md).
+        """
+        return (self.accelerator.device.type == "cpu" or self.accelerator.num_processes > 1
+                or time.perf_counter() - self.last_loss_check >= LOSS_CHECK_SECONDS)
+
+    def _check_losses(self) -> None:
+        """Read the unchecked losses (one wait for the device) and stop at the first
+        non-finite one, naming its step; else the last becomes the progress' loss."""
+        self.last_loss_check = time.perf_counter()
+        if not self.unchecked_losses:
+            return
+        values = torch.stack([loss.float() for *_, loss in self.unchecked_losses]).cpu()
+        bad = (~torch.isfinite(values)).nonzero()
+        if len(bad):
+            step, task, _ = self.unchecked_losses[int(bad[0])]
+            raise TrainingError(
+                f"{self.description}: loss became {values[int(bad[0])].item()} at step "
+                f"{step} (task {task}); no checkpoint was written. Try a lower "
+                f"learning_rate (now {self.options.learning_rate}) or precision 'no'.")
+        self.progress.loss = float(values[-1])
+        self.unchecked_losses.clear()
+
     def select(self) -> None:
         """Score the dev sets; keep the best weights (mean primary metric over the streams);
         count the epochs without gain for early stopping."""
+        self._check_losses()  # never keep weights a non-finite loss has touched
         self._current_embeddings()
         scores = _dev_scores(self.unwrapped, self.streams, self.pad_id,
                              self.options.batch_size * 2, self.accelerator.device,
@@ -386,6 +421,7 @@ class TrainingLoop:
         """Save the resumable state. Every process calls it: the RNG states are gathered in
         rank order, the main process writes, and all wait for it."""
         acc = self.accelerator
+        self._check_losses()
         self.progress.elapsed = time.perf_counter() - self.start
         self.last_saved = time.perf_counter()
         if self.resume_dir is not None:
@@ -471,6 +507,8 @@ def process_shard(batch_idx: list[int], rank: int, world: int) -> tuple[list[int
 # An epoch end saves the resumable state only this long after the last save (or the start);
 # ``checkpoint_every_steps`` saves on its own schedule regardless.
 CHECKPOINT_MIN_SECONDS = 60.0
+# How often one GPU's training reads its losses (for the progress bar), at most.
+LOSS_CHECK_SECONDS = 1.0
 
 # Devices with torch's fused AdamW kernel (one kernel over all tensors, no per-tensor loop).
 FUSED_ADAMW_DEVICES = ("cpu", "cuda")
@@ -533,10 +571,9 @@ def _update(model: Any, task_name: str, batch: dict[str, torch.Tensor],
             loss, _ = model(task_name, batch)
             if loss is None:
                 raise TrainingError(f"task {task_name}: the training batch has no labels")
-            # Under DDP every process must join the gradient all-reduce; a non-finite loss
-            # stops the run right after this update either way.
-            if torch.isfinite(loss) or accelerator.num_processes > 1:
-                backward(loss)
+            # Back-propagated even when not finite (checking would make the host wait for the
+            # device): the loop stops with an error before the weights are selected or saved.
+            backward(loss)
         if accelerator.sync_gradients:
             if embedding_rows is None:
                 accelerator.clip_grad_norm_(params, options.max_grad_norm)
