@@ -2,7 +2,8 @@
 
 Run: ``python benchmarks/train_vs_trainer.py [--examples 512] [--repeats 2]
 [--configs trainer,trainer_tuned,xstilts,xstilts_tuned,xstilts_dense]
-[--shape e5-small|xlmr-large] [--tokenizer DIR] [--data-dir ../shared/data]``;
+[--shape e5-small|xlmr-large] [--tokenizer DIR] [--data-dir ../shared/data]
+[--baseline-src OTHER/src]``;
 ``--profile 20`` instead prints torch.profiler's top ops over 20 steps of ``xstilts``.
 
 Four configurations train the bundled encoder (multilingual-e5-small; ``--shape xlmr-large``:
@@ -395,7 +396,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--configs: unknown {', '.join(sorted(unknown))}; expected some of "
                          f"{', '.join(CONFIGS + EXTRA_CONFIGS)}")
-    if "xstilts_baseline" in configs and not (args.baseline_src / "xstilts").is_dir():
+    if "xstilts_baseline" in configs and not (args.baseline_src
+                                              and (args.baseline_src / "xstilts").is_dir()):
         raise SystemExit(f"xstilts_baseline needs --baseline-src, a folder holding the "
                          f"package xstilts (got {args.baseline_src})")
     if args.profile:
