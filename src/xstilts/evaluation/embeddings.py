@@ -120,14 +120,13 @@ def embed_sentences(
     model.eval()
     pending = _PendingRows(out)
     bar = progress_bar(total=len(texts), desc=desc, unit="sent", leave=False, disable=not progress)
-    with torch.inference_mode():
+    context = torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
+    with torch.inference_mode(), attention_kernels(device):
         for indices in length_sorted_batches([len(x) for x in ids], batch_size):
             rows = np.asarray(indices)
             batch = tokenizer.pad({"input_ids": [ids[i] for i in rows]}, return_tensors="pt")
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            context = (torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16
-                       else nullcontext())
-            with context, attention_kernels(device):
+            with context:
                 result = model(**batch, output_hidden_states=True)
             pooled = pool(result.hidden_states[layer].float(), batch["attention_mask"], pooling)
             pending.add(rows, torch.nn.functional.normalize(pooled, p=2.0, dim=-1))

@@ -6,9 +6,9 @@ query and key builds and finalises a cuDNN execution plan on the host. xstilts p
 batch to its own longest row, so nearly every training step and many evaluation batches bring
 a new length. Measured on an H200 (benchmarks/README.md, xlm-roberta-large's shape, batch 32,
 XNLI English): cuDNN's attention forward and backward took 54 % of the host's time over 20
-training steps (2.95 and 3.55 ms per call against 17 and 36 us of GPU time), while the GPU
-was busy 16 % of the steps' wall time. The flash and memory-efficient kernels need no plan.
-The math path stays allowed for what neither fused kernel computes.
+training steps (2.95 and 3.55 ms of host time per call against 36 us of GPU time each),
+while the GPU was busy 16 % of the steps' wall time. The flash and memory-efficient kernels
+need no plan. The math path stays allowed for what neither fused kernel computes.
 
 Transformers' ``sdpa`` attention calls ``scaled_dot_product_attention``, which picks among
 the backends this context allows; on a CPU, or with ``XSTILTS_CUDNN_ATTENTION=1`` (the other

@@ -45,17 +45,18 @@ def row_outputs(model: TaskModel, task_name: str, handler: TaskTypeHandler, feat
     device_type = torch.device(device).type
     pending: list[tuple[list[int], torch.Tensor]] = []
     pending_bytes = 0
-    for batch_idx in length_sorted_batches(features.lengths, batch_size):
-        batch = handler.collate(features, batch_idx, pad_id)
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k != "labels"}
-        with (torch.autocast(device_type=device_type, dtype=torch.bfloat16,
-                             enabled=autocast_bf16), attention_kernels(device_type)):
+    with (torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=autocast_bf16),
+          attention_kernels(device_type)):
+        for batch_idx in length_sorted_batches(features.lengths, batch_size):
+            batch = handler.collate(features, batch_idx, pad_id)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()
+                     if k != "labels"}
             _, out = model(task_name, batch)
-        pending.append((batch_idx, out.float()))
-        pending_bytes += out.numel() * 4
-        if pending_bytes >= _PENDING_LIMIT_BYTES:
-            _to_host(pending, outputs)
-            pending_bytes = 0
+            pending.append((batch_idx, out.float()))
+            pending_bytes += out.numel() * 4
+            if pending_bytes >= _PENDING_LIMIT_BYTES:
+                _to_host(pending, outputs)
+                pending_bytes = 0
     _to_host(pending, outputs)
     model.train(was_training)
     return outputs  # type: ignore[return-value]
