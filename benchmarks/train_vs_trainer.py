@@ -421,7 +421,7 @@ def main() -> None:
         raise SystemExit(f"--configs: unknown {', '.join(sorted(unknown))}; expected some of "
                          f"{', '.join(CONFIGS + EXTRA_CONFIGS)}")
     if "xstilts_baseline" in requested and not (args.baseline_src
-                                              and (args.baseline_src / "xstilts").is_dir()):
+                                                and (args.baseline_src / "xstilts").is_dir()):
         raise SystemExit(f"xstilts_baseline needs --baseline-src, a folder holding the "
                          f"package xstilts (got {args.baseline_src})")
     if args.profile:
