@@ -125,21 +125,24 @@ def _random_model(build: Any, shape: str, tokenizer: Any, **config: Any) -> Any:
         return build.from_config(settings)
 
 
-class KernelUsage:
-    """This process' system time and minor page faults over a block. Why: a first touch of
-    fresh memory costs ~10 us of kernel time per 4 KB page on some VM hosts (2-core Zen 4,
-    2026-12-04: 444k faults, 3.9 s of a 46.5 s training call over 2,048 pairs), paid by every
-    side at each new high-water mark of its memory; printed so that a ratio can be read
-    against the host's share of it."""
+class TrainingCall:
+    """The timed training call of a side: its wall seconds, and this process' system time and
+    minor page faults over it. Why the last two: a first touch of fresh memory costs ~10 us of
+    kernel time per 4 KB page on some VM hosts (2-core Zen 4, 2026-12-04: 444k faults, 3.9 s of
+    a 46.5 s training call over 2,048 pairs), paid by every side at each new high-water mark of
+    its memory; printed so that a ratio can be read against the host's share of it."""
 
-    def __enter__(self) -> KernelUsage:
-        self._start = resource.getrusage(resource.RUSAGE_SELF)
+    def __enter__(self) -> TrainingCall:
+        self._usage = resource.getrusage(resource.RUSAGE_SELF)
+        self._start = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        end = resource.getrusage(resource.RUSAGE_SELF)
-        self.figures = {"train_system_seconds": end.ru_stime - self._start.ru_stime,
-                        "train_minor_faults": end.ru_minflt - self._start.ru_minflt}
+        seconds = time.perf_counter() - self._start
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.figures = {"train_seconds": seconds,
+                        "train_system_seconds": usage.ru_stime - self._usage.ru_stime,
+                        "train_minor_faults": usage.ru_minflt - self._usage.ru_minflt}
 
 
 def _gpu_peak_mb() -> float | None:
@@ -195,11 +198,9 @@ def _run_trainer(tuned: bool, shape: str, tokenizer_dir: Path | None, data_dir: 
             report_to="none", disable_tqdm=True, dataloader_num_workers=0)
         trainer = Trainer(model=model, args=args, train_dataset=dataset,
                           data_collator=counter)
-        with KernelUsage() as kernel:
-            start = time.perf_counter()
+        with TrainingCall() as call:
             trainer.train()
-            seconds = time.perf_counter() - start
-    return {"train_seconds": seconds, **kernel.figures, "real_tokens": counter.real,
+    return {**call.figures, "real_tokens": counter.real,
             "padded_tokens": counter.padded, "precision": "bf16" if bf16 else "no",
             "non_embedding_params": _non_embedding_params(model)}
 
@@ -238,12 +239,10 @@ def _run_xstilts(tuned: bool, shape: str, tokenizer_dir: Path | None, data_dir: 
                                                     tokenizer_dir)
     counter = TokenCounter(stream.handler.collate)
     stream.handler.collate = counter  # this subprocess only
-    with KernelUsage() as kernel:
-        start = time.perf_counter()
+    with TrainingCall() as call:
         result = train_model(model, [stream], options, seed=0, pad_id=pad_id,
                              description="benchmark")
-        seconds = time.perf_counter() - start
-    return {"train_seconds": seconds, **kernel.figures, "real_tokens": counter.real,
+    return {**call.figures, "real_tokens": counter.real,
             "padded_tokens": counter.padded, "precision": options.precision,
             "own_examples_per_second": result.examples_per_second, "device": result.device,
             "non_embedding_params": _non_embedding_params(model.encoder)}
