@@ -16,6 +16,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -101,6 +102,36 @@ def _known_sha256(path: Path, before: os.stat_result) -> str:
     if _stamp(path.stat()) == _stamp(before):  # not written to while it was read
         _hashed[key] = (_stamp(before), sha)
     return sha
+
+
+def file_sha256(path: Path) -> str:
+    """``sha256_file(path)``, hashed only if this process has not hashed it since it changed."""
+    return _known_sha256(path, path.stat())
+
+
+def link_file(source: Path, dest: Path) -> None:
+    """Hard-link ``source`` at ``dest`` (a copy where the filesystem has no hard links), and
+    keep what this process knows of its hash.
+
+    Why the memo is carried over: a new link changes the file's change time, which the memo
+    reads as "written since", so every checkpoint linking a shared shard would hash it again
+    (~0.3 s per 384 MB). The content did not change when the size and modification time
+    did not: the entry is re-stamped only then.
+    """
+    before = source.stat()
+    try:
+        os.link(source, dest)
+    except OSError as err:
+        if err.errno == errno.ENOENT:
+            raise
+        shutil.copyfile(source, dest)  # no hard links here (EXDEV, EPERM, a FUSE mount)
+        return
+    key = (before.st_dev, before.st_ino)
+    known = _hashed.get(key)
+    after = dest.stat()
+    if known is not None and known[0] == _stamp(before) and \
+            (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
+        _hashed[key] = (_stamp(after), known[1])
 
 
 def _fsync_dir(folder: Path) -> None:

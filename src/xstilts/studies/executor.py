@@ -60,6 +60,7 @@ from xstilts.training.run_folder import (
     OWN_MANIFEST,
     TARGET_MODEL_DIR,
     RunFolder,
+    prune_shared_weights,
     runs_dir,
 )
 from xstilts.training.threads import apply_threads
@@ -464,7 +465,9 @@ def _work_dir(final: RunFolder) -> RunFolder:
 
 
 def _clean_leftovers(runs_dir: Path) -> None:
-    """Remove half-written temporary folders (not the resumable work folders)."""
+    """Remove half-written temporary folders (not the resumable work folders) and shared
+    weights no checkpoint uses any more."""
     if runs_dir.is_dir():
         for leftover in runs_dir.glob(".tmp-*"):
             shutil.rmtree(leftover, ignore_errors=True)
+        prune_shared_weights(runs_dir)

@@ -23,19 +23,25 @@ from xstilts.integrity import verify_manifest, write_manifest
 from xstilts.models.heads import TaskModel
 from xstilts.tasks.base import Task
 from xstilts.training.run_folder import COMPLETE_MARKER, TARGET_MODEL_DIR  # noqa: F401
+from xstilts.training.shared_weights import save_sharing_frozen
 
 
 def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: Path,
-                 with_heads: bool = False, head_info: dict | None = None) -> Path:
+                 with_heads: bool = False, head_info: dict | None = None,
+                 shared_weights: Path | None = None) -> Path:
     """Write encoder (+ tokenizer, + heads if asked) to ``target`` atomically.
 
     ``head_info`` goes into heads.json beside the head weights: what it takes to rebuild the
-    heads without the study (see :func:`load_task_model`).
+    heads without the study (see :func:`load_task_model`). ``shared_weights``: a store through
+    which the frozen weights (frozen word embeddings) are shared with the study's other
+    checkpoints (:mod:`xstilts.training.shared_weights`).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        model.encoder.save_pretrained(tmp, safe_serialization=True)
+        tmp.mkdir()
+        if shared_weights is None or not save_sharing_frozen(model.encoder, tmp, shared_weights):
+            model.encoder.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         if with_heads and len(model.heads):
             state = model.heads.state_dict()
@@ -63,12 +69,13 @@ def is_complete(folder: Path) -> bool:
 
 
 def save_task_model(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: Path, *,
-                    task: Task, pair_encoding: str) -> Path:
+                    task: Task, pair_encoding: str, shared_weights: Path | None = None) -> Path:
     """A fine-tuned target model, self-contained: the task's labels are stored with it (some
     come from the data folder, e.g. CCG's tag inventory), so it reloads without the study."""
     info = {"task": task.name, "type": task.type, "labels": list(task.labels),
             "pair_encoding": pair_encoding}
-    return save_encoder(model, tokenizer, target, with_heads=True, head_info=info)
+    return save_encoder(model, tokenizer, target, with_heads=True, head_info=info,
+                        shared_weights=shared_weights)
 
 
 def load_task_model(folder: str | Path) -> tuple[TaskModel, PreTrainedTokenizerBase, Task]:

@@ -178,7 +178,7 @@ def run_intermediate(run: IntermediateRun, data_dir: Path | None, run_dir: Path,
                          log_path=folder.log, resume_dir=folder.resume,
                          description=f"phase 2 {names}", tracker=tracker)
     if is_main_process():  # the other processes of a DDP launch only train
-        save_encoder(model, tokenizer, folder.encoder)
+        save_encoder(model, tokenizer, folder.encoder, shared_weights=folder.shared_weights)
         shutil.rmtree(folder.resume, ignore_errors=True)
     return {"training": result.__dict__, **skipped}
 
@@ -276,7 +276,8 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
         return [], {"training": result.__dict__}
     if keep_checkpoint:
         save_task_model(model, tokenizer, folder.model, task=task,
-                        pair_encoding=options.pair_encoding)
+                        pair_encoding=options.pair_encoding,
+                        shared_weights=folder.shared_weights)
     how = EvaluationSettings.from_options(
         run.evaluation, options.feature_options(), handler=stream.handler, seed=run.seed,
         autocast_bf16=options.precision == "bf16", skip_bad_rows=run.skip_bad_rows)

@@ -13,6 +13,8 @@ would let one of them drift from the others, and old output folders would stop r
         predictions/LANG.jsonl  predictions/<view>/…  (generalized, align, before, after)
     OUT/runs/.work-<id>/        the same layout while the run is in progress
     OUT/runs/<id>.failed/       an attempt that failed (``error.txt``)
+    OUT/runs/.shared-weights/   frozen weights the checkpoints above hard-link (a cache:
+                                see xstilts.training.shared_weights)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from xstilts.prediction_files import gold_pairs_file, language_file, mined_pairs
 
 RUNS_DIR = "runs"
 WORK_PREFIX = ".work-"
+SHARED_WEIGHTS_DIR = ".shared-weights"
 FAILED_SUFFIX = ".failed"
 # Written last into a finished run folder (and a saved checkpoint): its presence means complete.
 COMPLETE_MARKER = "XSTILTS_COMPLETE"
@@ -42,6 +45,21 @@ def split_view(split: str) -> str:
     """The evaluation view a stored row's split names beyond the plain one (the phases write
     ``<split>+<view>``): ``test+align`` → ``align``, ``test`` → ``""``."""
     return split.partition("+")[2]
+
+
+def prune_shared_weights(runs: Path) -> None:
+    """Remove the store's files that no checkpoint links any more (a link count of 1; every
+    checkpoint holds its own link or copy, so the store is only a cache of them) and the
+    temporary files of writes a kill interrupted."""
+    store = runs / SHARED_WEIGHTS_DIR
+    if not store.is_dir():
+        return
+    for leftover in store.glob(".*.tmp-*"):
+        leftover.unlink(missing_ok=True)
+    for shard in store.glob("*.safetensors"):
+        if shard.stat().st_nlink == 1:
+            shard.unlink(missing_ok=True)
+            shard.with_suffix(".json").unlink(missing_ok=True)
 
 
 def runs_dir(out_dir: Path) -> Path:
@@ -112,6 +130,11 @@ class RunFolder:
     @property
     def error(self) -> Path:
         return self.path / "error.txt"
+
+    @property
+    def shared_weights(self) -> Path:
+        """The output folder's store of frozen weights that checkpoints share."""
+        return self.path.parent / SHARED_WEIGHTS_DIR
 
     @property
     def resume(self) -> Path:
