@@ -60,9 +60,9 @@ def content_key(tensors: dict[str, torch.Tensor]) -> str:
 
 def save_sharing_frozen(encoder: PreTrainedModel, folder: Path, store: Path) -> bool:
     """Write ``encoder``'s weights into ``folder`` with its frozen tensors in a shard shared
-    through ``store``. False (nothing written) when it has no large frozen tensor or when
-    ``save_pretrained`` renames tensors (the shard's names would not load); the caller then
-    saves the usual way."""
+    through ``store``. False when it has no large frozen tensor, or when ``save_pretrained``
+    renames tensors (the shard's names would not load; its weights file is removed again):
+    the caller then saves the usual way, over whatever this left in ``folder``."""
     frozen = frozen_tensors(encoder)
     if not frozen:
         return False
