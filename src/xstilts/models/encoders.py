@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
@@ -110,6 +111,17 @@ def _load_pretrained(
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "added_tokens.json")
 _tokenizers: dict[str, PreTrainedTokenizerBase] = {}
+# Where each shared tokenizer was parsed from, by its id: (the tokenizer, folder, content key).
+_sources: dict[int, tuple[PreTrainedTokenizerBase, Path, str]] = {}
+
+
+def _tokenizer_key(folder: Path) -> str:
+    """sha256 of a folder's tokenizer files (names and bytes; ~0.05 s for 17 MB)."""
+    digest = hashlib.sha256()
+    for name in TOKENIZER_FILES:
+        path = folder / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"-"))
+    return digest.hexdigest()
 
 
 def _shared_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
@@ -117,21 +129,37 @@ def _shared_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
 
     Why: parsing the bundled encoder's 17 MB tokenizer.json takes ~1.2 s, and a study loads the
     same tokenizer in every run — from the bundled folder and from each intermediate run's
-    saved encoder, identical copies. Keyed by the tokenizer files' bytes (hashing them takes
-    ~0.05 s), so a changed tokenizer (a trimmed vocabulary) loads afresh. Runs of one process
+    saved encoder, identical copies (:func:`save_tokenizer`). Keyed by the tokenizer files'
+    bytes, so a changed tokenizer (a trimmed vocabulary) loads afresh. Runs of one process
     share the object; xstilts never mutates a tokenizer.
     """
-    digest = hashlib.sha256()
-    for name in TOKENIZER_FILES:
-        path = folder / name
-        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"-"))
-    key = digest.hexdigest()
+    key = _tokenizer_key(folder)
     if key not in _tokenizers:
         if len(_tokenizers) >= 4:  # a study uses one or two; keep memory bounded
-            _tokenizers.pop(next(iter(_tokenizers)))
-        _tokenizers[key] = AutoTokenizer.from_pretrained(
+            _sources.pop(id(_tokenizers.pop(next(iter(_tokenizers)))), None)
+        tokenizer = AutoTokenizer.from_pretrained(
             str(folder), use_fast=True, trust_remote_code=False, local_files_only=True)
+        _tokenizers[key] = tokenizer
+        _sources[id(tokenizer)] = (tokenizer, Path(folder), key)
     return _tokenizers[key]
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerBase, folder: Path) -> None:
+    """Write ``tokenizer`` into ``folder``: the very files it was parsed from when it came
+    from a local folder whose tokenizer files are unchanged since, else ``save_pretrained``.
+
+    Why: ``save_pretrained`` re-serialises the files (other bytes, the same tokenizer), so
+    each process that loaded a phase-2 checkpoint parsed its tokenizer once more (1.5 s for
+    the bundled encoder's); the same bytes share the tokenizer already parsed, in this
+    process and in any other that loads both folders.
+    """
+    source = _sources.get(id(tokenizer))
+    if source is not None and source[0] is tokenizer and _tokenizer_key(source[1]) == source[2]:
+        for name in TOKENIZER_FILES:
+            if (source[1] / name).is_file():
+                shutil.copyfile(source[1] / name, folder / name)
+        return
+    tokenizer.save_pretrained(folder)
 
 
 def _require_fast(name: str, tokenizer: PreTrainedTokenizerBase) -> None:

@@ -20,6 +20,7 @@ from transformers import PreTrainedTokenizerBase
 
 from xstilts import faults
 from xstilts.integrity import verify_manifest, write_manifest
+from xstilts.models.encoders import save_tokenizer
 from xstilts.models.heads import TaskModel
 from xstilts.tasks.base import Task
 from xstilts.training.run_folder import COMPLETE_MARKER, TARGET_MODEL_DIR  # noqa: F401
@@ -42,7 +43,7 @@ def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: P
         tmp.mkdir()
         if shared_weights is None or not save_sharing_frozen(model.encoder, tmp, shared_weights):
             model.encoder.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+        save_tokenizer(tokenizer, tmp)
         if with_heads and len(model.heads):
             state = model.heads.state_dict()
             tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
