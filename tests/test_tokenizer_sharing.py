@@ -57,9 +57,12 @@ def test_a_checkpoint_carries_the_files_its_tokenizer_was_parsed_from(
     source = _saved_copy(load_encoder("tiny:random")[1], tmp_path / "source")
     parses.clear()  # building the tiny encoder parsed the bundled folder's files
     tokenizer = encoders._shared_tokenizer(source)
+    vocab_file = tokenizer.vocab_files_names["vocab_file"]  # a slow tokenizer's model file
+    (source / vocab_file).write_bytes(b"a sentencepiece model")
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()
     encoders.save_tokenizer(tokenizer, checkpoint)
+    assert (checkpoint / vocab_file).read_bytes() == b"a sentencepiece model"
     for name in encoders.TOKENIZER_FILES:
         if (source / name).is_file():
             assert (checkpoint / name).read_bytes() == (source / name).read_bytes(), name

@@ -155,7 +155,10 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerBase, folder: Path) -> None:
     """
     source = _sources.get(id(tokenizer))
     if source is not None and source[0] is tokenizer and _tokenizer_key(source[1]) == source[2]:
-        for name in TOKENIZER_FILES:
+        # with the vocabulary files beside them (e.g. sentencepiece.bpe.model), as
+        # save_pretrained would write them for libraries that rebuild a slow tokenizer
+        names = {*TOKENIZER_FILES, *getattr(tokenizer, "vocab_files_names", {}).values()}
+        for name in sorted(names):
             if (source[1] / name).is_file():
                 shutil.copyfile(source[1] / name, folder / name)
         return
