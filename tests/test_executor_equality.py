@@ -9,14 +9,13 @@ every metric, prediction and phase-2 weight must be bit-identical.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
-from tiny_study import tiny_study
+from tiny_study import predictions, records, tiny_study
 
 from xstilts.studies.executor import run_study
 from xstilts.studies.planner import plan_study
@@ -40,15 +39,6 @@ def write_study(folder: Path, name: str, training: str | None = None) -> Path:
     study.write_text(tiny_study(name) if training is None else tiny_study(name, training),
                      encoding="utf-8")
     return study
-
-
-def records(out: Path) -> dict[str, dict]:
-    return {p.parent.name: json.loads(p.read_text()) for p in (out / "runs").glob("*/run.json")}
-
-
-def predictions(out: Path) -> dict[str, bytes]:
-    return {f"{p.parent.parent.name}/{p.name}": p.read_bytes()
-            for p in (out / "runs").glob("*/predictions/*")}
 
 
 def encoder_weights(out: Path) -> dict[str, dict[str, torch.Tensor]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_study import tiny_study
+from tiny_study import predictions, records, tiny_study
 
 from xstilts.export import export_model
 from xstilts.integrity import CorruptFileError, verify_manifest
@@ -140,15 +140,6 @@ def test_prune_removes_only_what_no_checkpoint_links(tmp_path: Path, tokenizer) 
     assert_loads_as(kept, model.encoder.state_dict())
 
 
-def _results(out: Path) -> dict[str, object]:
-    """Every run's metrics and prediction files, by run id (the same ids in both folders)."""
-    metrics = {p.parent.name: json.loads(p.read_text())["metrics"]
-               for p in (out / "runs").glob("*/run.json")}
-    predictions = {f"{p.parent.parent.name}/{p.name}": p.read_bytes()
-                   for p in (out / "runs").glob("*/predictions/*")}
-    return {"metrics": metrics, "predictions": predictions}
-
-
 def test_a_study_gives_the_same_results_with_and_without_sharing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two phase-2 runs (2 seeds) with frozen embeddings share one stored copy; their target
@@ -171,6 +162,8 @@ def test_a_study_gives_the_same_results_with_and_without_sharing(
     assert not run_study(load_study(path), own_out, study_path=path, log=lambda _: None).failed
     assert all((e / "model.safetensors").is_file()
                for e in (own_out / "runs").glob("*/encoder"))
-    shared, own = _results(shared_out), _results(own_out)
-    assert len(own["metrics"]) == 6 and len(own["predictions"]) == 8  # 4 target runs x en, de
-    assert shared == own
+    own_predictions = predictions(own_out)
+    assert len(records(own_out)) == 6 and len(own_predictions) == 8  # 4 target runs x en, de
+    assert predictions(shared_out) == own_predictions
+    assert ({run: record["metrics"] for run, record in records(shared_out).items()}
+            == {run: record["metrics"] for run, record in records(own_out).items()})
