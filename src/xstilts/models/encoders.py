@@ -112,6 +112,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "added_tokens.json")
 _tokenizers: dict[str, PreTrainedTokenizerBase] = {}
 # Where each shared tokenizer was parsed from, by its id: (the tokenizer, folder, content key).
+# Holding the tokenizer keeps its id from being reused while the entry exists.
 _sources: dict[int, tuple[PreTrainedTokenizerBase, Path, str]] = {}
 
 
@@ -154,7 +155,7 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerBase, folder: Path) -> None:
     process and in any other that loads both folders.
     """
     source = _sources.get(id(tokenizer))
-    if source is not None and source[0] is tokenizer and _tokenizer_key(source[1]) == source[2]:
+    if source is not None and _tokenizer_key(source[1]) == source[2]:
         # with the vocabulary files beside them (e.g. sentencepiece.bpe.model), as
         # save_pretrained would write them for libraries that rebuild a slow tokenizer
         names = {*TOKENIZER_FILES, *getattr(tokenizer, "vocab_files_names", {}).values()}

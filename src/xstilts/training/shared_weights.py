@@ -66,7 +66,8 @@ def save_sharing_frozen(encoder: PreTrainedModel, folder: Path, store: Path) -> 
     frozen = frozen_tensors(encoder)
     if not frozen:
         return False
-    trained = {k: v for k, v in encoder.state_dict().items() if k not in frozen}
+    state = encoder.state_dict()
+    trained = {k: v for k, v in state.items() if k not in frozen}
     # a copy: save_pretrained empties the dict it is given
     encoder.save_pretrained(folder, safe_serialization=True, state_dict=dict(trained))
     written = folder / SAFE_WEIGHTS_NAME
@@ -78,7 +79,7 @@ def save_sharing_frozen(encoder: PreTrainedModel, folder: Path, store: Path) -> 
     os.replace(written, folder / TRAINED_SHARD)
     _place(frozen, store, folder / FROZEN_SHARD)
     weight_map = {**dict.fromkeys(frozen, FROZEN_SHARD), **dict.fromkeys(trained, TRAINED_SHARD)}
-    total = sum(t.numel() * t.element_size() for t in encoder.state_dict().values())
+    total = sum(t.numel() * t.element_size() for t in state.values())
     (folder / SAFE_WEIGHTS_INDEX_NAME).write_text(json.dumps(
         {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))},
         indent=2) + "\n")
@@ -90,7 +91,8 @@ def _place(frozen: dict[str, torch.Tensor], store: Path, dest: Path) -> None:
     or no longer matches the sha256 recorded when it was written."""
     store.mkdir(parents=True, exist_ok=True)
     key = content_key(frozen)
-    shard, record = store / f"{key}.safetensors", store / f"{key}.json"
+    shard = store / f"{key}.safetensors"
+    record = shard.with_suffix(".json")  # as run_folder.prune_shared_weights finds it
     for _ in range(2):  # a second time only if the file vanished in between (pruned)
         if not _intact(shard, record):
             _write(frozen, shard, record)
