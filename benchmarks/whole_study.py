@@ -1,15 +1,17 @@
 """A whole study's run time, where it goes, and what a second study over the same data costs.
 
-Run: ``python benchmarks/whole_study.py [STUDY.yaml] [--data-dir DIR] [--out DIR]``
-(default: examples/quickstart.yaml, the README's first study).
+Run: ``python benchmarks/whole_study.py [STUDY.yaml] [--data-dir DIR] [--out DIR]
+[--first-only]`` (default: examples/quickstart.yaml, the README's first study).
 
 Runs the study into a fresh output folder with a fresh feature cache, then a second study over
 the same data (the same file renamed, first seed only) into another folder with the same cache.
 Per run it splits the run's wall time into training (the training loop's own clock), evaluation
 (zero-shot prediction and scoring of every language) and the rest — loading the encoder and the
 data, tokenising, writing the run folder — which is the per-run overhead issue #15 asks to keep
-under 10 %. Prints one JSON line per study (sums, overhead fraction, the feature-cache entries it
-wrote: 0 for the second study means it re-tokenised nothing) and one with the machine.
+under 10 %. A run that took its zero-shot / translate-test twin's model trained nothing: it
+counts no training time (``models_reused``). Prints one JSON line per study (sums, overhead
+fraction, the feature-cache entries it wrote: 0 for the second study means it re-tokenised
+nothing) and one with the machine. ``--first-only`` skips the second study.
 """
 
 from __future__ import annotations
@@ -48,10 +50,13 @@ def run(study_path: Path, out: Path, data_dir: Path | None, cache: Path, *, name
         store.close()
     parts = {"run_seconds": 0.0, "training": 0.0, "evaluation": 0.0}
     by_kind: dict[str, float] = {}
+    reused = 0
     for r in runs:
         info = json.loads(r["info"] or "{}")
         parts["run_seconds"] += r["wall_seconds"] or 0.0
-        parts["training"] += info.get("training", {}).get("train_seconds", 0.0)
+        reused += "model_from" in info
+        if "model_from" not in info:  # a reused model's training figures are its twin's
+            parts["training"] += info.get("training", {}).get("train_seconds", 0.0)
         parts["evaluation"] += info.get("evaluation_seconds", 0.0)
         by_kind[r["kind"]] = by_kind.get(r["kind"], 0.0) + (r["wall_seconds"] or 0.0)
     overhead = parts["run_seconds"] - parts["training"] - parts["evaluation"]
@@ -60,6 +65,7 @@ def run(study_path: Path, out: Path, data_dir: Path | None, cache: Path, *, name
             "overhead_s": round(overhead, 1),
             "overhead_fraction": round(overhead / parts["run_seconds"], 3),
             "seconds_by_kind": {k: round(v, 1) for k, v in by_kind.items()},
+            "models_reused": reused,
             "feature_cache_entries_written": len(list(cache.rglob("*.json"))) - entries_before}
 
 
@@ -68,6 +74,8 @@ def main() -> None:
     parser.add_argument("study", type=Path, nargs="?", default=DEFAULT_STUDY)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--first-only", action="store_true",
+                        help="skip the second study over the same data")
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="xstilts-whole-study-"))
     cache = root / "feature-cache"
@@ -76,6 +84,9 @@ def main() -> None:
 
     first = run(args.study, root / "first", args.data_dir, cache, name=None, seeds=None)
     print(json.dumps(first), flush=True)
+    if args.first_only:
+        print(json.dumps(machine_facts()))
+        return
     second = run(args.study, root / "second", args.data_dir, cache, name="second-same-data",
                  seeds=[0])
     print(json.dumps(second), flush=True)

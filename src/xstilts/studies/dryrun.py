@@ -70,11 +70,29 @@ def _evaluation_examples(run: PlannedRun, data_dir: Path | None) -> int:
     return sum(min(c, cap) if cap else c for c in counts) + len(pool)
 
 
+def model_reusers(pending: list[PlannedRun]) -> set[str]:
+    """The pending runs that will take their twin's trained model instead of training: the
+    second of a zero-shot / translate-test pair that are both pending
+    (:mod:`xstilts.training.model_reuse`)."""
+    ids = {r.id for r in pending}
+    seen: set[str] = set()
+    reusing = set()
+    for r in pending:
+        if r.model_twin in seen:
+            reusing.add(r.id)
+        elif r.model_twin in ids:
+            seen.add(r.id)
+    return reusing
+
+
 def _measured_rate(store: ResultStore) -> float | None:
     rates = []
     for run in store.runs():
         if run["status"] == "done" and run["info"]:
-            rate = json.loads(run["info"]).get("training", {}).get("examples_per_second")
+            info = json.loads(run["info"])
+            if "model_from" in info:  # the training figures of another run
+                continue
+            rate = info.get("training", {}).get("examples_per_second")
             if rate:
                 rates.append(rate)
     return sum(rates) / len(rates) if rates else None
@@ -102,7 +120,8 @@ def describe_plan(plan: StudyPlan, out: Path, data_dir: Path | None) -> list[str
         store.close()
     children = Counter(r.parent for r in plan.target_runs if r.parent)
     pending = [r for r in plan.runs if r.id not in done]
-    passes = sum(_training_passes(r, data_dir) for r in pending)
+    reusing = model_reusers(pending)
+    passes = sum(_training_passes(r, data_dir) for r in pending if r.id not in reusing)
     evaluated = sum(_evaluation_examples(r, data_dir) for r in pending)
     lines = [
         f"plan of study {plan.study.name}: {len(plan.runs)} runs "
@@ -118,6 +137,8 @@ def describe_plan(plan: StudyPlan, out: Path, data_dir: Path | None) -> list[str
         task = r.task
         if isinstance(r.run, TargetRun) and r.run.setting == TRANSLATE_TRAIN:
             task += f"@{r.run.train_language}"  # one translate-train run per language
+        if r.id in reusing:
+            shared = f"  trains nothing: reuses the model of {r.model_twin}"
         lines.append(f"  {r.id}  {r.kind:<12} {r.intermediate} → {task}  seed {r.seed}  "
                      f"{after}  {state}{shared}")
     estimate = f"estimated work: {passes:,} training example passes and {evaluated:,} " \

@@ -48,6 +48,7 @@ from xstilts.studies.planner import (
     IntermediateRun,
     PlannedRun,
     StudyPlan,
+    TargetRun,
     check_study,
     plan_study,
 )
@@ -55,6 +56,7 @@ from xstilts.studies.run_lock import RunLock, holder, lock_path, try_lock, wait_
 from xstilts.studies.spec import StudySpec, study_line
 from xstilts.studies.store import STORE_FILE, ResultStore
 from xstilts.tasks.user import save_definitions
+from xstilts.training import model_reuse
 from xstilts.training.run_folder import (
     COMPLETE_MARKER,
     OWN_MANIFEST,
@@ -190,11 +192,20 @@ def run_study(spec: StudySpec, out_dir: Path, *, data_dir: Path | None = None,
     finally:
         distributed.broadcast(None)  # the followers stop
         store.close()
+        model_reuse.release()
     return outcome
 
 
 def _distributed() -> bool:
     return distributed.launched_processes() > 1
+
+
+def _twin_still_to_run(run: PlannedRun, out_dir: Path) -> bool:
+    """Whether ``run``'s trained model should be held for its zero-shot / translate-test
+    twin (:mod:`xstilts.training.model_reuse`): only in one process, and only if the twin's
+    folder is not finished already."""
+    return (run.model_twin is not None and not _distributed()
+            and not RunFolder.of(out_dir, run.model_twin).is_complete())
 
 
 def _locked_run(run: PlannedRun, tag: str, lock: RunLock, out_dir: Path,
@@ -208,7 +219,8 @@ def _locked_run(run: PlannedRun, tag: str, lock: RunLock, out_dir: Path,
         log(f"{tag}: running")
         store.mark_running(run.id)
         try:
-            metrics, info = execute_run(run, out_dir, data_dir)
+            metrics, info = execute_run(run, out_dir, data_dir,
+                                        hold_model=_twin_still_to_run(run, out_dir))
         except RunFailed as failure:
             _record_failure_or_stop(run, tag, failure, out_dir, store, outcome, log)
         else:
@@ -308,13 +320,14 @@ class RunFailed(Exception):
     """A run raised; its message names the error and the kept log."""
 
 
-def execute_run(run: PlannedRun, out_dir: Path,
-                data_dir: Path | None) -> tuple[list[Score], dict]:
+def execute_run(run: PlannedRun, out_dir: Path, data_dir: Path | None, *,
+                hold_model: bool = False) -> tuple[list[Score], dict]:
     """Do one run's work on the filesystem only (no store access), so any worker can do it.
 
     Outputs go to the run's work folder, renamed to ``runs/<id>`` when complete. On failure
     the work folder becomes ``runs/<id>.failed`` with ``error.txt`` and :class:`RunFailed`
-    is raised.
+    is raised. ``hold_model``: keep the trained model in memory for the run's twin, which
+    this process runs later (:mod:`xstilts.training.model_reuse`).
     """
     final = RunFolder.of(out_dir, run.id)
     threads = apply_threads(run.run.training)  # the run's count, the same on every executor
@@ -326,7 +339,8 @@ def execute_run(run: PlannedRun, out_dir: Path,
     tracker = _open_tracker(run, out_dir)
     try:
         try:
-            metrics, info = _run_phase(run, out_dir, data_dir, work.path, tracker)
+            metrics, info = _run_phase(run, out_dir, data_dir, work.path, tracker,
+                                       hold_model=hold_model)
         finally:
             distributed.barrier()  # the followers are done with this run
         info["wall_seconds"] = round(time.perf_counter() - start, 2)
@@ -397,11 +411,15 @@ def _open_tracker(run: PlannedRun, out_dir: Path) -> RunTracker | None:
 
 
 def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
-               work_dir: Path, tracker: RunTracker | None = None) -> tuple[list[Score], dict]:
+               work_dir: Path, tracker: RunTracker | None = None, *,
+               hold_model: bool = False) -> tuple[list[Score], dict]:
     # Imported here so that planning and `--dry-run` never pay for torch/transformers imports.
     from xstilts.training.phases import run_intermediate, run_target
 
     contract = run.run
+    if not (isinstance(contract, TargetRun)
+            and model_reuse.is_held(model_reuse.training_key(contract, data_dir))):
+        model_reuse.release()  # a model held for a twin that is not this run
     source, vocabulary = contract.encoder, {}
     if contract.vocabulary is not None:  # the study's trimmed encoder (cached), recorded
         trimmed = trimmed_encoder(contract.encoder, contract.vocabulary, data_dir)
@@ -425,7 +443,8 @@ def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
                                    f"{aside.name}; run again to redo it)") from err
         source = str(encoder)
     metrics, info = run_target(contract, source, data_dir, work_dir,
-                               keep_checkpoint=run.keep_checkpoint, tracker=tracker)
+                               keep_checkpoint=run.keep_checkpoint, tracker=tracker,
+                               hold_model=hold_model)
     return metrics, {**info, **vocabulary}
 
 

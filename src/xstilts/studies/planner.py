@@ -26,8 +26,9 @@ from xstilts.studies.validation import (  # noqa: F401  (check_study: the planne
 )
 from xstilts.tasks import Task, TaskType, get_task
 from xstilts.tasks.base import RetrievalKind
-from xstilts.tasks.translations import TRANSLATE_TRAIN
+from xstilts.tasks.translations import TRANSLATE_TEST, TRANSLATE_TRAIN, ZERO_SHOT
 from xstilts.tasks.user import UserTaskDefinition, definition_of
+from xstilts.training.model_reuse import shares_training
 from xstilts.training.runs import (  # noqa: F401  (run_id: the id of a stored settings dict)
     NO_INTERMEDIATE,
     IntermediateRun,
@@ -65,6 +66,10 @@ class PlannedRun:
     # The study's experiment trackers (set by the executor); logging never changes results,
     # so it stays out of the id. Travels with the run to the process that executes it.
     tracking: TrackingOptions | None = field(default=None, repr=False, compare=False)
+    # The run of the same target, seed and parent in the other of zero-shot / translate-test,
+    # which trains the very same model: the second of the two in a process reuses the first's
+    # (:mod:`xstilts.training.model_reuse`). Results are the same either way: not in the id.
+    model_twin: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "id", self.run.id)
@@ -257,9 +262,27 @@ def _plan_runs(spec: StudySpec, vocabularies: Vocabularies) -> list[PlannedRun]:
                     if parent.id not in {r.id for r in runs}:
                         runs.append(parent)
                 for target in spec.targets:
-                    for setting, run in target_runs(spec, target, encoder, seed,
-                                                    parent.id if parent else None, protocols,
-                                                    vocabularies.get(encoder)):
-                        runs.append(PlannedRun(run, setting_label(label, setting),
-                                               spec.retention.keep_target_checkpoints))
+                    settings = target_runs(spec, target, encoder, seed,
+                                           parent.id if parent else None, protocols,
+                                           vocabularies.get(encoder))
+                    twins = model_twins([run for _, run in settings])
+                    runs += [PlannedRun(run, setting_label(label, setting),
+                                        spec.retention.keep_target_checkpoints,
+                                        model_twin=twins.get(run.id))
+                             for setting, run in settings]
     return runs
+
+
+def model_twins(runs: list[TargetRun]) -> dict[str, str]:
+    """Among one target's runs (same seed and parent), the zero-shot run and the
+    translate-test run, each mapped to the other, where both exist and train the same model
+    (:func:`~xstilts.training.model_reuse.shares_training`)."""
+    task = get_task(runs[0].task) if runs else None
+    if task is None or task.type == TaskType.RETRIEVAL:  # nothing trained
+        return {}
+    by_setting = {run.setting: run for run in runs
+                  if shares_training(run, task.train_language)}
+    if set(by_setting) != {ZERO_SHOT, TRANSLATE_TEST}:
+        return {}
+    zero_shot, translated = by_setting[ZERO_SHOT].id, by_setting[TRANSLATE_TEST].id
+    return {zero_shot: translated, translated: zero_shot}

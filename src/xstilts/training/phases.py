@@ -31,6 +31,7 @@ from xstilts.tasktypes import handler_for
 from xstilts.tasktypes.feature_cache import cached_featurize
 from xstilts.tasktypes.mlm import MlmHandler
 from xstilts.tasktypes.zero_shot import EvaluationSettings, evaluate_languages
+from xstilts.training import model_reuse
 from xstilts.training.checkpoint import save_encoder, save_task_model
 from xstilts.training.options import TrainingOptions
 from xstilts.training.run_folder import RunFolder
@@ -236,12 +237,15 @@ def run_retrieval(run: TargetRun, encoder_source: str, data_dir: Path | None,
 
 def run_target(run: TargetRun, encoder_source: str, data_dir: Path | None,
                run_dir: Path, *, keep_checkpoint: bool = False,
-               tracker: RunTracker | None = None) -> tuple[list[Score], dict]:
+               tracker: RunTracker | None = None,
+               hold_model: bool = False) -> tuple[list[Score], dict]:
     """Phase 3: fine-tune on the target's English data, then evaluate every language (the
     translate settings: on translated training data, or on translated test sets).
 
     Retrieval targets have no phase 3: the encoder itself is pooled and evaluated. With
-    ``keep_checkpoint`` the fine-tuned model (encoder + head) is kept in ``run_dir/model``.
+    ``keep_checkpoint`` the fine-tuned model (encoder + head) is kept in ``run_dir/model``;
+    with ``hold_model`` it is also kept in memory for the run's zero-shot / translate-test
+    twin (:mod:`xstilts.training.model_reuse`), which takes it instead of training.
     """
     task = resolve_task(run.task, data_dir)
     if task.type == TaskType.RETRIEVAL:  # nothing to train: the main process does it alone
@@ -249,37 +253,41 @@ def run_target(run: TargetRun, encoder_source: str, data_dir: Path | None,
             if is_main_process() else ([], {})
     with recording_skipped_rows() as skipped:
         rows, info = train_and_evaluate(task, run, encoder_source, data_dir, run_dir,
-                                        keep_checkpoint=keep_checkpoint, tracker=tracker)
+                                        keep_checkpoint=keep_checkpoint, tracker=tracker,
+                                        hold_model=hold_model)
     return rows, {**info, **skipped}
 
 
 def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
                        data_dir: Path | None, run_dir: Path, *, keep_checkpoint: bool = False,
-                       tracker: RunTracker | None = None) -> tuple[list[Score], dict]:
-    """Phase 3 of a trainable target: fine-tune, keep the model if asked, evaluate."""
+                       tracker: RunTracker | None = None,
+                       hold_model: bool = False) -> tuple[list[Score], dict]:
+    """Phase 3 of a trainable target: fine-tune (or take the twin's model), keep the model if
+    asked, evaluate."""
     options, folder = run.training, RunFolder(run_dir)
-    encoder, tokenizer = load_encoder(encoder_source)
-    truncate_layers(encoder, options.num_layers)
     # The translate settings read some of the data from translated files (a view of the task).
     view = translated_view(task, run.setting, train_split=run.train_split,
                            eval_split=run.eval_split, languages=run.languages)
-    stream = build_stream(PhaseTask(task.name, run.train_language, run.train_split,
-                                    run.dev_split),
-                          options, tokenizer, data_dir, skip_bad_rows=run.skip_bad_rows,
-                          seed=run.seed, dev_language=run.dev_language, task=view)
-    model = _model_with_heads(encoder, [stream], options.pooling, run.seed)
-    result = train_model(model, [stream], options, seed=run.seed,
-                         pad_id=tokenizer.pad_token_id, log_path=folder.log,
-                         resume_dir=folder.resume, description=f"phase 3 {task.name}",
-                         tracker=tracker)
-    if not is_main_process():  # DDP: the main process saves and evaluates
-        return [], {"training": result.__dict__}
+    key = model_reuse.training_key(run, data_dir)
+    trained = model_reuse.take(key)
+    info: dict[str, Any] = {}
+    if trained is None:
+        trained = _fine_tune(task, run, view, encoder_source, data_dir, folder, key, tracker)
+        if not is_main_process():  # DDP: the main process saves and evaluates
+            return [], {"training": trained.training}
+    else:
+        info["model_from"] = trained.run_id
+        logger.info("%s: the model run %s trained on the same data, options and seed is "
+                    "reused, not trained again", run.id, trained.run_id)
+        if trained.log is not None:
+            folder.log.write_bytes(trained.log)
+    model, tokenizer = trained.model, trained.tokenizer
     if keep_checkpoint:
         save_task_model(model, tokenizer, folder.model, task=task,
                         pair_encoding=options.pair_encoding,
                         shared_weights=folder.shared_weights)
     how = EvaluationSettings.from_options(
-        run.evaluation, options.feature_options(), handler=stream.handler, seed=run.seed,
+        run.evaluation, options.feature_options(), handler=trained.handler, seed=run.seed,
         autocast_bf16=options.precision == "bf16", skip_bad_rows=run.skip_bad_rows)
     started = time.perf_counter()  # recorded so per-run overhead can be told from work
     rows = evaluate_languages(model, tokenizer, view, list(run.languages), run.eval_split,
@@ -289,8 +297,31 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
     folder.metrics.write_text(
         json.dumps([r.to_dict() for r in rows], indent=2), encoding="utf-8")
     shutil.rmtree(folder.resume, ignore_errors=True)
-    return rows, {"training": result.__dict__,
+    if hold_model and "model_from" not in info:
+        model_reuse.hold(trained)
+    return rows, {"training": trained.training, **info,
                   "evaluation_seconds": round(time.perf_counter() - started, 2), **summary}
+
+
+def _fine_tune(task: Task, run: TargetRun, view: Task, encoder_source: str,
+               data_dir: Path | None, folder: RunFolder, key: str,
+               tracker: RunTracker | None) -> model_reuse.TrainedModel:
+    """Load the encoder, add the task's head and train it on ``view``'s training data."""
+    options = run.training
+    encoder, tokenizer = load_encoder(encoder_source)
+    truncate_layers(encoder, options.num_layers)
+    stream = build_stream(PhaseTask(task.name, run.train_language, run.train_split,
+                                    run.dev_split),
+                          options, tokenizer, data_dir, skip_bad_rows=run.skip_bad_rows,
+                          seed=run.seed, dev_language=run.dev_language, task=view)
+    model = _model_with_heads(encoder, [stream], options.pooling, run.seed)
+    result = train_model(model, [stream], options, seed=run.seed,
+                         pad_id=tokenizer.pad_token_id, log_path=folder.log,
+                         resume_dir=folder.resume, description=f"phase 3 {task.name}",
+                         tracker=tracker)
+    log = folder.log.read_bytes() if folder.log.is_file() else None
+    return model_reuse.TrainedModel(key=key, run_id=run.id, model=model, tokenizer=tokenizer,
+                                    handler=stream.handler, training=result.__dict__, log=log)
 
 
 def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task,
