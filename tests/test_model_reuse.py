@@ -29,12 +29,14 @@ evaluation: {{max_examples: 20, bootstrap_resamples: 50}}
 """
 
 
-def _run(tmp_path: Path, folder: str, settings: str, data: Path):
+def _run(tmp_path: Path, folder: str, settings: str, data: Path,
+         log: list[str] | None = None):
     path = tmp_path / f"{folder}.yaml"
     path.write_text(STUDY.format(name=folder, settings=settings), encoding="utf-8")
     out = tmp_path / folder
+    lines = log if log is not None else []
     outcome = run_study(load_study(path), out, data_dir=data, study_path=path,
-                        log=lambda m: None)
+                        log=lines.append)
     assert not outcome.failed
     runs = {r.run.setting: r for r in outcome.plan.runs}
     return out, runs, outcome
@@ -52,10 +54,14 @@ def _results(out: Path, run_id: str) -> dict[str, bytes]:
 
 def test_translate_test_reuses_the_zero_shot_model_with_the_results_of_its_own_training(
         shared_data: Path, tmp_path: Path) -> None:
-    both, runs, outcome = _run(tmp_path, "both", "[zero-shot, translate-test]", shared_data)
+    log: list[str] = []
+    both, runs, outcome = _run(tmp_path, "both", "[zero-shot, translate-test]", shared_data,
+                               log)
     zero_shot, translated = runs[ZERO_SHOT], runs[TRANSLATE_TEST]
     assert (zero_shot.model_twin, translated.model_twin) == (translated.id, zero_shot.id)
     assert outcome.done == [zero_shot.id, translated.id]
+    [done] = [line for line in log if translated.id in line and ": done in" in line]
+    assert done.endswith(f" s (trained nothing: the model of run {zero_shot.id})")
     record = _record(both, translated.id)
     assert record["info"]["model_from"] == zero_shot.id
     assert "model_from" not in _record(both, zero_shot.id)["info"]

@@ -388,7 +388,9 @@ def record_success(run: PlannedRun, tag: str, metrics: list[Score], info: dict,
                    store: ResultStore, outcome: StudyOutcome, log: Log) -> None:
     store.mark_done(run.id, metrics, info)
     outcome.done.append(run.id)
-    log(f"{tag}: done in {info['wall_seconds']:.0f} s")
+    reused = f" (trained nothing: the model of run {info['model_from']})" \
+        if "model_from" in info else ""
+    log(f"{tag}: done in {info['wall_seconds']:.0f} s{reused}")
 
 
 def record_failure(run: PlannedRun, tag: str, message: str, store: ResultStore,
