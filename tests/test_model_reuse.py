@@ -93,6 +93,9 @@ def test_either_order_shares_and_a_finished_twin_means_training(
     _, runs, outcome = _run(tmp_path, "later", "[zero-shot, translate-test]", shared_data)
     assert outcome.reused == [runs[ZERO_SHOT].id] and outcome.done == [runs[TRANSLATE_TEST].id]
     assert "model_from" not in _record(first, runs[TRANSLATE_TEST].id)["info"]
+    # Zero-shot on translate-test's model gave what zero-shot trained alone gives.
+    assert "model_from" not in _record(first, zero_shot.id)["info"]
+    assert _results(out, zero_shot.id) == _results(first, zero_shot.id)
 
 
 def test_the_dry_run_counts_one_training_for_the_pair(shared_data: Path,
