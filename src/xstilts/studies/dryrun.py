@@ -17,6 +17,8 @@ from xstilts.studies.store import ResultStore
 from xstilts.tasks import Task, TaskType, get_task
 from xstilts.tasks.translations import TRANSLATE_TRAIN, translated_view
 from xstilts.tasks.xtreme_r_retrieval import RetrievalItem
+from xstilts.training.model_reuse import find_kept_model, run_training_key
+from xstilts.training.run_folder import runs_dir
 
 
 def _target_view(contract: TargetRun) -> Task:
@@ -70,18 +72,27 @@ def _evaluation_examples(run: PlannedRun, data_dir: Path | None) -> int:
     return sum(min(c, cap) if cap else c for c in counts) + len(pool)
 
 
-def model_reusers(pending: list[PlannedRun]) -> set[str]:
-    """The pending runs that will take their twin's trained model instead of training: the
-    second of a zero-shot / translate-test pair that are both pending
+def model_reusers(pending: list[PlannedRun], runs: Path) -> dict[str, str]:
+    """The pending runs that will evaluate another run's model instead of training, with
+    what they say: the second of a zero-shot / translate-test pair that are both pending, and
+    runs whose training a finished run in ``runs`` did and kept the model of
     (:mod:`xstilts.training.model_reuse`)."""
     ids = {r.id for r in pending}
     seen: set[str] = set()
-    reusing = set()
+    reusing = {}
     for r in pending:
         if r.model_twin in seen:
-            reusing.add(r.id)
-        elif r.model_twin in ids:
+            reusing[r.id] = f"reuses the model of {r.model_twin}"
+            continue
+        if r.model_twin in ids:
             seen.add(r.id)
+        task = get_task(r.task) if isinstance(r.run, TargetRun) else None
+        if task is None or task.type == TaskType.RETRIEVAL or not runs.is_dir():
+            continue
+        english = task.train_language
+        kept = find_kept_model(runs, run_training_key(r.run, english), english)
+        if kept is not None:
+            reusing[r.id] = f"evaluates the kept model of {kept.run_id}"
     return reusing
 
 
@@ -120,7 +131,7 @@ def describe_plan(plan: StudyPlan, out: Path, data_dir: Path | None) -> list[str
         store.close()
     children = Counter(r.parent for r in plan.target_runs if r.parent)
     pending = [r for r in plan.runs if r.id not in done]
-    reusing = model_reusers(pending)
+    reusing = model_reusers(pending, runs_dir(out))
     passes = sum(_training_passes(r, data_dir) for r in pending if r.id not in reusing)
     evaluated = sum(_evaluation_examples(r, data_dir) for r in pending)
     lines = [
@@ -138,7 +149,7 @@ def describe_plan(plan: StudyPlan, out: Path, data_dir: Path | None) -> list[str
         if isinstance(r.run, TargetRun) and r.run.setting == TRANSLATE_TRAIN:
             task += f"@{r.run.train_language}"  # one translate-train run per language
         if r.id in reusing:
-            shared = f"  trains nothing: reuses the model of {r.model_twin}"
+            shared = f"  trains nothing: {reusing[r.id]}"
         lines.append(f"  {r.id}  {r.kind:<12} {r.intermediate} → {task}  seed {r.seed}  "
                      f"{after}  {state}{shared}")
     estimate = f"estimated work: {passes:,} training example passes and {evaluated:,} " \

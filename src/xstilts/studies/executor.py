@@ -420,7 +420,7 @@ def _run_phase(run: PlannedRun, out_dir: Path, data_dir: Path | None,
 
     contract = run.run
     if not (isinstance(contract, TargetRun)
-            and model_reuse.is_held(model_reuse.training_key(contract, data_dir))):
+            and model_reuse.is_held(model_reuse.run_training_key(contract))):
         model_reuse.release()  # a model held for a twin that is not this run
     source, vocabulary = contract.encoder, {}
     if contract.vocabulary is not None:  # the study's trimmed encoder (cached), recorded

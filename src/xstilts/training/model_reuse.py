@@ -1,65 +1,105 @@
-"""A trained phase-3 model handed from a target's zero-shot run to its translate-test twin.
+"""Phase-3 models trained once and evaluated by every run that would train the same weights.
 
-Why: translate-test fine-tunes exactly what zero-shot fine-tunes (the English training and dev
-data, the options, the seed); only the evaluated files differ (the test sets translated into
-English). A study that runs both (``setting: [zero-shot, translate-test]``) would train the
-same weights twice. The planner pairs the two runs (``PlannedRun.model_twin``, only where the
-translated files cannot reach training: :func:`shares_training`); the one that runs first in a
-study's process keeps its trained model here, and the other takes it instead of training.
-Its predictions and metrics are the ones it would have trained to (compared byte for byte in
-tests/test_model_reuse.py), so run ids do not change; ``run.json`` names the run that trained
-the model (``info.model_from``). Runs elsewhere (Ray workers, a rerun after the first run
-finished, several processes) train as before.
+Why: a target run's id hashes what it evaluates (its languages, evaluated split, evaluation
+options, translate-test or zero-shot) as well as what it trains, so two runs can differ only in
+evaluation and still each fine-tune the same model:
 
-One model at most is held, only between the two runs, and released at the end of the study.
+* a target with ``setting: [zero-shot, translate-test]``: translate-test fine-tunes exactly
+  what zero-shot fine-tunes (English training and dev data, options, seed); only the evaluated
+  files are the translations;
+* a finished study run again with more languages, another evaluated split or other
+  evaluation options (bootstrap resamples, a generalized matrix, ...): new run ids, the same
+  training.
+
+Two ways to reuse, both keyed by :func:`training_key` (the run's id with the evaluation-only
+settings left out):
+
+* in memory: the planner pairs a zero-shot and a translate-test run
+  (``PlannedRun.model_twin``); the first of the two in a study's process keeps its trained
+  model here and the second takes it (:func:`hold`, :func:`take`);
+* on disk: a finished run that kept its model (``retention: {keep_target_checkpoints:
+  true}``) is found by its key in the output folder (:func:`find_kept_model`) and loaded
+  instead of training, after its manifest is checked; a damaged one is passed over.
+
+Either way the run's predictions and metrics are those it would have trained to (compared
+byte for byte in tests/test_model_reuse.py), its id does not change, and its ``run.json`` names
+the run whose model it evaluated (``info.model_from``), with that run's training summary and
+log. Only in one process: several processes (DDP) and Ray workers train as before.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xstilts.tasks import get_task
 from xstilts.tasks.translations import TRANSLATE_TEST, ZERO_SHOT
-from xstilts.training.runs import TargetRun
+from xstilts.training.run_folder import RunFolder
+from xstilts.training.runs import TargetRun, run_id
 
 logger = logging.getLogger(__name__)
 
+# Settings of a target run that only say what is evaluated and how.
+EVALUATION_ONLY = ("evaluation", "languages", "eval_split")
 _SHARING = (ZERO_SHOT, TRANSLATE_TEST)
+_RUN_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def shares_training(run: TargetRun, english: str) -> bool:
-    """Whether ``run`` (zero-shot or translate-test) trains what its twin of the other setting
-    trains: translate-test replaces the reads of (evaluated split, language other than
-    ``english``), so a training or dev read of that kind would differ."""
-    if run.setting not in _SHARING:
+    """Whether ``run`` (zero-shot or translate-test) trains what a run of the other of the two
+    settings would: translate-test replaces the reads of (evaluated split, a language other
+    than ``english``), so a training or dev read of that kind would differ."""
+    return _shares(run.settings(), english)
+
+
+def _shares(settings: dict[str, Any], english: str) -> bool:
+    if settings.get("setting", ZERO_SHOT) not in _SHARING:
         return False
-    reads = ((run.train_split, run.train_language), (run.dev_split, run.dev_language))
-    return not any(split == run.eval_split and language != english for split, language in reads)
+    reads = ((settings["train_split"], settings["train_language"]),
+             (settings["dev_split"], settings["dev_language"]))
+    return not any(split == settings["eval_split"] and language != english
+                   for split, language in reads)
+
+
+def training_key(settings: dict[str, Any], parent: str | None, english: str) -> str:
+    """Equal for two target runs that train the same model: the id of their settings less the
+    evaluation-only ones (and less zero-shot / translate-test where :func:`_shares` holds;
+    translate-train and translate-train-all train on the languages' translations, so they keep
+    their languages). ``settings`` as ``run.json`` records them; ``parent``: the parent run's id,
+    None on the pretrained encoder."""
+    kept = dict(settings)
+    kept.pop("evaluation", None)
+    if _shares(settings, english):
+        for name in ("setting", "languages", "eval_split"):
+            kept.pop(name, None)
+    return run_id("target-training", kept, parent or settings["encoder"])
+
+
+def run_training_key(run: TargetRun, english: str | None = None) -> str:
+    """:func:`training_key` of a planned run (``english``: its task's training language,
+    looked up when not given)."""
+    if english is None:
+        english = get_task(run.task).train_language
+    return training_key(run.settings(), run.parent, english)
 
 
 @dataclass
 class TrainedModel:
-    """A phase-3 model as its run left it after training, with what its twin records."""
+    """A phase-3 model as its run left it after training, with what a reusing run records."""
 
     key: str
     run_id: str  # the run that trained it
     model: Any  # TaskModel (not imported: this module stays light for the executor)
     tokenizer: Any
-    handler: Any
     training: dict[str, Any]  # TrainResult's fields
-    log: bytes | None  # the training log, copied into the twin's folder
+    log: bytes | None  # the training log, copied into the reusing run's folder
 
 
 _held: TrainedModel | None = None
-
-
-def training_key(run: TargetRun, data_dir: Path | None) -> str:
-    """Equal for two runs that train the same model: the zero-shot run's id (its settings,
-    the parent it starts from, the seed), plus where the data are read from."""
-    zero_shot = replace(run, setting=ZERO_SHOT) if run.setting != ZERO_SHOT else run
-    return f"{zero_shot.id}|{data_dir}"
 
 
 def hold(trained: TrainedModel) -> None:
@@ -87,3 +127,33 @@ def release() -> None:
 
 def is_held(key: str) -> bool:
     return _held is not None and _held.key == key
+
+
+@dataclass(frozen=True)
+class KeptModel:
+    """A finished run's kept target model that a run with the same training key can evaluate."""
+
+    run_id: str
+    folder: RunFolder
+    training: dict[str, Any]
+
+
+def find_kept_model(runs_dir: Path, key: str, english: str) -> KeptModel | None:
+    """The first finished target run in ``runs_dir`` (by name) whose training key is ``key``
+    and that kept its model (``model/`` complete); None if there is none."""
+    for record_path in sorted(runs_dir.glob("*/run.json")):
+        if not _RUN_ID.fullmatch(record_path.parent.name):  # not <id>.corrupt, .work-<id>
+            continue
+        folder = RunFolder(record_path.parent)
+        if not folder.is_complete() or not (folder.model / "heads.json").is_file():
+            continue
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            if record.get("kind") != "target":
+                continue
+            found = training_key(record["settings"], record.get("parent"), english)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a run.json this version can read: never a reason to fail
+        if found == key:
+            return KeptModel(record["id"], folder, record["info"].get("training", {}))
+    return None

@@ -19,7 +19,7 @@ from typing import Any
 from accelerate.utils import set_seed
 from transformers import PreTrainedTokenizerBase
 
-from xstilts.distributed import is_main_process
+from xstilts.distributed import is_main_process, launched_processes
 from xstilts.errors import XstiltsError
 from xstilts.models.encoders import load_encoder, load_mlm_encoder
 from xstilts.models.heads import TaskModel
@@ -32,7 +32,7 @@ from xstilts.tasktypes.feature_cache import cached_featurize
 from xstilts.tasktypes.mlm import MlmHandler
 from xstilts.tasktypes.zero_shot import EvaluationSettings, evaluate_languages
 from xstilts.training import model_reuse
-from xstilts.training.checkpoint import save_encoder, save_task_model
+from xstilts.training.checkpoint import load_task_model, save_encoder, save_task_model
 from xstilts.training.options import TrainingOptions
 from xstilts.training.run_folder import RunFolder
 from xstilts.training.runs import IntermediateRun, PhaseTask, TargetRun
@@ -262,14 +262,16 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
                        data_dir: Path | None, run_dir: Path, *, keep_checkpoint: bool = False,
                        tracker: RunTracker | None = None,
                        hold_model: bool = False) -> tuple[list[Score], dict]:
-    """Phase 3 of a trainable target: fine-tune (or take the twin's model), keep the model if
-    asked, evaluate."""
+    """Phase 3 of a trainable target: fine-tune (or take the model another run trained the
+    same way, :mod:`xstilts.training.model_reuse`), keep the model if asked, evaluate."""
     options, folder = run.training, RunFolder(run_dir)
     # The translate settings read some of the data from translated files (a view of the task).
     view = translated_view(task, run.setting, train_split=run.train_split,
                            eval_split=run.eval_split, languages=run.languages)
-    key = model_reuse.training_key(run, data_dir)
+    key = model_reuse.run_training_key(run, task.train_language)
     trained = model_reuse.take(key)
+    if trained is None and launched_processes() == 1:
+        trained = _kept_model(run_dir.parent, key, task.train_language)
     info: dict[str, Any] = {}
     if trained is None:
         trained = _fine_tune(task, run, view, encoder_source, data_dir, folder, key, tracker)
@@ -277,8 +279,8 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
             return [], {"training": trained.training}
     else:
         info["model_from"] = trained.run_id
-        logger.info("%s: the model run %s trained on the same data, options and seed is "
-                    "reused, not trained again", run.id, trained.run_id)
+        logger.info("%s: evaluating the model of run %s, trained on the same data, options "
+                    "and seed; not training again", run.id, trained.run_id)
         if trained.log is not None:
             folder.log.write_bytes(trained.log)
     model, tokenizer = trained.model, trained.tokenizer
@@ -287,7 +289,8 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
                         pair_encoding=options.pair_encoding,
                         shared_weights=folder.shared_weights)
     how = EvaluationSettings.from_options(
-        run.evaluation, options.feature_options(), handler=trained.handler, seed=run.seed,
+        run.evaluation, options.feature_options(),
+        handler=handler_for(view, options.pair_encoding), seed=run.seed,
         autocast_bf16=options.precision == "bf16", skip_bad_rows=run.skip_bad_rows)
     started = time.perf_counter()  # recorded so per-run overhead can be told from work
     rows = evaluate_languages(model, tokenizer, view, list(run.languages), run.eval_split,
@@ -321,7 +324,25 @@ def _fine_tune(task: Task, run: TargetRun, view: Task, encoder_source: str,
                          tracker=tracker)
     log = folder.log.read_bytes() if folder.log.is_file() else None
     return model_reuse.TrainedModel(key=key, run_id=run.id, model=model, tokenizer=tokenizer,
-                                    handler=stream.handler, training=result.__dict__, log=log)
+                                    training=result.__dict__, log=log)
+
+
+def _kept_model(runs_dir: Path, key: str, english: str) -> model_reuse.TrainedModel | None:
+    """A finished run's kept model trained under ``key`` (``retention:
+    {keep_target_checkpoints: true}``), loaded; None if there is none or it fails its checks
+    (then the run trains: a damaged checkpoint never stops it)."""
+    kept = model_reuse.find_kept_model(runs_dir, key, english)
+    if kept is None:
+        return None
+    try:
+        model, tokenizer, _ = load_task_model(kept.folder.model)
+    except (XstiltsError, OSError) as err:
+        logger.warning("the kept model of run %s trained the same way cannot be used (%s); "
+                       "training instead", kept.run_id, err)
+        return None
+    log = kept.folder.log.read_bytes() if kept.folder.log.is_file() else None
+    return model_reuse.TrainedModel(key=key, run_id=kept.run_id, model=model,
+                                    tokenizer=tokenizer, training=kept.training, log=log)
 
 
 def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task,
