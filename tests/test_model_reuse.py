@@ -21,6 +21,7 @@ from xstilts.studies.planner import plan_study
 from xstilts.studies.spec import load_study
 from xstilts.tasks.translations import TRANSLATE_TEST, ZERO_SHOT
 from xstilts.training import model_reuse
+from xstilts.training.checkpoint import load_task_model
 
 STUDY = """name: {name}
 encoder: tiny:random
@@ -168,7 +169,11 @@ def test_a_kept_model_is_evaluated_when_a_study_changes_only_what_it_evaluates(
     assert _record(out, run)["info"]["model_from"] == trained
     assert (out / "runs" / run / "log.jsonl").read_bytes() == \
         (out / "runs" / trained / "log.jsonl").read_bytes()
-    assert (out / "runs" / run / "model" / "heads.json").is_file()  # kept in turn
+    # Kept in turn: the same files, linked, not a second copy.
+    kept, source = out / "runs" / run / "model", out / "runs" / trained / "model"
+    assert sorted(p.name for p in kept.iterdir()) == sorted(p.name for p in source.iterdir())
+    assert all(f.samefile(source / f.name) for f in kept.iterdir())
+    assert load_task_model(kept)[2].name == "xcopa"
     assert any(line.endswith(f"(trained nothing: the model of run {trained})") for line in log)
     # Byte for byte what the new run gives when it trains, in a fresh folder.
     fresh, _, _ = _run(tmp_path, "fresh", "[zero-shot]", shared_data, resamples=60, keep=True)

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerBase
 
 from xstilts import faults
-from xstilts.integrity import verify_manifest, write_manifest
+from xstilts.integrity import link_file, verify_manifest, write_manifest
 from xstilts.models.encoders import save_tokenizer
 from xstilts.models.heads import TaskModel
 from xstilts.tasks.base import Task
@@ -56,6 +56,27 @@ def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: P
         faults.point("checkpoint.encoder", tmp)
         write_manifest(tmp)
         (tmp / COMPLETE_MARKER).write_text("ok\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def link_checkpoint(source: Path, target: Path) -> Path:
+    """``target`` as a checkpoint of the same files as the complete checkpoint ``source``:
+    hard links (copies where the filesystem has none), written atomically. For a run that
+    keeps the very model another run kept (:mod:`xstilts.training.model_reuse`): no second
+    copy on disk. A file damaged later damages both; each checkpoint's manifest catches it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        for file in sorted(f for f in source.rglob("*") if f.is_file()):
+            dest = tmp / file.relative_to(source)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            link_file(file, dest)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

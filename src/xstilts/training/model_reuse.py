@@ -97,6 +97,7 @@ class TrainedModel:
     tokenizer: Any
     training: dict[str, Any]  # TrainResult's fields
     log: bytes | None  # the training log, copied into the reusing run's folder
+    folder: Path | None = None  # the kept checkpoint it was loaded from, if any
 
 
 _held: TrainedModel | None = None

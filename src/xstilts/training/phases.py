@@ -32,7 +32,12 @@ from xstilts.tasktypes.feature_cache import cached_featurize
 from xstilts.tasktypes.mlm import MlmHandler
 from xstilts.tasktypes.zero_shot import EvaluationSettings, evaluate_languages
 from xstilts.training import model_reuse
-from xstilts.training.checkpoint import load_task_model, save_encoder, save_task_model
+from xstilts.training.checkpoint import (
+    link_checkpoint,
+    load_task_model,
+    save_encoder,
+    save_task_model,
+)
 from xstilts.training.options import TrainingOptions
 from xstilts.training.run_folder import RunFolder
 from xstilts.training.runs import IntermediateRun, PhaseTask, TargetRun
@@ -284,7 +289,9 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
         if trained.log is not None:
             folder.log.write_bytes(trained.log)
     model, tokenizer = trained.model, trained.tokenizer
-    if keep_checkpoint:
+    if keep_checkpoint and trained.folder is not None:  # the kept checkpoint, linked
+        link_checkpoint(trained.folder, folder.model)
+    elif keep_checkpoint:
         save_task_model(model, tokenizer, folder.model, task=task,
                         pair_encoding=options.pair_encoding,
                         shared_weights=folder.shared_weights)
@@ -342,7 +349,8 @@ def _kept_model(runs_dir: Path, key: str, english: str) -> model_reuse.TrainedMo
         return None
     log = kept.folder.log.read_bytes() if kept.folder.log.is_file() else None
     return model_reuse.TrainedModel(key=key, run_id=kept.run_id, model=model,
-                                    tokenizer=tokenizer, training=kept.training, log=log)
+                                    tokenizer=tokenizer, training=kept.training, log=log,
+                                    folder=kept.folder.model)
 
 
 def extra_evaluations(model: TaskModel, tokenizer: PreTrainedTokenizerBase, task: Task,
