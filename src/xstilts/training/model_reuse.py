@@ -24,7 +24,8 @@ settings left out):
 Either way the run's predictions and metrics are those it would have trained to (compared
 byte for byte in tests/test_model_reuse.py), its id does not change, and its ``run.json`` names
 the run whose model it evaluated (``info.model_from``), with that run's training summary and
-log. Only in one process: several processes (DDP) and Ray workers train as before.
+log. Kept models are reused in any single process (a study's, a Ray worker's); the in-memory
+hand-over only in a study run by ``xstilts run`` itself; a multi-process (DDP) launch trains.
 """
 
 from __future__ import annotations

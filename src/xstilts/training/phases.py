@@ -307,7 +307,7 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
     folder.metrics.write_text(
         json.dumps([r.to_dict() for r in rows], indent=2), encoding="utf-8")
     shutil.rmtree(folder.resume, ignore_errors=True)
-    if hold_model and "model_from" not in info:
+    if hold_model:  # for the twin (a model loaded from a kept checkpoint as well)
         model_reuse.hold(trained)
     return rows, {"training": trained.training, **info,
                   "evaluation_seconds": round(time.perf_counter() - started, 2), **summary}
