@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +29,23 @@ from xstilts.training.run_folder import COMPLETE_MARKER, TARGET_MODEL_DIR  # noq
 from xstilts.training.shared_weights import save_sharing_frozen
 
 
+@contextmanager
+def _atomic_folder(target: Path) -> Iterator[Path]:
+    """A hidden temporary folder beside ``target``, renamed to ``target`` (replacing it) when
+    the block completes, removed when it raises."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: Path,
                  with_heads: bool = False, head_info: dict | None = None,
                  shared_weights: Path | None = None) -> Path:
@@ -37,10 +56,7 @@ def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: P
     which the frozen weights (frozen word embeddings) are shared with the study's other
     checkpoints (:mod:`xstilts.training.shared_weights`).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        tmp.mkdir()
+    with _atomic_folder(target) as tmp:
         if shared_weights is None or not save_sharing_frozen(model.encoder, tmp, shared_weights):
             model.encoder.save_pretrained(tmp, safe_serialization=True)
         save_tokenizer(tokenizer, tmp)
@@ -56,12 +72,6 @@ def save_encoder(model: TaskModel, tokenizer: PreTrainedTokenizerBase, target: P
         faults.point("checkpoint.encoder", tmp)
         write_manifest(tmp)
         (tmp / COMPLETE_MARKER).write_text("ok\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -70,19 +80,11 @@ def link_checkpoint(source: Path, target: Path) -> Path:
     hard links (copies where the filesystem has none), written atomically. For a run that
     keeps the very model another run kept (:mod:`xstilts.training.model_reuse`): no second
     copy on disk. A file damaged later damages both; each checkpoint's manifest catches it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
+    with _atomic_folder(target) as tmp:
         for file in sorted(f for f in source.rglob("*") if f.is_file()):
             dest = tmp / file.relative_to(source)
             dest.parent.mkdir(parents=True, exist_ok=True)
             link_file(file, dest)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

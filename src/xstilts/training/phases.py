@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from accelerate import PartialState
 from accelerate.utils import set_seed
 from transformers import PreTrainedTokenizerBase
 
@@ -347,6 +348,7 @@ def _kept_model(runs_dir: Path, key: str, english: str) -> model_reuse.TrainedMo
         logger.warning("the kept model of run %s trained the same way cannot be used (%s); "
                        "training instead", kept.run_id, err)
         return None
+    model.to(PartialState().device)  # where training would have left it (a GPU if any)
     log = kept.folder.log.read_bytes() if kept.folder.log.is_file() else None
     return model_reuse.TrainedModel(key=key, run_id=kept.run_id, model=model,
                                     tokenizer=tokenizer, training=kept.training, log=log,
