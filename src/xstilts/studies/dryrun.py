@@ -17,7 +17,7 @@ from xstilts.studies.store import ResultStore
 from xstilts.tasks import Task, TaskType, get_task
 from xstilts.tasks.translations import TRANSLATE_TRAIN, translated_view
 from xstilts.tasks.xtreme_r_retrieval import RetrievalItem
-from xstilts.training.model_reuse import find_kept_model, run_training_key
+from xstilts.training.model_reuse import KeptModel, kept_models, run_training_key
 from xstilts.training.run_folder import runs_dir
 
 
@@ -80,6 +80,7 @@ def model_reusers(pending: list[PlannedRun], runs: Path) -> dict[str, str]:
     ids = {r.id for r in pending}
     seen: set[str] = set()
     reusing = {}
+    indexes: dict[str, dict[str, KeptModel]] = {}  # by training language: one scan each
     for r in pending:
         if r.model_twin in seen:
             reusing[r.id] = f"reuses the model of {r.model_twin}"
@@ -90,7 +91,9 @@ def model_reusers(pending: list[PlannedRun], runs: Path) -> dict[str, str]:
         if task is None or task.type == TaskType.RETRIEVAL or not runs.is_dir():
             continue
         english = task.train_language
-        kept = find_kept_model(runs, run_training_key(r.run, english), english)
+        if english not in indexes:
+            indexes[english] = kept_models(runs, english)
+        kept = indexes[english].get(run_training_key(r.run, english))
         if kept is not None:
             reusing[r.id] = f"evaluates the kept model of {kept.run_id}"
     return reusing

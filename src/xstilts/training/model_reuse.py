@@ -44,8 +44,6 @@ from xstilts.training.runs import TargetRun, run_id
 
 logger = logging.getLogger(__name__)
 
-# Settings of a target run that only say what is evaluated and how.
-EVALUATION_ONLY = ("evaluation", "languages", "eval_split")
 _SHARING = (ZERO_SHOT, TRANSLATE_TEST)
 _RUN_ID = re.compile(r"[0-9a-f]{16}")
 
@@ -97,7 +95,7 @@ class TrainedModel:
     model: Any  # TaskModel (not imported: this module stays light for the executor)
     tokenizer: Any
     training: dict[str, Any]  # TrainResult's fields
-    log: bytes | None  # the training log, copied into the reusing run's folder
+    log: bytes | None  # the training log (read when held or loaded), copied over
     folder: Path | None = None  # the kept checkpoint it was loaded from, if any
 
 
@@ -140,9 +138,11 @@ class KeptModel:
     training: dict[str, Any]
 
 
-def find_kept_model(runs_dir: Path, key: str, english: str) -> KeptModel | None:
-    """The first finished target run in ``runs_dir`` (by name) whose training key is ``key``
-    and that kept its model (``model/`` complete); None if there is none."""
+def kept_models(runs_dir: Path, english: str) -> dict[str, KeptModel]:
+    """The finished target runs in ``runs_dir`` that kept their model (``model/`` complete), by
+    training key (``english``: the training language of the tasks looked for); where two share a
+    key, the first by folder name."""
+    found: dict[str, KeptModel] = {}
     for record_path in sorted(runs_dir.glob("*/run.json")):
         if not _RUN_ID.fullmatch(record_path.parent.name):  # not <id>.corrupt, .work-<id>
             continue
@@ -153,9 +153,14 @@ def find_kept_model(runs_dir: Path, key: str, english: str) -> KeptModel | None:
             record = json.loads(record_path.read_text(encoding="utf-8"))
             if record.get("kind") != "target":
                 continue
-            found = training_key(record["settings"], record.get("parent"), english)
-        except (OSError, ValueError, KeyError, TypeError):
+            key = training_key(record["settings"], record.get("parent"), english)
+            kept = KeptModel(record["id"], folder, record["info"].get("training", {}))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue  # not a run.json this version can read: never a reason to fail
-        if found == key:
-            return KeptModel(record["id"], folder, record["info"].get("training", {}))
-    return None
+        found.setdefault(key, kept)
+    return found
+
+
+def find_kept_model(runs_dir: Path, key: str, english: str) -> KeptModel | None:
+    """The kept model of a finished run trained under ``key`` (:func:`kept_models`), or None."""
+    return kept_models(runs_dir, english).get(key)

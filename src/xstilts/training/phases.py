@@ -309,6 +309,7 @@ def train_and_evaluate(task: Task, run: TargetRun, encoder_source: str,
         json.dumps([r.to_dict() for r in rows], indent=2), encoding="utf-8")
     shutil.rmtree(folder.resume, ignore_errors=True)
     if hold_model:  # for the twin (a model loaded from a kept checkpoint as well)
+        trained.log = folder.log.read_bytes() if folder.log.is_file() else None
         model_reuse.hold(trained)
     return rows, {"training": trained.training, **info,
                   "evaluation_seconds": round(time.perf_counter() - started, 2), **summary}
@@ -330,9 +331,8 @@ def _fine_tune(task: Task, run: TargetRun, view: Task, encoder_source: str,
                          pad_id=tokenizer.pad_token_id, log_path=folder.log,
                          resume_dir=folder.resume, description=f"phase 3 {task.name}",
                          tracker=tracker)
-    log = folder.log.read_bytes() if folder.log.is_file() else None
     return model_reuse.TrainedModel(key=key, run_id=run.id, model=model, tokenizer=tokenizer,
-                                    training=result.__dict__, log=log)
+                                    training=result.__dict__, log=None)
 
 
 def _kept_model(runs_dir: Path, key: str, english: str) -> model_reuse.TrainedModel | None:
